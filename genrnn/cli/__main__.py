@@ -1,0 +1,5 @@
+import sys
+
+from genrnn.cli import main
+
+sys.exit(main())

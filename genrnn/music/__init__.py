@@ -1,0 +1,1 @@
+"""Notes, MIDI files, notation and musical metrics. Imports no torch."""

@@ -1,0 +1,68 @@
+"""Notes and note sequences: the one in-memory form of music in genrnn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """One sounding note. Times are in seconds from the start of the piece."""
+
+    pitch: int  # MIDI pitch 0..127
+    velocity: int  # 1..127
+    start: float
+    end: float
+    program: int = 0  # General MIDI program 0..127
+    is_drum: bool = False
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(slots=True)
+class NoteSequence:
+    """A piece: notes sorted by (start, pitch), plus what is known of tempo and metre."""
+
+    notes: list[Note] = field(default_factory=list)
+    tempo_bpm: float | None = None
+    time_signature: tuple[int, int] | None = None
+    # (time in seconds, text) marker meta events, e.g. where a primer ends.
+    markers: list[tuple[float, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.notes.sort(key=lambda n: (n.start, n.pitch, n.end))
+
+    @property
+    def end_time(self) -> float:
+        return max((n.end for n in self.notes), default=0.0)
+
+    def __len__(self) -> int:
+        return len(self.notes)
+
+    def without_drums(self) -> NoteSequence:
+        return replace(self, notes=[n for n in self.notes if not n.is_drum], markers=list(self.markers))
+
+    def clipped(self, seconds: float) -> NoteSequence:
+        """The notes that start before ``seconds``, cut to end there at the latest."""
+        kept = [replace(n, end=min(n.end, seconds)) for n in self.notes if n.start < seconds]
+        kept = [n for n in kept if n.end > n.start]
+        marks = [(t, s) for t, s in self.markers if t <= seconds]
+        return replace(self, notes=kept, markers=marks)
+
+    def transposed(self, semitones: int) -> NoteSequence:
+        """Shift every non-drum pitch; notes pushed outside 0..127 are dropped."""
+        notes = [
+            n if n.is_drum else replace(n, pitch=n.pitch + semitones)
+            for n in self.notes
+            if n.is_drum or 0 <= n.pitch + semitones <= 127
+        ]
+        return replace(self, notes=notes, markers=list(self.markers))
+
+    def stretched(self, factor: float) -> NoteSequence:
+        """Scale time by ``factor`` (>1 is slower)."""
+        notes = [replace(n, start=n.start * factor, end=n.end * factor) for n in self.notes]
+        tempo = self.tempo_bpm / factor if self.tempo_bpm else None
+        marks = [(t * factor, s) for t, s in self.markers]
+        return replace(self, notes=notes, tempo_bpm=tempo, markers=marks)

@@ -1,0 +1,32 @@
+"""The tokenizer protocol shared by every tokenizer."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Tokenizer(Protocol):
+    """Maps a domain object (text, a note sequence) to token ids and back.
+
+    ``kind`` names the tokenizer in checkpoints; ``to_dict``/``from_dict`` round-trip it
+    through plain JSON (never pickle).
+    """
+
+    kind: str
+
+    @property
+    def vocab_size(self) -> int: ...
+
+    def encode(self, data: Any) -> np.ndarray: ...
+
+    def decode(self, ids: Any) -> Any: ...
+
+    def token_name(self, token_id: int) -> str: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Tokenizer: ...
