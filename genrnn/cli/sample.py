@@ -1,0 +1,83 @@
+"""``genrnn sample``: stream from a checkpoint to stdout, or write N samples to files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from genrnn import session
+from genrnn.cli._common import add_device_args, err, out_dir_arg, read_text_file
+from genrnn.config import SampleConfig
+
+DEFAULT_LENGTH = 1000
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sample", help="generate text or music from a checkpoint",
+                       description="Generate from a checkpoint. Text streams to stdout as it is "
+                                   "made; with --out each of --num samples is a file.")
+    p.add_argument("checkpoint", help="a .safetensors checkpoint or a run folder")
+    p.add_argument("--prime", help="primer text fed before sampling")
+    p.add_argument("--primer", help="primer file (.txt or .abc for text models)")
+    p.add_argument("--length", type=int, default=None, help=f"tokens to generate (default {DEFAULT_LENGTH})")
+    p.add_argument("--temperature", type=float, default=0.8, help="0 = argmax (default 0.8)")
+    p.add_argument("--top-k", type=int, default=0, help="keep the K most likely tokens (0 = off)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass in (0, 1] (1 = off)")
+    p.add_argument("--seed", type=int, default=None, help="same seed, same output")
+    p.add_argument("--num", type=int, default=1, help="number of samples")
+    p.add_argument("--out", help="folder to write one file per sample")
+    add_device_args(p)
+    p.set_defaults(func=run)
+
+
+def _primer_ids(model: session.Model, args: argparse.Namespace) -> list[int] | None:
+    text = args.prime
+    if args.primer:
+        text = (text or "") + read_text_file(args.primer, "--primer")
+    return model.encode_text(text) if text else None
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = SampleConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                            seed=args.seed)
+    if args.num < 1:
+        from genrnn.errors import ConfigError
+
+        raise ConfigError(f"--num {args.num}: expected at least 1")
+    out = out_dir_arg(args.out)
+    model = session.load_model(args.checkpoint, device=args.device or "cpu")
+    length = args.length or DEFAULT_LENGTH
+    primer = _primer_ids(model, args)
+    if out is None:
+        return _stream_stdout(model, settings, primer, length, args)
+    return _write_files(model, settings, primer, length, args.num, out)
+
+
+def _stream_stdout(model, settings, primer, length, args) -> int:  # noqa: ANN001
+    write, flush = sys.stdout.write, sys.stdout.flush
+    for n in range(args.num):
+        seed = None if settings.seed is None else settings.seed + n
+        stream = session.open_stream(model, SampleConfig(**{**settings.__dict__, "seed": seed}), primer)
+        if args.num > 1:
+            write(f"--- sample {n + 1} (seed {stream.seed}) ---\n")
+        if args.prime or args.primer:
+            write(model.decode(primer))
+        names = model.tokenizer.chars
+        for _ in range(length):
+            write(names[next(stream).token])
+            flush()
+        write("\n")
+    return 0
+
+
+def _write_files(model, settings, primer, length, num, out: Path) -> int:  # noqa: ANN001
+    stream = session.open_stream(model, settings, primer, batch=num)
+    ids = stream.take(length)
+    head = model.decode(primer) if primer else ""
+    for n, seq in enumerate(ids, 1):
+        path = out / f"sample_{n:03d}.txt"
+        path.write_text(head + model.decode(seq), encoding="utf-8")
+        err.print(f"wrote {path}")
+    err.print(f"seed {stream.seed}")
+    return 0

@@ -1,0 +1,138 @@
+"""``genrnn train``: text or corpus recipe → checkpoints, with a live progress bar."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from genrnn import session
+from genrnn.cli._common import add_device_args, err, out_dir_arg
+from genrnn.config import CELLS, DTYPES, PRESETS
+from genrnn.errors import ConfigError
+
+MODEL_FLAGS = {"cell": "cell", "hidden": "hidden", "layers": "layers", "embed": "embed",
+               "dropout": "dropout"}
+TRAIN_FLAGS = {"seq_len": "seq_len", "batch_size": "batch_size", "lr": "lr", "seed": "seed",
+               "time_budget": "time_budget", "max_steps": "max_steps", "dtype": "dtype",
+               "device": "device", "clip": "clip", "warmup": "warmup_steps",
+               "eval_interval": "eval_interval", "log_interval": "log_interval",
+               "checkpoint_interval": "checkpoint_interval", "threads": "threads",
+               "eval_tokens": "eval_tokens", "weight_decay": "weight_decay"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model on text or a corpus recipe",
+                       description="Train a recurrent language model by truncated BPTT.")
+    src = p.add_argument_group("data")
+    src.add_argument("--text", help="a UTF-8 text file, or a folder of them (recursive)")
+    src.add_argument("--corpus", help="a corpus recipe, e.g. corpora/bach_chorales.toml")
+    src.add_argument("--cache", help="cache folder for encoded corpora (default ~/.cache/genrnn)")
+    p.add_argument("--out", help="run folder for checkpoints and metrics.jsonl")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    p.add_argument("--force", action="store_true", help="start afresh in an --out that holds a run")
+    p.add_argument("--preset", default="default", choices=sorted(PRESETS),
+                   help="named configuration; explicit flags override it (default: default)")
+    m = p.add_argument_group("model")
+    m.add_argument("--cell", choices=CELLS)
+    m.add_argument("--hidden", type=int)
+    m.add_argument("--layers", type=int)
+    m.add_argument("--embed", type=int)
+    m.add_argument("--dropout", type=float)
+    t = p.add_argument_group("training")
+    t.add_argument("--seq-len", type=int, help="TBPTT window length T")
+    t.add_argument("--batch-size", type=int, help="streams per process B")
+    t.add_argument("--lr", type=float)
+    t.add_argument("--weight-decay", type=float)
+    t.add_argument("--warmup", type=int, help="warmup steps")
+    t.add_argument("--clip", type=float, help="gradient-norm clip (0 = off)")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--time-budget", type=float, metavar="SECONDS")
+    t.add_argument("--max-steps", type=int, metavar="N")
+    t.add_argument("--dtype", choices=DTYPES)
+    t.add_argument("--eval-interval", type=float, metavar="SECONDS")
+    t.add_argument("--eval-tokens", type=int, help="cap validation tokens (default: all)")
+    t.add_argument("--log-interval", type=int, metavar="STEPS")
+    t.add_argument("--checkpoint-interval", type=float, metavar="SECONDS")
+    t.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    add_device_args(p)
+    p.set_defaults(func=run)
+
+
+class ProgressCallback:
+    """rich progress bar: step, loss, val loss, tok/s, ETA (rank 0 only)."""
+
+    def __init__(self, progress: Progress, task: int) -> None:
+        self.progress, self.task = progress, task
+        self.val = "-"
+
+    def on_step(self, info) -> None:  # noqa: ANN001
+        self.progress.update(self.task, completed=min(info.progress, 1.0) * 1000,
+                             step=info.step, loss=f"{info.loss:.3f}", val=self.val,
+                             toks=f"{info.tok_s / 1000:.1f}k", gn=f"{info.grad_norm:.2f}")
+
+    def on_eval(self, info) -> None:  # noqa: ANN001
+        self.val = f"{info.val_loss:.3f}" + ("*" if info.best else "")
+
+    def on_checkpoint(self, path: Path, kind: str) -> None:
+        pass
+
+
+def _overrides(args: argparse.Namespace, flags: dict[str, str]) -> dict:
+    return {field: getattr(args, flag) for flag, field in flags.items()}
+
+
+def _build_trainer(args: argparse.Namespace, callbacks: list):
+    if args.resume:
+        return session.resume_trainer(args.resume, _overrides(args, TRAIN_FLAGS), callbacks,
+                                      cache_dir=args.cache)
+    if not args.out:
+        raise ConfigError("--out DIR is required (where checkpoints and metrics.jsonl go)")
+    out = out_dir_arg(args.out)
+    assert out is not None
+    if (out / "last.safetensors").exists() or (out / "metrics.jsonl").exists():
+        if not args.force:
+            raise ConfigError(f"--out {out}: already holds a run; use --resume {out}, --force, or another folder")
+        for name in ("metrics.jsonl", "best.safetensors", "last.safetensors", "last.state.safetensors"):
+            (out / name).unlink(missing_ok=True)
+    corpus = session.prepare_corpus(text=args.text, recipe=args.corpus, cache_dir=args.cache)
+    return session.make_trainer(corpus, args.preset, _overrides(args, MODEL_FLAGS),
+                                _overrides(args, TRAIN_FLAGS), out, callbacks)
+
+
+def run(args: argparse.Namespace) -> int:
+    from genrnn.training import distributed
+
+    main_rank = distributed.rank() == 0
+    progress = Progress(TextColumn("[bold]train[/]"), BarColumn(), TextColumn("step {task.fields[step]}"),
+                        TextColumn("loss {task.fields[loss]}"), TextColumn("val {task.fields[val]}"),
+                        TextColumn("|g| {task.fields[gn]}"), TextColumn("{task.fields[toks]} tok/s"),
+                        TimeRemainingColumn(), console=err, disable=not main_rank, transient=False)
+    task = progress.add_task("train", total=1000, step=0, loss="-", val="-", toks="-", gn="-")
+    trainer = _build_trainer(args, [ProgressCallback(progress, task)])
+    if main_rank:
+        c, t = trainer.model_cfg, trainer.cfg
+        err.print(f"{c.cell} {c.layers}×{c.hidden} emb {c.embed} · {trainer.model_cfg.vocab_size} tokens · "
+                  f"B{t.batch_size}×T{t.seq_len} × {trainer.world} proc · {trainer.dtype} on {trainer.device} · "
+                  f"{len(trainer.corpus.train):,} train / {len(trainer.corpus.val):,} val tokens")
+    try:
+        with progress:
+            result = trainer.fit()
+    finally:
+        distributed.shutdown()
+    if not main_rank:
+        return 0
+    best = f"{result.best_val_loss:.4f}" if result.best_val_loss is not None else "n/a"
+    where = result.out_dir / "best.safetensors"
+    if result.stopped_early:
+        err.print(f"stopped at step {result.steps}: checkpoint saved to {result.out_dir / 'last.safetensors'} "
+                  f"(continue with: genrnn train --resume {result.out_dir})")
+    else:
+        err.print(f"trained {result.steps} steps in {result.elapsed:.1f}s "
+                  f"({result.tokens / max(result.elapsed, 1e-9):,.0f} tok/s); best val loss {best} nats/token; "
+                  f"model at {where}")
+    return 0
+
+
+

@@ -1,0 +1,152 @@
+"""Text corpora: a file or a folder of UTF-8 files → a cached, memory-mapped token array.
+
+Two streaming passes over the bytes, never the whole corpus as one Python string:
+pass 1 hashes the bytes, counts characters and collects the vocabulary; pass 2 encodes
+into an ``.npy`` written through ``np.lib.format.open_memmap``. The cache is keyed by the
+SHA-256 of the contents, so a second run starts at once.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from genrnn.corpora.base import PreparedCorpus
+from genrnn.errors import CorpusError
+from genrnn.tokenizers.chars import CharTokenizer, text_to_codepoints
+
+CHUNK_BYTES = 4 << 20
+VAL_FRACTION = 0.1
+CACHE_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    root = os.environ.get("GENRNN_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "genrnn")
+    return Path(root)
+
+
+def list_text_files(path: Path) -> list[Path]:
+    """``path`` itself, or every regular file under it (sorted, hidden entries skipped)."""
+    if not path.exists():
+        raise CorpusError(f"{path}: no such file or folder")
+    if path.is_file():
+        return [path]
+    files = []
+    for root, dirs, names in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        files.extend(Path(root) / n for n in sorted(names) if not n.startswith("."))
+    return files
+
+
+def _decoded_chunks(path: Path) -> Iterator[str]:
+    """Decode ``path`` as UTF-8 in chunks; errors name the file and the byte offset."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    offset = 0
+    with path.open("rb") as fh:
+        while True:
+            raw = fh.read(CHUNK_BYTES)
+            try:
+                text = decoder.decode(raw, final=not raw)
+            except UnicodeDecodeError as exc:
+                raise CorpusError(
+                    f"{path}: not UTF-8 text (invalid byte 0x{raw[exc.start]:02x} at byte offset "
+                    f"{offset + exc.start})") from None
+            if "\x00" in text:
+                at = offset + len(text[: text.index("\x00")].encode("utf-8"))
+                raise CorpusError(f"{path}: looks binary (NUL byte at byte offset {at}), not text")
+            offset += len(raw)
+            if text:
+                yield text
+            if not raw:
+                return
+
+
+def _file_chunks(path: Path) -> Iterator[str]:
+    """A file's text, ending with a blank-line separator so files never run together."""
+    last = ""
+    for text in _decoded_chunks(path):
+        last = text
+        yield text
+    yield "\n" if last.endswith("\n") else "\n\n"
+
+
+def _usable_files(files: list[Path], single: bool) -> tuple[list[Path], list[str]]:
+    """In a folder, files that are not UTF-8 text are skipped (and reported); a single file errors."""
+    if single:
+        return files, []
+    good, skipped = [], []
+    for f in files:
+        try:
+            for _ in _decoded_chunks(f):
+                pass
+        except CorpusError as exc:
+            skipped.append(str(exc))
+            continue
+        good.append(f)
+    return good, skipped
+
+
+def _scan(files: list[Path]) -> tuple[str, int, np.ndarray]:
+    """Pass 1: content hash, number of characters, sorted unique code points."""
+    digest = hashlib.sha256()
+    count = 0
+    seen = np.zeros(0, dtype=np.uint32)
+    for f in files:
+        digest.update(f.name.encode() + b"\0")
+        for text in _file_chunks(f):
+            points = text_to_codepoints(text)
+            digest.update(points.tobytes())
+            count += len(points)
+            seen = np.union1d(seen, np.unique(points))
+    return digest.hexdigest(), count, seen
+
+
+def _encode_to(path: Path, files: list[Path], tok: CharTokenizer, count: int) -> None:
+    """Pass 2: encode into ``path`` (.npy) through a memmap; atomic via os.replace."""
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    dtype = tok.encode_codepoints(np.zeros(0, dtype=np.uint32)).dtype
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(count,))
+    pos = 0
+    for f in files:
+        for text in _file_chunks(f):
+            ids = tok.encode_codepoints(text_to_codepoints(text))
+            out[pos: pos + len(ids)] = ids
+            pos += len(ids)
+    out.flush()
+    del out
+    os.replace(tmp, path)
+
+
+def prepare_text(source: str | Path, cache_dir: str | Path | None = None,
+                 tokenizer: CharTokenizer | None = None) -> PreparedCorpus:
+    """Encode a text file or folder. With ``tokenizer`` (resuming, evaluating) its vocab is used."""
+    src = Path(source)
+    files, skipped = _usable_files(list_text_files(src), single=src.is_file())
+    if not files:
+        raise CorpusError(f"{src}: no UTF-8 text files found" + (f" ({len(skipped)} skipped)" if skipped else ""))
+    sha, count, points = _scan(files)
+    if count == 0 or all(f.stat().st_size == 0 for f in files):
+        raise CorpusError(f"{src}: the corpus is empty")
+    if len(points) < 2 or count < 3:
+        raise CorpusError(f"{src}: the corpus has fewer than two distinct characters; nothing to learn")
+    tok = tokenizer or CharTokenizer.from_codepoints(points)
+    vocab_key = hashlib.sha256("".join(tok.chars).encode()).hexdigest()[:12]
+    cache = Path(cache_dir) if cache_dir else default_cache_dir() / "text"
+    cache.mkdir(parents=True, exist_ok=True)
+    npy = cache / f"{sha[:24]}-{vocab_key}-v{CACHE_VERSION}.npy"
+    if not npy.exists():
+        _encode_to(npy, files, tok, count)
+    data = np.load(npy, mmap_mode="r")
+    split = int(len(data) * (1 - VAL_FRACTION))
+    meta = {"kind": "text", "source": str(src), "sha256": sha, "files": len(files),
+            "skipped_files": len(skipped), "skipped": skipped[:50], "chars": int(count),
+            "cache": str(npy)}
+    (cache / f"{npy.stem}.json").write_text(json.dumps(meta, indent=1))
+    return PreparedCorpus(train=data[:split], val=data[split:], tokenizer=tok, meta=meta)

@@ -1,0 +1,115 @@
+"""The stream: a Generator holds the hidden state and yields tokens forever.
+
+    stream = Generator(model, tokenizer, settings)
+    stream.prime(tokens)
+    for step in stream:           # step.token, step.probs, step.state
+        ...                       # stream.settings may change between steps
+
+Each step is one call of the cell on one token: O(1) work whatever the position, the memory
+carried in the state. A new ``settings`` applies to the very next token, because sampling
+happens at the moment ``__next__`` is called, from logits already computed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from genrnn.config import SampleConfig
+from genrnn.errors import ConfigError
+from genrnn.generation.sampler import sample
+from genrnn.models.rnn import RNNLanguageModel, State
+from genrnn.tokenizers.base import Tokenizer
+
+
+@dataclass
+class Step:
+    """One generated position. For a batch of streams ``tokens`` has one id per stream."""
+
+    index: int  # 0 for the first generated token
+    tokens: list[int]
+    probs: torch.Tensor  # (B, V) the distribution the tokens were drawn from
+    state: State
+
+    @property
+    def token(self) -> int:
+        return self.tokens[0]
+
+    @property
+    def prob(self) -> float:
+        """Probability of the chosen token (stream 0)."""
+        return float(self.probs[0, self.tokens[0]])
+
+
+def default_primer(tokenizer: Tokenizer) -> list[int]:
+    """What to feed when the user gives no primer: the tokenizer's start token or a newline."""
+    start = getattr(tokenizer, "start_tokens", None)
+    if callable(start):
+        return list(start())
+    if getattr(tokenizer, "kind", "") == "chars":
+        chars = tokenizer.chars  # type: ignore[attr-defined]
+        return [chars.index("\n")] if "\n" in chars else [0]
+    return [0]
+
+
+class Generator:
+    def __init__(self, model: RNNLanguageModel, tokenizer: Tokenizer,
+                 settings: SampleConfig | None = None, *, batch: int = 1) -> None:
+        if batch < 1:
+            raise ConfigError(f"batch = {batch}: expected at least 1 stream")
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.batch = batch
+        self.device = next(model.parameters()).device
+        self._settings = settings or SampleConfig()
+        self.seed = self._settings.seed if self._settings.seed is not None else random.SystemRandom().randrange(2**31)
+        self.rng = torch.Generator(device=self.device)
+        self.rng.manual_seed(self.seed)
+        self.state: State = model.init_state(batch, self.device)
+        self.logits: torch.Tensor | None = None  # (B, V) for the next position
+        self.index = 0
+
+    @property
+    def settings(self) -> SampleConfig:
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: SampleConfig) -> None:
+        self._settings = value  # takes effect at the next step
+
+    @torch.inference_mode()
+    def prime(self, tokens: Sequence[int] | None = None) -> None:
+        """Feed a primer (the same for every stream); with none, the tokenizer's start."""
+        ids = list(tokens) if tokens else default_primer(self.tokenizer)
+        bad = [t for t in ids if not 0 <= int(t) < self.tokenizer.vocab_size]
+        if bad:
+            raise ConfigError(f"primer token ids {bad[:5]} outside the vocabulary (0..{self.tokenizer.vocab_size - 1})")
+        x = torch.tensor(ids, dtype=torch.long, device=self.device).unsqueeze(0).expand(self.batch, -1)
+        logits, self.state = self.model(x, self.state)  # (B, T, V)
+        self.logits = logits[:, -1]
+
+    def __iter__(self) -> Iterator[Step]:
+        return self
+
+    @torch.inference_mode()
+    def __next__(self) -> Step:
+        if self.logits is None:
+            self.prime()
+        assert self.logits is not None
+        tokens, probs = sample(self.logits, self._settings, self.rng)
+        self.logits, self.state = self.model.step(tokens, self.state)
+        step = Step(self.index, tokens.tolist(), probs, self.state)
+        self.index += 1
+        return step
+
+    def take(self, n: int) -> list[list[int]]:
+        """The next ``n`` tokens of every stream, as one list per stream."""
+        out: list[list[int]] = [[] for _ in range(self.batch)]
+        for _ in range(n):
+            step = next(self)
+            for b, t in enumerate(step.tokens):
+                out[b].append(t)
+        return out

@@ -1,0 +1,46 @@
+"""Batches for stateful truncated BPTT: B contiguous streams walking through the corpus.
+
+Stream b owns ``data[b*L : (b+1)*L]``; window i of every stream is the next T tokens, so the
+hidden state at the end of one window is the right start for the next. Rows are gathered
+from the (memory-mapped) array with one fancy index per window: nothing is copied up front.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from genrnn.errors import CorpusError
+
+
+class StreamBatcher:
+    def __init__(self, data: np.ndarray, streams: int, seq_len: int, *, first_stream: int = 0,
+                 total_streams: int | None = None, name: str = "corpus") -> None:
+        total = total_streams or streams
+        self.data = data
+        self.seq_len = seq_len
+        self.stream_len = len(data) // total
+        if self.stream_len < seq_len + 1:
+            raise CorpusError(
+                f"{name}: {len(data)} tokens is shorter than one batch "
+                f"({total} streams × {seq_len + 1} tokens = {total * (seq_len + 1)}); "
+                f"use a smaller --batch-size or --seq-len, or more text")
+        self.starts = (np.arange(first_stream, first_stream + streams) * self.stream_len)[:, None]
+        self.windows_per_epoch = (self.stream_len - 1) // seq_len
+        self._offsets = np.arange(seq_len + 1)[None, :]
+
+    def window(self, index: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """Window ``index`` (global step): inputs (B, T), targets (B, T), epoch_start flag."""
+        i = index % self.windows_per_epoch
+        rows = np.asarray(self.data[self.starts + i * self.seq_len + self._offsets], dtype=np.int64)
+        t = torch.from_numpy(rows)
+        return t[:, :-1], t[:, 1:], i == 0
+
+
+def eval_streams(data: np.ndarray, seq_len: int, streams: int = 32) -> tuple[np.ndarray, int]:
+    """Split a validation array into equal contiguous streams; returns (B, L) and window count."""
+    streams = max(1, min(streams, (len(data) - 1) // max(seq_len, 1)))
+    length = (len(data) - 1) // streams
+    # Each stream also needs its next token as the last target.
+    idx = np.arange(streams)[:, None] * length + np.arange(length + 1)[None, :]
+    return np.asarray(data[idx], dtype=np.int64), length

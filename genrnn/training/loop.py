@@ -1,0 +1,390 @@
+"""The truncated-BPTT trainer.
+
+AdamW, warmup + cosine decay that ends exactly at the time budget or step limit, gradient
+clipping with the pre-clip norm recorded every step, bf16 autocast where the hardware has it
+(fp32 master weights), periodic validation over the whole validation split, best and last
+checkpoints, and resume that continues bit-exactly for step-limited runs.
+
+Front ends observe training through callbacks (``on_step``, ``on_eval``, ``on_checkpoint``)
+and stop it with ``request_stop()``; the trainer itself never prints.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from genrnn import __version__
+from genrnn.config import ModelConfig, TrainConfig, to_dict
+from genrnn.corpora.base import PreparedCorpus
+from genrnn.errors import CheckpointError, ConfigError
+from genrnn.models.rnn import RNNLanguageModel, State, count_parameters, detach_state
+from genrnn.training import checkpoint as ckpt
+from genrnn.training import distributed as dist_util
+from genrnn.training.data import StreamBatcher, eval_streams
+
+
+@dataclass
+class StepInfo:
+    step: int
+    elapsed: float
+    loss: float
+    grad_norm: float
+    lr: float
+    tok_s: float
+    progress: float  # 0..1 of the budget
+    skipped: bool = False
+
+
+@dataclass
+class EvalInfo:
+    step: int
+    elapsed: float
+    val_loss: float
+    best: bool
+
+
+class Callback(Protocol):
+    def on_step(self, info: StepInfo) -> None: ...
+    def on_eval(self, info: EvalInfo) -> None: ...
+    def on_checkpoint(self, path: Path, kind: str) -> None: ...
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    elapsed: float
+    best_val_loss: float | None
+    last_val_loss: float | None
+    tokens: int
+    stopped_early: bool
+    out_dir: Path
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def pick_device(name: str) -> torch.device:
+    if name != "auto":
+        dev = torch.device(name)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError(f"device = {name!r}: CUDA is not available on this machine; use --device cpu")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda", dist_util.local_rank())
+    return torch.device("cpu")
+
+
+def bf16_supported(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
+def pick_dtype(name: str, device: torch.device) -> torch.dtype:
+    if name == "fp32":
+        return torch.float32
+    if name == "bf16":
+        if not bf16_supported(device):
+            raise ConfigError(f"dtype = 'bf16': {device.type} on this machine has no fast bfloat16; use --dtype fp32")
+        return torch.bfloat16
+    return torch.bfloat16 if bf16_supported(device) else torch.float32
+
+
+def autocast(device: torch.device, dtype: torch.dtype):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16)
+
+
+def lr_at(cfg: TrainConfig, step: int, progress: float) -> float:
+    """Linear warmup, then cosine from lr to lr*min_lr_frac as progress goes 0 → 1."""
+    warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
+    p = min(max(progress, 0.0), 1.0)
+    cos = cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * p))
+    return cfg.lr * warm * cos
+
+
+@torch.inference_mode()
+def evaluate(model: RNNLanguageModel, data: np.ndarray, seq_len: int, device: torch.device,
+             dtype: torch.dtype, max_tokens: int | None = None, streams: int = 32) -> float:
+    """Mean cross-entropy (nats/token) over ``data``, state carried across windows."""
+    if max_tokens:
+        data = data[: max_tokens + 1]
+    if len(data) < 2:
+        raise ConfigError("validation split has fewer than 2 tokens")
+    was_training = model.training
+    model.eval()
+    rows, length = eval_streams(data, seq_len, streams)
+    rows_t = torch.from_numpy(rows).to(device)
+    state: State | None = None
+    total, count = 0.0, 0
+    win = max(seq_len, 256)
+    for s in range(0, length, win):
+        e = min(s + win, length)
+        x, y = rows_t[:, s:e], rows_t[:, s + 1: e + 1]
+        with autocast(device, dtype):
+            logits, state = model(x, state)
+        total += F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1),
+                                 reduction="sum").item()
+        count += y.numel()
+    model.train(was_training)
+    return total / count
+
+
+class Trainer:
+    def __init__(self, corpus: PreparedCorpus, model_cfg: ModelConfig, train_cfg: TrainConfig,
+                 out_dir: str | Path, *, callbacks: list[Callback] | None = None,
+                 record: dict[str, Any] | None = None) -> None:
+        if train_cfg.time_budget is None and train_cfg.max_steps is None:
+            raise ConfigError("give --time-budget SECONDS or --max-steps N (the schedule ends there)")
+        self.corpus = corpus
+        self.cfg = train_cfg
+        self.model_cfg = model_cfg
+        self.out_dir = Path(out_dir)
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise ConfigError(f"--out {self.out_dir}: is a file; expected a folder")
+        self.callbacks = list(callbacks or [])
+        self.record = dict(record or {})
+        self._stop = threading.Event()
+        self.rank, self.world = dist_util.rank(), dist_util.world_size()
+        self.device = pick_device(train_cfg.device)
+        self.dtype = pick_dtype(train_cfg.dtype, self.device)
+        if train_cfg.threads:
+            torch.set_num_threads(train_cfg.threads)
+        torch.manual_seed(train_cfg.seed)
+        self.model = RNNLanguageModel(model_cfg).to(self.device)
+        self.ddp_model = dist_util.wrap(self.model, self.device)
+        self.opt = self._make_optimizer()
+        self.batcher = StreamBatcher(corpus.train, train_cfg.batch_size, train_cfg.seq_len,
+                                     first_stream=self.rank * train_cfg.batch_size,
+                                     total_streams=self.world * train_cfg.batch_size,
+                                     name=str(corpus.meta.get("source", "corpus")))
+        self.step = 0
+        self.elapsed_before = 0.0  # wall time of earlier runs (resume)
+        self.best_val: float | None = None
+        self.last_val: float | None = None
+        self.state: State = self.model.init_state(train_cfg.batch_size, self.device)
+        self.tokens_seen = 0
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        decay = [p for n, p in self.model.named_parameters() if p.dim() >= 2 and "embed" not in n]
+        no_decay = [p for n, p in self.model.named_parameters() if not (p.dim() >= 2 and "embed" not in n)]
+        groups = [{"params": decay, "weight_decay": self.cfg.weight_decay},
+                  {"params": no_decay, "weight_decay": 0.0}]
+        fused = self.device.type == "cuda"
+        return torch.optim.AdamW(groups, lr=self.cfg.lr, betas=(0.9, 0.99), fused=fused)
+
+    # ------------------------------------------------------------------ control
+    def request_stop(self) -> None:
+        """Finish the current step, checkpoint, and return (thread- and signal-safe)."""
+        self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def _progress(self, elapsed: float) -> float:
+        parts = []
+        if self.cfg.time_budget:
+            parts.append(elapsed / self.cfg.time_budget)
+        if self.cfg.max_steps:
+            parts.append(self.step / self.cfg.max_steps)
+        return max(parts)
+
+    # ------------------------------------------------------------------ one step
+    def _train_step(self, lr: float) -> tuple[float, float, bool]:
+        x, y, epoch_start = self.batcher.window(self.step)
+        if epoch_start:
+            self.state = self.model.init_state(self.cfg.batch_size, self.device)
+        x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        with autocast(self.device, self.dtype):
+            logits, state = self.ddp_model(x, self.state)  # (B, T, V)
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.state = detach_state(state)
+        clip = self.cfg.clip if self.cfg.clip > 0 else float("inf")
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip).item()
+        ok = math.isfinite(norm)
+        if ok:
+            self.opt.step()
+        else:  # an exploding step: skip the update, keep the weights finite
+            self.opt.zero_grad(set_to_none=True)
+            self.state = self.model.init_state(self.cfg.batch_size, self.device)
+        self.step += 1
+        self.tokens_seen += x.numel() * self.world
+        return loss.item(), norm, not ok
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self) -> TrainResult:
+        self.model.train()
+        cfg = self.cfg
+        start = time.perf_counter() - self.elapsed_before
+        last_eval = last_ckpt = time.perf_counter()
+        window_losses: list[float] = []
+        window_norms: list[float] = []
+        window_start, window_tokens = time.perf_counter(), self.tokens_seen
+        skipped_total = 0
+        with self._signals():
+            while True:
+                elapsed = time.perf_counter() - start
+                progress = self._progress(elapsed)
+                stop = progress >= 1.0 or self.stop_requested
+                if dist_util.any_rank(stop, self.device):
+                    break
+                lr = lr_at(cfg, self.step, progress)
+                loss, norm, skipped = self._train_step(lr)
+                skipped_total += skipped
+                window_losses.append(loss)
+                window_norms.append(norm)
+                now = time.perf_counter()
+                tok_s = (self.tokens_seen - window_tokens) / max(now - window_start, 1e-9)
+                info = StepInfo(self.step, now - start, loss, norm, lr, tok_s,
+                                self._progress(now - start), skipped)
+                for cb in self.callbacks:
+                    cb.on_step(info)
+                evaluated = now - last_eval >= cfg.eval_interval
+                if evaluated:
+                    self._validate(now - start)
+                    last_eval = time.perf_counter()
+                if self.step % cfg.log_interval == 0 or evaluated:
+                    self._log(info, window_losses, window_norms, tok_s, evaluated)
+                    window_losses, window_norms = [], []
+                    window_start, window_tokens = time.perf_counter(), self.tokens_seen
+                if time.perf_counter() - last_ckpt >= cfg.checkpoint_interval:
+                    self.save("last", time.perf_counter() - start)
+                    last_ckpt = time.perf_counter()
+        elapsed = time.perf_counter() - start
+        if self.step > 0:
+            self._validate(elapsed)
+            if window_losses:
+                self._log(StepInfo(self.step, elapsed, window_losses[-1], window_norms[-1], lr_at(cfg, self.step, 1.0), 0.0, 1.0),
+                          window_losses, window_norms, 0.0, True)
+        self.save("last", elapsed)
+        dist_util.barrier()
+        return TrainResult(self.step, elapsed, self.best_val, self.last_val, self.tokens_seen,
+                           self.stop_requested, self.out_dir,
+                           {"skipped_steps": skipped_total, "dtype": str(self.dtype).replace("torch.", ""),
+                            "device": str(self.device), "parameters": count_parameters(self.model)})
+
+    def _validate(self, elapsed: float) -> None:
+        if self.rank != 0:
+            return
+        val = evaluate(self.model, self.corpus.val, self.cfg.seq_len, self.device, self.dtype,
+                       self.cfg.eval_tokens)
+        self.last_val = val
+        best = self.best_val is None or val < self.best_val
+        if best:
+            self.best_val = val
+            self.save("best", elapsed, with_state=False)
+        for cb in self.callbacks:
+            cb.on_eval(EvalInfo(self.step, elapsed, val, best))
+
+    def _log(self, info: StepInfo, losses: list[float], norms: list[float], tok_s: float,
+             evaluated: bool) -> None:
+        if self.rank != 0:
+            return
+        finite = [n for n in norms if math.isfinite(n)]
+        row = {"step": self.step, "time": round(info.elapsed, 3),
+               "train_loss": round(sum(losses) / max(len(losses), 1), 5),
+               "val_loss": round(self.last_val, 5) if evaluated and self.last_val is not None else None,
+               "grad_norm": round(norms[-1], 5) if norms and math.isfinite(norms[-1]) else None,
+               "grad_norm_max": round(max(finite), 5) if finite else None,
+               "grad_norms": [round(n, 4) if math.isfinite(n) else None for n in norms],
+               "clipped": sum(n > self.cfg.clip for n in finite) if self.cfg.clip > 0 else 0,
+               "lr": info.lr, "tok_s": round(tok_s, 1)}
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.out_dir / "metrics.jsonl", "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+    # ------------------------------------------------------------------ checkpoints
+    def training_record(self, elapsed: float) -> dict[str, Any]:
+        return {**self.record, "corpus": self.corpus.meta, "steps": self.step,
+                "tokens": self.tokens_seen, "wall_time": round(elapsed, 2),
+                "val_loss": self.last_val, "best_val_loss": self.best_val,
+                "train_config": to_dict(self.cfg), "dtype": str(self.dtype).replace("torch.", ""),
+                "world_size": self.world, "machine": f"{platform.node()} {platform.machine()} "
+                f"{torch.get_num_threads()} threads, {self.device}", "genrnn_version": __version__,
+                "torch_version": torch.__version__}
+
+    def save(self, kind: str, elapsed: float, with_state: bool = True) -> None:
+        gathered = dist_util.gather_state(self.state) if with_state else None
+        if self.rank != 0:
+            return
+        path = self.out_dir / f"{kind}.safetensors"
+        ckpt.save_model(path, self.model, self.corpus.tokenizer, self.training_record(elapsed))
+        if with_state:
+            self._save_state(ckpt.state_path(path), elapsed, gathered)
+        for cb in self.callbacks:
+            cb.on_checkpoint(path, kind)
+
+    def _save_state(self, path: Path, elapsed: float, hidden: State | None) -> None:
+        tensors, opt_info = ckpt.optimizer_to_tensors(self.opt)
+        tensors["rng.torch"] = torch.get_rng_state()
+        if torch.cuda.is_available() and self.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        for i, s in enumerate(hidden or ()):
+            tensors[f"hidden.{i}"] = s.float()
+        info = {"step": self.step, "elapsed": elapsed, "tokens": self.tokens_seen,
+                "best_val": self.best_val, "last_val": self.last_val, "optimizer": opt_info,
+                "world_size": self.world, "train_config": to_dict(self.cfg),
+                "model_config": to_dict(self.model_cfg)}
+        ckpt.save_train_state(path, tensors, info)
+
+    def resume_from(self, run_dir: str | Path) -> None:
+        """Load last.safetensors + last.state.safetensors from ``run_dir``."""
+        model_path = Path(run_dir) / "last.safetensors"
+        loaded = ckpt.load_model(model_path, self.device)
+        if loaded.model.config != self.model_cfg:
+            raise CheckpointError(f"{model_path}: model config differs from the one asked for")
+        self.model.load_state_dict(loaded.model.state_dict())
+        tensors, info = ckpt.load_train_state(ckpt.state_path(model_path))
+        if info.get("world_size", 1) != self.world:
+            raise CheckpointError(f"{model_path}: saved with {info.get('world_size')} processes, resuming with {self.world}")
+        ckpt.optimizer_from_tensors(self.opt, tensors, info["optimizer"])
+        torch.set_rng_state(tensors["rng.torch"])
+        if "rng.cuda" in tensors and self.device.type == "cuda":
+            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        hidden = [tensors[f"hidden.{i}"] for i in range(self.model.num_state_tensors)]
+        b = self.cfg.batch_size
+        self.state = tuple(h[:, self.rank * b:(self.rank + 1) * b].to(self.device) for h in hidden)
+        self.step = int(info["step"])
+        self.elapsed_before = float(info["elapsed"])
+        self.tokens_seen = int(info["tokens"])
+        self.best_val, self.last_val = info.get("best_val"), info.get("last_val")
+
+    # ------------------------------------------------------------------ signals
+    @contextmanager
+    def _signals(self) -> Iterator[None]:
+        """SIGINT/SIGTERM → finish the step, checkpoint, return. Main thread only."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handler: Callable[[int, Any], None] = lambda signum, frame: self.request_stop()  # noqa: E731
+        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+
+def with_overrides(cfg: TrainConfig, **kw: Any) -> TrainConfig:
+    return replace(cfg, **{k: v for k, v in kw.items() if v is not None})
