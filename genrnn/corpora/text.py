@@ -68,13 +68,18 @@ def _decoded_chunks(path: Path) -> Iterator[str]:
                 return
 
 
+def _separator(last_text: str) -> str:
+    """Files end with a blank line, so they never run together."""
+    return "\n" if last_text.endswith("\n") else "\n\n"
+
+
 def _file_chunks(path: Path) -> Iterator[str]:
-    """A file's text, ending with a blank-line separator so files never run together."""
+    """A file's text followed by its separator."""
     last = ""
     for text in _decoded_chunks(path):
         last = text
         yield text
-    yield "\n" if last.endswith("\n") else "\n\n"
+    yield _separator(last)
 
 
 def _usable_files(files: list[Path], single: bool) -> tuple[list[Path], list[str]]:
@@ -93,19 +98,27 @@ def _usable_files(files: list[Path], single: bool) -> tuple[list[Path], list[str
     return good, skipped
 
 
-def _scan(files: list[Path]) -> tuple[str, int, np.ndarray]:
-    """Pass 1: content hash, number of characters, sorted unique code points."""
+def _scan(files: list[Path]) -> tuple[str, int, np.ndarray, int]:
+    """Pass 1: content hash, number of characters (separators included), sorted unique code
+    points, and how many distinct characters the files themselves hold."""
     digest = hashlib.sha256()
     count = 0
-    seen = np.zeros(0, dtype=np.uint32)
+    seen = np.zeros(0x110000, dtype=bool)
+    separators = []
     for f in files:
         digest.update(f.name.encode() + b"\0")
-        for text in _file_chunks(f):
+        last = ""
+        for text in _decoded_chunks(f):
             points = text_to_codepoints(text)
             digest.update(points.tobytes())
             count += len(points)
-            seen = np.union1d(seen, np.unique(points))
-    return digest.hexdigest(), count, seen
+            seen[points] = True
+            last = text
+        separators.append(_separator(last))
+    content_distinct = int(seen.sum())
+    seen[ord("\n")] = True
+    count += sum(len(sep) for sep in separators)
+    return digest.hexdigest(), count, np.flatnonzero(seen).astype(np.uint32), content_distinct
 
 
 def _encode_to(path: Path, files: list[Path], tok: CharTokenizer, count: int) -> None:
@@ -131,10 +144,10 @@ def prepare_text(source: str | Path, cache_dir: str | Path | None = None,
     files, skipped = _usable_files(list_text_files(src), single=src.is_file())
     if not files:
         raise CorpusError(f"{src}: no UTF-8 text files found" + (f" ({len(skipped)} skipped)" if skipped else ""))
-    sha, count, points = _scan(files)
-    if count == 0 or all(f.stat().st_size == 0 for f in files):
+    sha, count, points, distinct = _scan(files)
+    if all(f.stat().st_size == 0 for f in files):
         raise CorpusError(f"{src}: the corpus is empty")
-    if len(points) < 2 or count < 3:
+    if distinct < 2:
         raise CorpusError(f"{src}: the corpus has fewer than two distinct characters; nothing to learn")
     tok = tokenizer or CharTokenizer.from_codepoints(points)
     vocab_key = hashlib.sha256("".join(tok.chars).encode()).hexdigest()[:12]

@@ -66,3 +66,28 @@ class NoteSequence:
         tempo = self.tempo_bpm / factor if self.tempo_bpm else None
         marks = [(t * factor, s) for t, s in self.markers]
         return replace(self, notes=notes, tempo_bpm=tempo, markers=marks)
+
+
+def resolve_overlaps(notes: list[Note]) -> list[Note]:
+    """Notes such that no two of the same (program, drum, pitch) overlap in time.
+
+    A MIDI channel (and the event tokenizer) cannot tell two sounding copies of one pitch
+    apart, so a later onset ends the earlier note there (a re-strike); notes that start
+    together merge into the longer one. The result is sorted like a NoteSequence.
+    """
+    ordered = sorted(notes, key=lambda n: (n.program, n.is_drum, n.pitch, n.start, -n.end, -n.velocity))
+    out: list[Note] = []
+    for note in ordered:
+        prev = out[-1] if out else None
+        same = prev is not None and (prev.program, prev.is_drum, prev.pitch) == (
+            note.program,
+            note.is_drum,
+            note.pitch,
+        )
+        if same and note.start < prev.end:
+            if note.start <= prev.start:
+                continue  # same onset: keep the longer, then the louder (sorted first)
+            out[-1] = replace(prev, end=note.start)
+        out.append(note)
+    out.sort(key=lambda n: (n.start, n.pitch, n.end))
+    return out

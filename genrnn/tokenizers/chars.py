@@ -28,6 +28,7 @@ class CharTokenizer:
             raise TokenizerError("character vocabulary entries must be single characters")
         self._points = np.array([ord(c) for c in self.chars], dtype=np.uint32)  # sorted
         self._index = {c: i for i, c in enumerate(self.chars)}
+        self._lut: np.ndarray | None = None  # code point → id, built on first large encode
 
     @classmethod
     def from_codepoints(cls, points: np.ndarray) -> CharTokenizer:
@@ -41,11 +42,18 @@ class CharTokenizer:
     def vocab_size(self) -> int:
         return len(self.chars)
 
+    def _lookup(self) -> np.ndarray:
+        if self._lut is None:
+            lut = np.full(int(self._points[-1]) + 1, -1, dtype=np.int32)
+            lut[self._points] = np.arange(len(self._points), dtype=np.int32)
+            self._lut = lut
+        return self._lut
+
     def encode_codepoints(self, points: np.ndarray) -> np.ndarray:
         """Vectorised encode of a code point array; raises naming unknown characters."""
-        idx = np.searchsorted(self._points, points)
-        idx = np.minimum(idx, len(self._points) - 1)
-        bad = self._points[idx] != points
+        lut = self._lookup()
+        idx = lut[np.minimum(points, len(lut) - 1)]
+        bad = (idx < 0) | (points >= len(lut))
         if bad.any():
             unknown = sorted({chr(int(p)) for p in points[bad][:10_000]})
             shown = ", ".join(repr(c) for c in unknown[:20])

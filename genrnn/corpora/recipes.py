@@ -1,0 +1,576 @@
+"""Corpus recipes (corpora/*.toml) → cached train/val token arrays.
+
+A recipe names a source (the music21 Bach chorales, music21 ABC collections, or a folder of
+the user's MIDI files), a tokenizer, a split and an augmentation. ``prepare`` turns it into a
+``PreparedCorpus`` whose arrays are ``np.load(mmap_mode="r")`` views of .npy files cached
+under ``$GENRNN_CACHE`` (default ``~/.cache/genrnn/corpora``) in a folder keyed by the hash of
+the recipe and of the source contents. Bad files are skipped and counted (``strict`` makes the
+first one fatal); their reasons go to ``skipped.log`` in the cache folder.
+
+Recipe keys (all top level)::
+
+    description = "..."
+    source = "music21-chorales" | "music21-abc" | "folder"
+    folder = "../data/midi"        # source = "folder": relative to the recipe file
+    collections = ["oneills1850"]  # source = "music21-abc"
+    tokenizer = "midi_events" | "chars"
+    limit = 0                      # first N pieces/files only (0 = all)
+    val_percent = 10               # held out by piece, by a salted hash of the piece name
+    split_salt = "genrnn"
+    transpose = [-3, 3]            # semitone range, training pieces only
+    stretch = [0.95, 1.0, 1.05]    # tempo stretch factors, training pieces only
+    labels = ["mode", "key"]       # midi_events only: per-piece labels, as tokens after START
+    header_fields = ["M", "L", "K"]  # chars/ABC: header fields kept before each tune body
+    validate = true                # chars/ABC: keep only tunes music21 parses
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genrnn.corpora.base import PreparedCorpus
+from genrnn.errors import ConfigError, CorpusError, GenrnnError
+from genrnn.music import notation
+from genrnn.music.midi_io import read_midi
+from genrnn.music.notes import NoteSequence
+from genrnn.tokenizers import tokenizer_from_dict
+from genrnn.tokenizers.chars import CharTokenizer
+from genrnn.tokenizers.midi_events import END, START, MidiEventTokenizer
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PREP_VERSION = 1
+SOURCES = ("music21-chorales", "music21-abc", "folder")
+TOKENIZERS = ("midi_events", "chars")
+MIDI_SUFFIXES = (".mid", ".midi", ".kar", ".smf")
+POOL_MIN_JOBS = 24
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    path: Path
+    source: str
+    tokenizer: str
+    description: str = ""
+    folder: Path | None = None
+    collections: tuple[str, ...] = ("oneills1850",)
+    limit: int = 0
+    val_percent: float = 10.0
+    split_salt: str = "genrnn"
+    transpose: tuple[int, int] = (0, 0)
+    stretch: tuple[float, ...] = (1.0,)
+    labels: tuple[str, ...] = ()
+    header_fields: tuple[str, ...] = ("M", "L", "K")
+    validate: bool = True
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "midi_events" if self.tokenizer == "midi_events" else "abc"
+
+
+# ---------------------------------------------------------------- recipe loading
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("GENRNN_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "genrnn" / "corpora"
+
+
+def load_recipe(path: str | os.PathLike[str]) -> Recipe:
+    """Read and validate a recipe; errors name the file and the field."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CorpusError(f"{path}: cannot read recipe ({exc.strerror or exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return _recipe_from(raw, path)
+
+
+def _field(raw: dict[str, Any], path: Path, key: str, types: type | tuple[type, ...], default: Any) -> Any:
+    value = raw.get(key, default)
+    if not isinstance(value, types) or isinstance(value, bool) and bool not in _tuple(types):
+        raise ConfigError(f"{path}: field {key!r} = {value!r}: expected {_names(types)}")
+    return value
+
+
+def _tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def _names(types: type | tuple[type, ...]) -> str:
+    return " or ".join(t.__name__ for t in _tuple(types))
+
+
+def _recipe_from(raw: dict[str, Any], path: Path) -> Recipe:
+    known = set(Recipe.__dataclass_fields__) - {"name", "path", "raw"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown field(s) {unknown}; expected some of {sorted(known)}")
+    source = _choice(raw, path, "source", SOURCES, None)
+    tokenizer = _choice(raw, path, "tokenizer", TOKENIZERS, "chars" if source == "music21-abc" else "midi_events")
+    if (tokenizer == "chars") != (source == "music21-abc"):
+        raise ConfigError(f"{path}: tokenizer {tokenizer!r} does not fit source {source!r}")
+    return Recipe(
+        name=path.stem,
+        path=path.resolve(),
+        source=source,
+        tokenizer=tokenizer,
+        description=_field(raw, path, "description", str, ""),
+        folder=_folder(raw, path, source),
+        collections=tuple(_str_list(raw, path, "collections", ["oneills1850"])),
+        limit=_ranged(raw, path, "limit", 0, 0, 10**9),
+        val_percent=float(_ranged(raw, path, "val_percent", 10, 0, 50)),
+        split_salt=_field(raw, path, "split_salt", str, "genrnn"),
+        transpose=_transpose(raw, path),
+        stretch=_stretch(raw, path),
+        labels=_labels(raw, path, tokenizer),
+        header_fields=tuple(_str_list(raw, path, "header_fields", ["M", "L", "K"])),
+        validate=_field(raw, path, "validate", bool, True),
+        raw=raw,
+    )
+
+
+def _choice(raw: dict[str, Any], path: Path, key: str, allowed: tuple[str, ...], default: str | None) -> str:
+    value = raw.get(key, default)
+    if value not in allowed:
+        raise ConfigError(f"{path}: field {key!r} = {value!r}: expected one of {list(allowed)}")
+    return str(value)
+
+
+def _ranged(raw: dict[str, Any], path: Path, key: str, default: float, lo: float, hi: float) -> Any:
+    value = _field(raw, path, key, (int, float), default)
+    if not lo <= value <= hi:
+        raise ConfigError(f"{path}: field {key!r} = {value}: expected {lo}..{hi}")
+    return value
+
+
+def _str_list(raw: dict[str, Any], path: Path, key: str, default: list[str]) -> list[str]:
+    value = raw.get(key, default)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{path}: field {key!r}: expected a list of strings")
+    return value
+
+
+def _folder(raw: dict[str, Any], path: Path, source: str) -> Path | None:
+    if source != "folder":
+        return None
+    folder = _field(raw, path, "folder", str, "")
+    if not folder:
+        raise ConfigError(f"{path}: field 'folder': expected the path of a folder of .mid files")
+    folder_path = Path(os.path.expandvars(folder)).expanduser()
+    return folder_path if folder_path.is_absolute() else (path.parent / folder_path).resolve()
+
+
+def _transpose(raw: dict[str, Any], path: Path) -> tuple[int, int]:
+    value = raw.get("transpose", [0, 0])
+    ok = isinstance(value, list) and len(value) == 2 and all(type(v) is int for v in value)
+    if not ok or not -12 <= value[0] <= value[1] <= 12:
+        raise ConfigError(f"{path}: field 'transpose' = {value!r}: expected [low, high] semitones in -12..12")
+    return int(value[0]), int(value[1])
+
+
+def _stretch(raw: dict[str, Any], path: Path) -> tuple[float, ...]:
+    value = raw.get("stretch", [1.0])
+    ok = isinstance(value, list) and value and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    if not ok or not all(0.5 <= v <= 2.0 for v in value):
+        raise ConfigError(f"{path}: field 'stretch' = {value!r}: expected a list of factors in 0.5..2.0")
+    return tuple(float(v) for v in value)
+
+
+def _labels(raw: dict[str, Any], path: Path, tokenizer: str) -> tuple[str, ...]:
+    labels = _str_list(raw, path, "labels", [])
+    if labels and tokenizer != "midi_events":
+        raise ConfigError(f"{path}: field 'labels' is only supported with tokenizer 'midi_events'")
+    try:
+        notation.label_vocabulary(labels)
+    except GenrnnError as exc:
+        raise ConfigError(f"{path}: field 'labels': {exc}") from None
+    return tuple(labels)
+
+
+# ---------------------------------------------------------------- source items
+
+
+@dataclass(frozen=True)
+class Item:
+    """One piece (or one file that may hold several ABC tunes) of a source."""
+
+    name: str
+    path: Path
+    text: str | None = None  # ABC tune text
+
+
+def source_items(recipe: Recipe) -> list[Item]:
+    if recipe.source == "music21-chorales":
+        items = [Item(n, p) for n, p in notation.chorale_paths()]
+    elif recipe.source == "folder":
+        items = _folder_items(recipe)
+    else:
+        items = _abc_items(recipe)
+    return items[: recipe.limit] if recipe.limit else items
+
+
+def _folder_items(recipe: Recipe) -> list[Item]:
+    folder = recipe.folder
+    assert folder is not None
+    if not folder.is_dir():
+        raise CorpusError(f"{recipe.path}: folder {str(folder)!r} does not exist (field 'folder')")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
+    if not files:
+        raise CorpusError(f"{recipe.path}: folder {str(folder)!r} holds no .mid/.midi files")
+    return [Item(p.relative_to(folder).as_posix(), p) for p in files]
+
+
+def _abc_items(recipe: Recipe) -> list[Item]:
+    try:
+        paths = notation.abc_collection_paths(recipe.collections)
+    except GenrnnError as exc:
+        raise ConfigError(f"{recipe.path}: field 'collections': {exc}") from None
+    items = []
+    for path in paths:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for tune in notation.split_abc_tunes(text):
+            number = re.match(r"X:\s*(\S*)", tune)
+            items.append(Item(f"{path.parent.name}/{path.name}#{number.group(1) if number else ''}", path, tune))
+    return items
+
+
+def source_hash(recipe: Recipe, items: list[Item]) -> str:
+    """sha256 over the item names and the bytes of every source file."""
+    digest = hashlib.sha256()
+    seen: set[Path] = set()
+    for item in items:
+        digest.update(item.name.encode() + b"\0")
+        if item.path not in seen:
+            seen.add(item.path)
+            digest.update(item.path.read_bytes())
+    return digest.hexdigest()
+
+
+def cache_key(recipe: Recipe, src_hash: str) -> str:
+    blob = json.dumps({"v": PREP_VERSION, "recipe": recipe.raw, "source": src_hash}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def is_val(recipe: Recipe, name: str) -> bool:
+    """Fixed held-out split by piece: a salted hash of the name, stable as files come and go."""
+    h = int(hashlib.sha256(f"{recipe.split_salt}:{name}".encode()).hexdigest()[:8], 16)
+    return (h % 10_000) < recipe.val_percent * 100
+
+
+# ---------------------------------------------------------------- per-piece work (in workers)
+
+
+@dataclass
+class Result:
+    name: str
+    val: bool
+    reason: str | None = None
+    tokens: np.ndarray | None = None  # midi_events: all records of this piece, concatenated
+    records: int = 0
+    text: str | None = None  # abc
+    labels: dict[str, str] = field(default_factory=dict)
+    notes: int = 0
+
+
+def _work(job: tuple[Recipe, Item, bool]) -> Result:
+    recipe, item, val = job
+    try:
+        if recipe.tokenizer == "chars":
+            return _abc_result(recipe, item, val)
+        return _midi_result(recipe, item, val)
+    except GenrnnError as exc:
+        return Result(item.name, val, reason=_reason(exc))
+    except Exception as exc:  # noqa: BLE001 - a bad piece must never stop the prep
+        return Result(item.name, val, reason=f"unreadable ({type(exc).__name__})")
+
+
+def _reason(exc: GenrnnError) -> str:
+    return str(exc).rsplit(": ", 1)[-1].split(" (")[0]
+
+
+def _load_sequence(recipe: Recipe, item: Item) -> NoteSequence:
+    if recipe.source == "music21-chorales":
+        return notation.load_chorale(item.path)
+    return read_midi(item.path)
+
+
+def _midi_result(recipe: Recipe, item: Item, val: bool) -> Result:
+    seq = _load_sequence(recipe, item).without_drums()
+    if not seq.notes:
+        return Result(item.name, val, reason="only drums")
+    tok = MidiEventTokenizer(notation.label_vocabulary(recipe.labels))
+    key = notation.analyse_key(seq) if recipe.labels else None
+    variants = [(1.0, 0)] if val else [(s, t) for s in recipe.stretch for t in range(recipe.transpose[0], recipe.transpose[1] + 1)]
+    records, by_stretch = [], {}
+    for factor, semis in variants:
+        if factor not in by_stretch:
+            by_stretch[factor] = tok.encode(seq.stretched(factor) if factor != 1.0 else seq)
+        ids = tok.transpose_ids(by_stretch[factor], semis)
+        if ids is None:
+            continue  # a pitch would leave 0..127
+        labels = _label_tokens(recipe, key.transposed(semis) if key else None)
+        head = np.asarray([START, *(tok.label_id(lb) for lb in labels)], np.uint16)
+        records.append(np.concatenate([head, ids, np.asarray([END], np.uint16)]))
+    return Result(
+        item.name, val, tokens=np.concatenate(records), records=len(records),
+        labels=key.labels if key else {}, notes=len(seq.notes),
+    )
+
+
+def _label_tokens(recipe: Recipe, key: notation.KeyLabel | None) -> list[str]:
+    return [f"{kind}={key.labels[kind]}" for kind in recipe.labels] if key else []
+
+
+def _abc_result(recipe: Recipe, item: Item, val: bool) -> Result:
+    record = abc_record(item.text or "", recipe.header_fields)
+    if recipe.validate:
+        notation.abc_to_score(record, name=item.name)
+    return Result(item.name, val, text=record, records=1)
+
+
+def abc_record(tune: str, header_fields: tuple[str, ...] = ("M", "L", "K")) -> str:
+    """One training record: the kept header fields (K last) then the body, comments and
+    quoted annotations removed, no blank lines inside."""
+    header: dict[str, str] = {}
+    body: list[str] = []
+    for line in tune.splitlines():
+        line = line.split("%", 1)[0].rstrip()
+        m = re.match(r"^([A-Za-z]):\s*(.*)$", line)
+        if m and not body:
+            if m.group(1) in header_fields and m.group(1) not in header:
+                header[m.group(1)] = m.group(2).strip()
+            continue
+        if m:
+            if m.group(1) in header_fields:  # a key, metre or length change mid-tune
+                body.append(f"{m.group(1)}:{m.group(2).strip()}")
+            continue  # other fields inside the body (W:, N:, P:, ...) are dropped
+        line = re.sub(r'"[^"]*"', "", line).strip()
+        if line:
+            body.append(line)
+    if "K" not in header:
+        raise CorpusError("no K: field")
+    if not body:
+        raise CorpusError("no tune body")
+    ordered = [f"{k}:{header[k]}" for k in header_fields if k in header and k != "K"] + [f"K:{header['K']}"]
+    return "\n".join(ordered + body) + "\n"
+
+
+# ---------------------------------------------------------------- prepare
+
+
+def prepare(
+    recipe_path: str | os.PathLike[str],
+    cache_dir: str | os.PathLike[str] | None = None,
+    strict: bool = False,
+    progress: Progress | None = None,
+) -> PreparedCorpus:
+    """The recipe's corpus, from the cache when the recipe and source are unchanged."""
+    recipe = load_recipe(recipe_path)
+    items = source_items(recipe)
+    if not items:
+        raise CorpusError(f"{recipe.path}: the source has no pieces")
+    src_hash = source_hash(recipe, items)
+    target = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    folder = target / f"{recipe.name}-{cache_key(recipe, src_hash)}"
+    if (folder / "meta.json").is_file():
+        return load_prepared(folder)
+    start = time.perf_counter()
+    results = _run_jobs(recipe, items, strict, progress)
+    _write_cache(recipe, results, src_hash, folder, time.perf_counter() - start)
+    return load_prepared(folder)
+
+
+def load_prepared(folder: str | os.PathLike[str]) -> PreparedCorpus:
+    """A cached corpus folder → PreparedCorpus with memory-mapped arrays."""
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        train = np.load(folder / "train.npy", mmap_mode="r", allow_pickle=False)
+        val = np.load(folder / "val.npy", mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise CorpusError(f"{folder}: damaged corpus cache ({exc}); delete the folder to rebuild") from None
+    return PreparedCorpus(train=train, val=val, tokenizer=tokenizer_from_dict(meta["tokenizer"]), meta=meta)
+
+
+def _run_jobs(recipe: Recipe, items: list[Item], strict: bool, progress: Progress | None) -> list[Result]:
+    jobs = [(recipe, item, is_val(recipe, item.name)) for item in items]
+    results: list[Result] = []
+    for done, result in enumerate(_map(jobs), start=1):
+        if strict and result.reason:
+            raise CorpusError(f"{_item_path(recipe, result.name)}: {result.reason} (strict mode)")
+        results.append(result)
+        if progress:
+            progress(done, len(jobs), result.name)
+    return results
+
+
+def _map(jobs: list[tuple[Recipe, Item, bool]]) -> Iterator[Result]:
+    workers = min(2, os.cpu_count() or 1)
+    if len(jobs) < POOL_MIN_JOBS or workers < 2:
+        yield from map(_work, jobs)
+        return
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    with ctx.Pool(workers) as pool:
+        yield from pool.imap(_work, jobs, chunksize=4)
+
+
+def _item_path(recipe: Recipe, name: str) -> str:
+    if recipe.source == "folder" and recipe.folder is not None:
+        return str(recipe.folder / name)
+    return name
+
+
+def skip_summary(reasons: list[str], total: int, unit: str) -> str:
+    """``skipped 7 of 31 files: 3 not a MIDI file, 2 truncated track, 2 no notes``."""
+    head = f"skipped {len(reasons)} of {total} {unit}"
+    if not reasons:
+        return head
+    counts = Counter(reasons).most_common()
+    return head + ": " + ", ".join(f"{n} {reason}" for reason, n in counts)
+
+
+def _write_cache(recipe: Recipe, results: list[Result], src_hash: str, folder: Path, seconds: float) -> None:
+    good = [r for r in results if not r.reason]
+    bad = [r for r in results if r.reason]
+    if not any(not r.val for r in good):
+        summary = skip_summary([r.reason or "" for r in bad], len(results), _unit(recipe))
+        raise CorpusError(f"{recipe.path}: no usable training pieces ({summary})")
+    tokenizer, train, val = _arrays(recipe, good)
+    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    np.save(tmp / "train.npy", train, allow_pickle=False)
+    np.save(tmp / "val.npy", val, allow_pickle=False)
+    (tmp / "skipped.log").write_text("".join(f"{_item_path(recipe, r.name)}\t{r.reason}\n" for r in bad), encoding="utf-8")
+    meta = _meta(recipe, results, tokenizer, train, val, src_hash, folder, seconds)
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    try:
+        os.replace(tmp, folder)
+    except OSError:  # another process finished the same cache first
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _unit(recipe: Recipe) -> str:
+    return "tunes" if recipe.tokenizer == "chars" else "files"
+
+
+def _arrays(recipe: Recipe, good: list[Result]) -> tuple[Any, np.ndarray, np.ndarray]:
+    if recipe.tokenizer == "midi_events":
+        tok = MidiEventTokenizer(notation.label_vocabulary(recipe.labels))
+        parts = {v: [r.tokens for r in good if r.val == v and r.tokens is not None] for v in (False, True)}
+        return tok, _cat(parts[False], np.uint16), _cat(parts[True], np.uint16)
+    texts = {v: "".join(f"{r.text}\n" for r in good if r.val == v) for v in (False, True)}
+    chars = CharTokenizer.from_text(texts[False] + texts[True])
+    return chars, chars.encode(texts[False]), chars.encode(texts[True])
+
+
+def _cat(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(arrays).astype(dtype) if arrays else np.zeros(0, dtype)
+
+
+def _meta(recipe: Recipe, results: list[Result], tokenizer: Any, train: np.ndarray, val: np.ndarray,
+          src_hash: str, folder: Path, seconds: float) -> dict[str, Any]:
+    good = [r for r in results if not r.reason]
+    reasons = [r.reason or "" for r in results if r.reason]
+    source = str(recipe.folder) if recipe.source == "folder" else "music21:" + recipe.source.removeprefix("music21-")
+    return {
+        "source": source,
+        "sha256": src_hash,
+        "kind": recipe.kind,
+        "recipe": recipe.name,
+        "recipe_path": str(recipe.path),
+        "recipe_settings": {k: v for k, v in asdict(recipe).items() if k not in ("raw", "path", "folder")},
+        "tokenizer": tokenizer.to_dict(),
+        "pieces": {"train": sum(not r.val for r in good), "val": sum(r.val for r in good),
+                   "train_records": sum(r.records for r in good if not r.val)},
+        "tokens": {"train": int(len(train)), "val": int(len(val))},
+        "files": len(results),
+        "skipped": {"count": len(reasons), "by_reason": dict(Counter(reasons)),
+                    "summary": skip_summary(reasons, len(results), _unit(recipe)),
+                    "log": str(folder / "skipped.log")},
+        "piece_names": {"train": [r.name for r in good if not r.val], "val": [r.name for r in good if r.val]},
+        "labels": {r.name: r.labels for r in good if r.labels},
+        "cache_dir": str(folder),
+        "prep_seconds": round(seconds, 3),
+    }
+
+
+# ---------------------------------------------------------------- reading corpora back
+
+
+def records(ids: np.ndarray) -> list[np.ndarray]:
+    """The START…END records of an event array (each without START/END)."""
+    ids = np.asarray(ids)
+    starts = np.flatnonzero(ids == START)
+    ends = np.flatnonzero(ids == END)
+    out = []
+    for s in starts:
+        e = ends[np.searchsorted(ends, s)] if np.searchsorted(ends, s) < len(ends) else len(ids)
+        out.append(np.asarray(ids[s + 1 : e]))
+    return out
+
+
+def val_sequences(corpus: PreparedCorpus) -> list[NoteSequence]:
+    """The held-out real pieces of a midi_events corpus, decoded (for metrics)."""
+    if corpus.meta.get("kind") != "midi_events":
+        raise CorpusError(f"corpus {corpus.meta.get('recipe')!r} holds {corpus.meta.get('kind')!r}, not MIDI events")
+    return [corpus.tokenizer.decode(r) for r in records(corpus.val)]
+
+
+def val_tunes(corpus: PreparedCorpus) -> list[str]:
+    """The held-out tunes of an ABC corpus, one record each."""
+    text = corpus.tokenizer.decode(corpus.val)
+    return [t.strip() + "\n" for t in text.split("\n\n") if t.strip()]
+
+
+# ---------------------------------------------------------------- listing
+
+
+def list_recipes(directory: str | os.PathLike[str] = "corpora", cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+    """One row per recipe: name, description, source, tokenizer, cache state and counts."""
+    rows = []
+    for path in sorted(Path(directory).glob("*.toml")):
+        rows.append(_recipe_row(path, Path(cache_dir).expanduser() if cache_dir else default_cache_dir()))
+    return rows
+
+
+def _recipe_row(path: Path, cache_root: Path) -> dict[str, Any]:
+    row: dict[str, Any] = {"name": path.stem, "path": str(path), "description": "", "state": "not prepared",
+                           "pieces": None, "tokens": None, "skipped": None}
+    try:
+        recipe = load_recipe(path)
+        row.update(description=recipe.description, source=recipe.source, tokenizer=recipe.tokenizer)
+        items = source_items(recipe)
+        folder = cache_root / f"{recipe.name}-{cache_key(recipe, source_hash(recipe, items))}"
+    except GenrnnError as exc:
+        row.update(state="error", error=str(exc))
+        return row
+    if (folder / "meta.json").is_file():
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        row.update(state="cached", cache=str(folder), pieces=meta["pieces"], tokens=meta["tokens"],
+                   skipped=meta["skipped"]["count"])
+    return row

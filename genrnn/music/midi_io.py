@@ -1,0 +1,289 @@
+"""Standard MIDI Files (type 0 and 1) in and out.
+
+Reading checks the chunk layout and the limits that protect us from hostile files before
+mido parses and pretty_midi turns messages into notes. Whatever the bytes, a broken file
+raises ``MidiConversionError`` whose message starts with the file and ends with one short
+category (``REASONS``), e.g. ``song.mid: truncated track``. Writing goes through mido to a
+temporary file that is ``os.replace``d into place.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import mido
+import pretty_midi
+
+from genrnn.errors import MidiConversionError
+from genrnn.music.notes import Note, NoteSequence, resolve_overlaps
+
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_TICKS = 20_000_000  # per track; beyond this pretty_midi would build huge tick→time tables
+MAX_SECONDS = 2 * 3600.0
+MIN_TEMPO_US = 10_000  # 6000 bpm; faster than this is not a tempo but damage
+WRITE_TICKS_PER_BEAT = 480
+MIN_NOTE_SECONDS = 0.01
+
+# The short reasons a read can fail with (used for skip summaries).
+REASONS = (
+    "empty file",
+    "not a MIDI file",
+    "file too large",
+    "bad header",
+    "zero ticks per beat",
+    "truncated track",
+    "bad chunk length",
+    "corrupt track data",
+    "absurd tempo",
+    "huge delta time",
+    "hanging notes",
+    "no notes",
+    "unreadable",
+)
+
+
+class _Bad(Exception):
+    """Internal: carries one of REASONS."""
+
+
+def reason_of(error: MidiConversionError) -> str:
+    """The short category at the end of a read error's message."""
+    return str(error).rsplit(": ", 1)[-1]
+
+
+def read_midi(path: str | os.PathLike[str]) -> NoteSequence:
+    """Read a .mid file into a NoteSequence; any damage → MidiConversionError(``path: reason``)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise MidiConversionError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+    return read_midi_bytes(data, name=str(path))
+
+
+def read_midi_bytes(data: bytes, name: str = "<bytes>") -> NoteSequence:
+    """As ``read_midi`` for bytes already in memory."""
+    try:
+        return _read(data)
+    except _Bad as exc:
+        raise MidiConversionError(f"{name}: {exc}") from None
+    except Exception:  # noqa: BLE001 - hostile bytes: any parser failure is one category
+        raise MidiConversionError(f"{name}: unreadable") from None
+
+
+def _read(data: bytes) -> NoteSequence:
+    _check_layout(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            mid = mido.MidiFile(file=io.BytesIO(data), clip=True)
+        except EOFError:
+            raise _Bad("truncated track") from None
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            raise _Bad("corrupt track data") from None
+        tempo_us = _check_timing(mid)
+        pm = pretty_midi.PrettyMIDI(mido_object=mid)
+    return _to_sequence(pm, mid, tempo_us)
+
+
+def _check_layout(data: bytes) -> None:
+    """Walk the chunks: header sanity, chunk lengths that fit, division not zero."""
+    if not data:
+        raise _Bad("empty file")
+    if len(data) > MAX_FILE_BYTES:
+        raise _Bad("file too large")
+    if data[:4] != b"MThd":
+        raise _Bad("not a MIDI file")
+    if len(data) < 14:
+        raise _Bad("truncated track")
+    if int.from_bytes(data[4:8], "big") != 6 or int.from_bytes(data[8:10], "big") > 2:
+        raise _Bad("bad header")
+    ntracks = int.from_bytes(data[10:12], "big")
+    division = int.from_bytes(data[12:14], "big")
+    if division == 0:
+        raise _Bad("zero ticks per beat")
+    if division & 0x8000:
+        raise _Bad("bad header")  # SMPTE time division: not supported by pretty_midi
+    _walk_chunks(data, ntracks)
+
+
+def _walk_chunks(data: bytes, ntracks: int) -> None:
+    pos, found, last_ok = 14, 0, True
+    while pos < len(data) and found < ntracks:
+        if len(data) - pos < 8:
+            raise _Bad("truncated track")
+        chunk_id = data[pos : pos + 4]
+        if not all(0x20 <= b < 0x7F for b in chunk_id):
+            raise _Bad("bad chunk length")
+        length = int.from_bytes(data[pos + 4 : pos + 8], "big")
+        if pos + 8 + length > len(data):
+            raise _Bad("truncated track")
+        if chunk_id == b"MTrk":
+            found += 1
+            last_ok = data[pos + 8 + length - 3 : pos + 8 + length] == b"\xff\x2f\x00"
+        pos += 8 + length
+    if found < ntracks:
+        raise _Bad("truncated track")
+    if pos < len(data) and not last_ok:
+        raise _Bad("bad chunk length")  # the last track stops short of its end and bytes follow
+
+
+def _check_timing(mid: mido.MidiFile) -> int | None:
+    """Reject absurd tempos and delta times; return the first tempo (µs/beat) if any."""
+    first_tempo: int | None = None
+    for track in mid.tracks:
+        ticks = 0
+        for msg in track:
+            ticks += msg.time
+            if msg.type == "set_tempo":
+                if msg.tempo < MIN_TEMPO_US:
+                    raise _Bad("absurd tempo")
+                if first_tempo is None:
+                    first_tempo = msg.tempo
+        if ticks > MAX_TICKS:
+            raise _Bad("huge delta time")
+    seconds = _max_ticks(mid) / mid.ticks_per_beat * (first_tempo or 500_000) / 1e6
+    if seconds > MAX_SECONDS * 4:  # generous: tempo may speed up later
+        raise _Bad("huge delta time")
+    return first_tempo
+
+
+def _max_ticks(mid: mido.MidiFile) -> int:
+    return max((sum(m.time for m in t) for t in mid.tracks), default=0)
+
+
+def _to_sequence(pm: pretty_midi.PrettyMIDI, mid: mido.MidiFile, tempo_us: int | None) -> NoteSequence:
+    if pm.get_end_time() > MAX_SECONDS:
+        raise _Bad("huge delta time")
+    notes = [
+        Note(
+            pitch=int(n.pitch),
+            velocity=min(127, max(1, int(n.velocity))),
+            start=float(n.start),
+            end=max(float(n.end), float(n.start) + MIN_NOTE_SECONDS),
+            program=int(inst.program),
+            is_drum=bool(inst.is_drum),
+        )
+        for inst in pm.instruments
+        for n in inst.notes
+        if 0 <= n.pitch <= 127 and n.start >= 0
+    ]
+    if not notes:
+        raise _Bad("hanging notes" if _has_note_ons(mid) else "no notes")
+    ts = pm.time_signature_changes
+    return NoteSequence(
+        notes=notes,
+        tempo_bpm=round(60e6 / tempo_us, 3) if tempo_us else None,
+        time_signature=(ts[0].numerator, ts[0].denominator) if ts else None,
+        markers=_markers(pm, mid),
+    )
+
+
+def _has_note_ons(mid: mido.MidiFile) -> bool:
+    return any(m.type == "note_on" and m.velocity > 0 for t in mid.tracks for m in t)
+
+
+def _markers(pm: pretty_midi.PrettyMIDI, mid: mido.MidiFile) -> list[tuple[float, str]]:
+    out = []
+    for track in mid.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "marker":
+                out.append((float(pm.tick_to_time(tick)), str(msg.text)))
+    return sorted(out)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write_midi(
+    seq: NoteSequence,
+    path: str | os.PathLike[str],
+    markers: Sequence[tuple[float, str]] = (),
+) -> Path:
+    """Write ``seq`` as a type-1 .mid: a conductor track (tempo, metre, markers) then one track
+    per (program, drum) with its own channel; drums on channel 10. ``markers`` are added to
+    ``seq.markers``. Atomic: a temp file is ``os.replace``d into ``path``."""
+    path = Path(path)
+    mid = sequence_to_mido(seq, markers)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            mid.save(file=fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def sequence_to_mido(seq: NoteSequence, markers: Sequence[tuple[float, str]] = ()) -> mido.MidiFile:
+    """The mido file ``write_midi`` saves (useful for playback without touching disk)."""
+    bpm = seq.tempo_bpm if seq.tempo_bpm and 1 <= seq.tempo_bpm <= 1000 else 120.0
+    ticks_per_second = WRITE_TICKS_PER_BEAT * bpm / 60.0
+    mid = mido.MidiFile(type=1, ticks_per_beat=WRITE_TICKS_PER_BEAT)
+    mid.tracks.append(_conductor(seq, list(seq.markers) + list(markers), bpm, ticks_per_second))
+    groups: dict[tuple[int, bool], list[Note]] = {}
+    for note in seq.notes:
+        groups.setdefault((note.program, note.is_drum), []).append(note)
+    channels = _channels(sorted(groups))
+    for key in sorted(groups):
+        mid.tracks.append(_note_track(groups[key], key, channels[key], ticks_per_second))
+    return mid
+
+
+def _channels(keys: Iterable[tuple[int, bool]]) -> dict[tuple[int, bool], int]:
+    melodic = [c for c in range(16) if c != 9]
+    out, i = {}, 0
+    for program, drum in keys:
+        if drum:
+            out[(program, drum)] = 9
+        else:
+            out[(program, drum)] = melodic[i % len(melodic)]
+            i += 1
+    return out
+
+
+def _conductor(seq: NoteSequence, markers: list, bpm: float, tps: float) -> mido.MidiTrack:
+    events: list[tuple[int, int, mido.MetaMessage]] = [
+        (0, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))),
+    ]
+    if seq.time_signature:
+        num, den = seq.time_signature
+        events.append((0, 1, mido.MetaMessage("time_signature", numerator=num, denominator=den)))
+    for t, text in markers:
+        events.append((round(max(0.0, t) * tps), 2, mido.MetaMessage("marker", text=str(text))))
+    return _track(events)
+
+
+def _note_track(notes: list[Note], key: tuple[int, bool], channel: int, tps: float) -> mido.MidiTrack:
+    program, drum = key
+    events: list[tuple[int, int, mido.Message | mido.MetaMessage]] = [
+        (0, 0, mido.MetaMessage("track_name", name="Drums" if drum else f"Program {program}")),
+    ]
+    if not drum:
+        events.append((0, 1, mido.Message("program_change", program=program, channel=channel)))
+    for n in resolve_overlaps(notes):
+        on, off = round(n.start * tps), round(n.end * tps)
+        off = max(off, on + 1)
+        vel = min(127, max(1, n.velocity))
+        events.append((on, 3, mido.Message("note_on", note=n.pitch, velocity=vel, channel=channel)))
+        events.append((off, 2, mido.Message("note_off", note=n.pitch, velocity=0, channel=channel)))
+    return _track(events)
+
+
+def _track(events: list) -> mido.MidiTrack:
+    """Absolute-tick events (tick, order, msg) → a delta-timed track ending with end_of_track."""
+    track, last = mido.MidiTrack(), 0
+    for tick, _, msg in sorted(events, key=lambda e: (e[0], e[1])):
+        track.append(msg.copy(time=tick - last))
+        last = tick
+    track.append(mido.MetaMessage("end_of_track", time=0))
+    return track

@@ -1,0 +1,299 @@
+"""Notation through music21: the offline corpus, ABC in, MusicXML out, key analysis.
+
+music21 is imported lazily (it costs a quarter second) so ``genrnn.music`` stays cheap.
+Every failure to parse or convert raises ``MidiConversionError`` naming the piece and why.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genrnn.errors import MidiConversionError
+from genrnn.music.notes import Note, NoteSequence
+
+DEFAULT_BPM = 100.0  # chorales and most ABC tunes carry no tempo
+DEFAULT_VELOCITY = 80
+MAX_ABC_CHARS = 50_000
+GRID_DIVISORS = (4, 3)  # MusicXML quantisation: 16ths and 8th-note triplets
+MAX_PARTS = 8
+PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+ABC_COLLECTIONS = ("essenFolksong", "ryansMammoth", "oneills1850", "airdsAirs", "miscFolk")
+
+
+def _m21() -> Any:
+    import music21
+
+    return music21
+
+
+# ---------------------------------------------------------------- corpus access
+
+
+def chorale_paths(limit: int | None = None) -> list[tuple[str, Path]]:
+    """(name, file) of the Bach chorales that ship with music21 (Riemenschneider order)."""
+    from music21 import corpus
+    from music21.corpus import chorales
+
+    out = []
+    for name in chorales.Iterator(returnType="filename"):
+        work = corpus.getWork(name)
+        if isinstance(work, list):
+            work = sorted(work, key=lambda p: (Path(p).suffix != ".mxl", str(p)))[0]
+        out.append((str(name), Path(work)))
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
+def abc_collection_paths(collections: list[str] | tuple[str, ...]) -> list[Path]:
+    """The .abc files of named music21 corpus folders (e.g. "oneills1850")."""
+    root = Path(_m21().__file__).parent / "corpus"
+    paths: list[Path] = []
+    for name in collections:
+        folder = root / name
+        if not folder.is_dir():
+            known = [c for c in ABC_COLLECTIONS if (root / c).is_dir()]
+            raise MidiConversionError(f"music21 corpus has no ABC collection {name!r}; it ships {known}")
+        paths.extend(sorted(folder.rglob("*.abc")))
+    return paths
+
+
+def split_abc_tunes(text: str) -> list[str]:
+    """The tunes of an ABC file, each starting at its ``X:`` line."""
+    parts = re.split(r"(?m)^(?=X:)", text)
+    return [p.strip() + "\n" for p in parts if p.lstrip().startswith("X:")]
+
+
+def parse_score(path: str | os.PathLike[str]) -> Any:
+    """A music21 score from a file (MusicXML, .mxl, ABC, kern, ...), never from music21's cache."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _m21().converter.parse(str(path), forceSource=True)
+    except Exception as exc:  # noqa: BLE001 - music21 raises many types
+        raise MidiConversionError(f"{path}: does not parse ({_short(exc)})") from None
+
+
+def load_chorale(path: str | os.PathLike[str]) -> NoteSequence:
+    return score_to_sequence(parse_score(path), name=str(path))
+
+
+# ---------------------------------------------------------------- score → notes
+
+
+def score_to_sequence(score: Any, name: str = "score", default_bpm: float = DEFAULT_BPM) -> NoteSequence:
+    """Notes of every part (ties merged, grace notes dropped) at the score's first tempo."""
+    bpm = _first_tempo(score) or default_bpm
+    sec_per_quarter = 60.0 / bpm
+    notes: list[Note] = []
+    parts = list(score.parts) if hasattr(score, "parts") and len(score.parts) else [score]
+    for part in parts:
+        program = _program(part)
+        for el in part.stripTies().flatten().notes:
+            ql = float(el.duration.quarterLength)
+            if ql <= 0:
+                continue
+            start = float(el.offset) * sec_per_quarter
+            velocity = el.volume.velocity if el.volume.velocity else DEFAULT_VELOCITY
+            for p in el.pitches:
+                if 0 <= p.midi <= 127:
+                    notes.append(Note(int(p.midi), int(velocity), start, start + ql * sec_per_quarter, program))
+    if not notes:
+        raise MidiConversionError(f"{name}: no notes")
+    return NoteSequence(notes=notes, tempo_bpm=bpm, time_signature=_time_signature(score))
+
+
+def _first_tempo(score: Any) -> float | None:
+    marks = score.flatten().getElementsByClass("MetronomeMark")
+    for mark in marks:
+        qbpm = mark.getQuarterBPM()
+        if qbpm and 10 <= qbpm <= 1000:
+            return float(qbpm)
+    return None
+
+
+def _time_signature(score: Any) -> tuple[int, int] | None:
+    found = score.flatten().getElementsByClass("TimeSignature")
+    return (int(found[0].numerator), int(found[0].denominator)) if found else None
+
+
+def _program(part: Any) -> int:
+    inst = part.getInstrument(returnDefault=False)
+    program = getattr(inst, "midiProgram", None) if inst is not None else None
+    return int(program) if program is not None and 0 <= program <= 127 else 0
+
+
+# ---------------------------------------------------------------- ABC
+
+
+def abc_to_score(text: str, name: str = "tune") -> Any:
+    """Parse one ABC tune with music21; a bad tune → MidiConversionError naming why."""
+    if not text.strip():
+        raise MidiConversionError(f"{name}: empty ABC text")
+    if len(text) > MAX_ABC_CHARS:
+        raise MidiConversionError(f"{name}: ABC tune longer than {MAX_ABC_CHARS} characters")
+    if not re.search(r"(?m)^X:", text):
+        text = "X:1\n" + text
+    if not re.search(r"(?m)^K:", text):
+        raise MidiConversionError(f"{name}: ABC has no K: (key) field")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            score = _m21().converter.parse(text, format="abc", forceSource=True)
+    except Exception as exc:  # noqa: BLE001
+        raise MidiConversionError(f"{name}: ABC does not parse ({_short(exc)})") from None
+    if not len(score.flatten().notes):
+        raise MidiConversionError(f"{name}: ABC has no notes")
+    return score
+
+
+def abc_to_sequence(text: str, name: str = "tune") -> NoteSequence:
+    return score_to_sequence(abc_to_score(text, name), name=name)
+
+
+def abc_to_midi(text: str, path: str | os.PathLike[str], name: str = "tune") -> Path:
+    from genrnn.music.midi_io import write_midi
+
+    return write_midi(abc_to_sequence(text, name), path)
+
+
+def _short(exc: BaseException) -> str:
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return msg[:120]
+
+
+# ---------------------------------------------------------------- MusicXML
+
+
+def sequence_to_score(seq: NoteSequence) -> Any:
+    """A music21 Score, one part per voice line (chordified when the texture is dense)."""
+    m21 = _m21()
+    bpm = seq.tempo_bpm or 120.0
+    qps = bpm / 60.0
+    voices = _split_voices([n for n in seq.notes if not n.is_drum])
+    if not voices:
+        raise MidiConversionError("cannot write MusicXML: the sequence has no pitched notes")
+    score = m21.stream.Score()
+    parts = [_voice_part(v, qps) for v in voices]
+    for part in parts:
+        score.insert(0, part)
+    if len(parts) > MAX_PARTS:
+        score = score.chordify()
+    first = score.parts[0] if hasattr(score, "parts") and len(score.parts) else score
+    first.insert(0, m21.tempo.MetronomeMark(number=round(bpm)))
+    if seq.time_signature:
+        num, den = seq.time_signature
+        for part in score.parts if len(score.parts) else [score]:
+            part.insert(0, m21.meter.TimeSignature(f"{num}/{den}"))
+    return score
+
+
+def _split_voices(notes: list[Note]) -> list[list[Note]]:
+    """Greedy voice split: each voice is a non-overlapping line; highest notes first."""
+    voices: list[list[Note]] = []
+    for note in sorted(notes, key=lambda n: (n.start, -n.pitch)):
+        for voice in voices:
+            if voice[-1].end <= note.start + 1e-6:
+                voice.append(note)
+                break
+        else:
+            voices.append([note])
+    return voices
+
+
+def _voice_part(notes: list[Note], qps: float) -> Any:
+    m21 = _m21()
+    part = m21.stream.Part()
+    cursor = 0.0
+    for n in notes:
+        start, end = _snap(n.start * qps), _snap(n.end * qps)
+        start = max(start, cursor)
+        if end <= start:
+            continue
+        el = m21.note.Note(n.pitch, quarterLength=end - start)
+        el.volume.velocity = n.velocity
+        part.insert(start, el)
+        cursor = end
+    return part
+
+
+def _snap(ql: float) -> float:
+    """Nearest point of a 16th or triplet-8th grid, whichever is closer."""
+    best = min((round(ql * d) / d for d in GRID_DIVISORS), key=lambda v: abs(v - ql))
+    return float(best)
+
+
+def write_musicxml(seq: NoteSequence, path: str | os.PathLike[str]) -> Path:
+    """Write ``seq`` as MusicXML (quantised, measures and ties made by music21), atomically."""
+    import tempfile
+
+    path = Path(path)
+    score = sequence_to_score(seq)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".musicxml", dir=path.parent)
+    os.close(fd)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            written = Path(score.write("musicxml", fp=tmp))
+        os.replace(written, path)
+    except Exception as exc:  # noqa: BLE001
+        Path(tmp).unlink(missing_ok=True)
+        raise MidiConversionError(f"{path}: cannot write MusicXML ({_short(exc)})") from None
+    return path
+
+
+# ---------------------------------------------------------------- key analysis
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLabel:
+    tonic: str  # one of PITCH_NAMES
+    mode: str  # "major" | "minor"
+    correlation: float
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {"key": self.tonic, "mode": self.mode}
+
+    def transposed(self, semitones: int) -> KeyLabel:
+        pc = (PITCH_NAMES.index(self.tonic) + semitones) % 12
+        return KeyLabel(PITCH_NAMES[pc], self.mode, self.correlation)
+
+
+def analyse_key(seq: NoteSequence) -> KeyLabel:
+    """Key by correlating the duration-weighted pitch-class profile with music21's
+    Aarden–Essen key weights (what ``Stream.analyze("key")`` uses by default)."""
+    from music21.analysis import discrete
+
+    hist = np.zeros(12)
+    for n in seq.notes:
+        if not n.is_drum:
+            hist[n.pitch % 12] += n.duration
+    if not hist.any():
+        raise MidiConversionError("cannot analyse key: no pitched notes")
+    ks = discrete.AardenEssen()
+    best = KeyLabel("C", "major", -2.0)
+    for mode in ("major", "minor"):
+        weights = np.asarray(ks.getWeights(mode), float)
+        for tonic in range(12):
+            r = float(np.corrcoef(hist, np.roll(weights, tonic))[0, 1])
+            if r > best.correlation:
+                best = KeyLabel(PITCH_NAMES[tonic], mode, r)
+    return best
+
+
+def label_vocabulary(kinds: list[str] | tuple[str, ...]) -> list[str]:
+    """Every label token a recipe's ``labels = [...]`` can produce, e.g. "mode=minor"."""
+    values = {"mode": ["major", "minor"], "key": list(PITCH_NAMES)}
+    unknown = [k for k in kinds if k not in values]
+    if unknown:
+        raise MidiConversionError(f"unknown label kind(s) {unknown}; expected some of {sorted(values)}")
+    return [f"{k}={v}" for k in kinds for v in values[k]]
