@@ -22,6 +22,7 @@ from genrnn.config import SampleConfig
 from genrnn.errors import ConfigError
 from genrnn.generation.sampler import sample
 from genrnn.models.rnn import RNNLanguageModel, State
+from genrnn.models.step import FusedStep
 from genrnn.tokenizers.base import Tokenizer
 
 
@@ -68,6 +69,7 @@ class Generator:
         self.seed = self._settings.seed if self._settings.seed is not None else random.SystemRandom().randrange(2**31)
         self.rng = torch.Generator(device=self.device)
         self.rng.manual_seed(self.seed)
+        self._step = FusedStep(model)  # snapshot of the weights, one small GEMV per layer
         self.state: State = model.init_state(batch, self.device)
         self.logits: torch.Tensor | None = None  # (B, V) for the next position
         self.index = 0
@@ -100,7 +102,7 @@ class Generator:
             self.prime()
         assert self.logits is not None
         tokens, probs = sample(self.logits, self._settings, self.rng)
-        self.logits, self.state = self.model.step(tokens, self.state)
+        self.logits, self.state = self._step(tokens, self.state)
         step = Step(self.index, tokens.tolist(), probs, self.state)
         self.index += 1
         return step

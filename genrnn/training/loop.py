@@ -242,6 +242,7 @@ class Trainer:
         window_norms: list[float] = []
         window_start, window_tokens = time.perf_counter(), self.tokens_seen
         skipped_total = 0
+        first = True
         with self._signals():
             while True:
                 elapsed = time.perf_counter() - start
@@ -252,6 +253,9 @@ class Trainer:
                 lr = lr_at(cfg, self.step, progress)
                 loss, norm, skipped = self._train_step(lr)
                 skipped_total += skipped
+                if first:
+                    self._event({"event": "first_step", "step": self.step, "unix_time": time.time()})
+                    first = False
                 window_losses.append(loss)
                 window_norms.append(norm)
                 now = time.perf_counter()
@@ -274,9 +278,9 @@ class Trainer:
         elapsed = time.perf_counter() - start
         if self.step > 0:
             self._validate(elapsed)
-            if window_losses:
-                self._log(StepInfo(self.step, elapsed, window_losses[-1], window_norms[-1], lr_at(cfg, self.step, 1.0), 0.0, 1.0),
-                          window_losses, window_norms, 0.0, True)
+            end = StepInfo(self.step, elapsed, float("nan"), float("nan"),
+                           lr_at(cfg, self.step, self._progress(elapsed)), 0.0, 1.0)
+            self._log(end, window_losses, window_norms, None, True)
         self.save("last", elapsed)
         dist_util.barrier()
         return TrainResult(self.step, elapsed, self.best_val, self.last_val, self.tokens_seen,
@@ -297,22 +301,26 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_eval(EvalInfo(self.step, elapsed, val, best))
 
-    def _log(self, info: StepInfo, losses: list[float], norms: list[float], tok_s: float,
+    def _event(self, row: dict[str, Any]) -> None:
+        if self.rank == 0:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.out_dir / "metrics.jsonl", "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+
+    def _log(self, info: StepInfo, losses: list[float], norms: list[float], tok_s: float | None,
              evaluated: bool) -> None:
         if self.rank != 0:
             return
         finite = [n for n in norms if math.isfinite(n)]
         row = {"step": self.step, "time": round(info.elapsed, 3),
-               "train_loss": round(sum(losses) / max(len(losses), 1), 5),
+               "train_loss": round(sum(losses) / len(losses), 5) if losses else None,
                "val_loss": round(self.last_val, 5) if evaluated and self.last_val is not None else None,
                "grad_norm": round(norms[-1], 5) if norms and math.isfinite(norms[-1]) else None,
                "grad_norm_max": round(max(finite), 5) if finite else None,
                "grad_norms": [round(n, 4) if math.isfinite(n) else None for n in norms],
                "clipped": sum(n > self.cfg.clip for n in finite) if self.cfg.clip > 0 else 0,
-               "lr": info.lr, "tok_s": round(tok_s, 1)}
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.out_dir / "metrics.jsonl", "a") as fh:
-            fh.write(json.dumps(row) + "\n")
+               "lr": info.lr, "tok_s": round(tok_s, 1) if tok_s is not None else None}
+        self._event(row)
 
     # ------------------------------------------------------------------ checkpoints
     def training_record(self, elapsed: float) -> dict[str, Any]:

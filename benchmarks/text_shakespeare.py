@@ -1,0 +1,249 @@
+"""Tiny Shakespeare, character level: genrnn's default preset against a plain reference loop.
+
+Runs, on one machine in one go:
+  (a) ``genrnn train --preset default`` (the real CLI code path, in a child process)
+  (b) a plain PyTorch reference loop written out below (nn.Embedding 64 → nn.LSTM 256×2,
+      dropout 0.1 → Linear; B32×T128; AdamW 3e-3, cosine to 10% over the budget; clip 1; fp32)
+each for the same wall budget, then measures both on the same 90/10 split with the same
+evaluation function (whole validation split, hidden state carried), plus sampling speed,
+per-token latency at positions 10 and 10,000, throughput at the reference's exact size and
+dtype, and a 100 MB corpus (peak RSS, time to first step).
+
+    python benchmarks/text_shakespeare.py --corpus ../shared/data/tinyshakespeare.txt
+
+The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CORPUS = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------- data
+
+def load_split(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
+    """The same encoding genrnn uses (sorted chars of the whole file + its separator)."""
+    from genrnn.corpora.text import prepare_text
+
+    corpus = prepare_text(path)
+    return np.asarray(corpus.train, dtype=np.int64), np.asarray(corpus.val, dtype=np.int64), corpus.tokenizer.vocab_size
+
+
+@torch.inference_mode()
+def plain_eval(model: nn.Module, val: np.ndarray, streams: int = 32, window: int = 256) -> float:
+    """Mean nats/char over the whole validation split, state carried (same for both sides)."""
+    model.eval()
+    length = (len(val) - 1) // streams
+    idx = np.arange(streams)[:, None] * length + np.arange(length + 1)[None, :]
+    rows = torch.from_numpy(val[idx])
+    state, total, count = None, 0.0, 0
+    for s in range(0, length, window):
+        e = min(s + window, length)
+        logits, state = model(rows[:, s:e], state)
+        total += F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), rows[:, s + 1:e + 1].reshape(-1),
+                                 reduction="sum").item()
+        count += (e - s) * streams
+    return total / count
+
+
+# ----------------------------------------------------------------------------- reference
+
+class RefLM(nn.Module):
+    def __init__(self, vocab: int) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(vocab, 64)
+        self.lstm = nn.LSTM(64, 256, 2, batch_first=True, dropout=0.1)
+        self.drop = nn.Dropout(0.1)
+        self.head = nn.Linear(256, vocab)
+
+    def forward(self, x, state=None):  # noqa: ANN001, ANN201
+        y, state = self.lstm(self.emb(x), state)
+        return self.head(self.drop(y)), state
+
+
+def reference_loop(train: np.ndarray, vocab: int, budget: float, seed: int = 1337) -> tuple[RefLM, dict]:
+    """Stateful TBPTT in the style of pytorch/examples word_language_model."""
+    torch.manual_seed(seed)
+    B, T = 32, 128
+    model = RefLM(vocab)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    L = len(train) // B
+    data = torch.from_numpy(train[: L * B].reshape(B, L))
+    state, step, tokens, pos = None, 0, 0, 0
+    t0 = time.perf_counter()
+    times = []
+    while True:
+        el = time.perf_counter() - t0
+        if el >= budget:
+            break
+        lr = 3e-3 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * el / budget)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        if pos + T + 1 > L:
+            pos, state = 0, None
+        x, y = data[:, pos:pos + T], data[:, pos + 1:pos + T + 1]
+        ts = time.perf_counter()
+        model.train()
+        logits, state = model(x, state)
+        state = tuple(s.detach() for s in state)
+        loss = F.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        times.append(time.perf_counter() - ts)
+        pos += T
+        step += 1
+        tokens += B * T
+    wall = time.perf_counter() - t0
+    steady = statistics.median(times[5:]) if len(times) > 10 else statistics.median(times)
+    return model, {"steps": step, "wall": wall, "tok_s": tokens / wall, "steady_tok_s": B * T / steady}
+
+
+# ----------------------------------------------------------------------------- genrnn
+
+def run_genrnn(corpus: Path, out: Path, extra: list[str]) -> tuple[dict, float]:
+    """``genrnn train`` in a child process; returns its summary and peak RSS (MB)."""
+    cmd = [sys.executable, "-m", "genrnn.cli", "train", "--text", str(corpus), "--out", str(out),
+           "--force", *extra]
+    log(" ".join(cmd[2:]))
+    t0 = time.time()
+    with tempfile.TemporaryFile("w+") as errfile:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errfile, text=True)
+        _, status, ru = os.wait4(proc.pid, 0)  # this child's own peak RSS
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            errfile.seek(0)
+            raise SystemExit(f"genrnn train failed:\n{errfile.read()[-2000:]}")
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    first = next(r for r in rows if r.get("event") == "first_step")
+    tok_s = [r["tok_s"] for r in rows if r.get("tok_s")]
+    summary = {"first_step_s": first["unix_time"] - t0, "wall": time.time() - t0,
+               "steady_tok_s": statistics.median(tok_s) if tok_s else None, "rows": rows}
+    return summary, ru.ru_maxrss / 1024
+
+
+def load_genrnn(out: Path):  # noqa: ANN201
+    from genrnn.training.checkpoint import load_model
+
+    return load_model(out / "last.safetensors")
+
+
+# ----------------------------------------------------------------------------- sampling
+
+def sampling_figures(ckpt) -> dict:  # noqa: ANN001
+    from genrnn.config import SampleConfig
+    from genrnn.generation import Generator
+
+    torch.set_num_threads(1)
+    gen = Generator(ckpt.model, ckpt.tokenizer, SampleConfig(temperature=0.8, seed=1))
+    gen.prime()
+    n = 10_200
+    times = []
+    t0 = time.perf_counter()
+    for _ in range(n):
+        ts = time.perf_counter()
+        next(gen)
+        times.append(time.perf_counter() - ts)
+    total = time.perf_counter() - t0
+    torch.set_num_threads(os.cpu_count() or 1)
+    return {"sample_tok_s": n / total,
+            "latency_pos10_us": statistics.median(times[10:110]) * 1e6,
+            "latency_pos10000_us": statistics.median(times[10_000:10_100]) * 1e6}
+
+
+# ----------------------------------------------------------------------------- big corpus
+
+def make_big_corpus(src: Path, dst: Path, mb: int, seed: int = 0) -> None:
+    lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
+    rng = random.Random(seed)
+    target = mb * 1_000_000
+    with dst.open("w", encoding="utf-8") as fh:
+        written = 0
+        while written < target:
+            rng.shuffle(lines)
+            chunk = "".join(lines)
+            fh.write(chunk)
+            written += len(chunk.encode("utf-8"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    ap.add_argument("--budget", type=float, default=150.0, help="wall seconds for each of (a) and (b)")
+    ap.add_argument("--preset", default="default")
+    ap.add_argument("--throughput-budget", type=float, default=20.0)
+    ap.add_argument("--big-mb", type=int, default=100)
+    ap.add_argument("--skip", nargs="*", default=[], choices=["reference", "big", "throughput", "genrnn"])
+    ap.add_argument("--genrnn-args", default="", help="extra flags for genrnn train (experiments)")
+    args = ap.parse_args()
+    if not args.corpus.exists():
+        raise SystemExit(f"{args.corpus}: not found (Tiny Shakespeare; pass --corpus FILE)")
+    os.environ.setdefault("GENRNN_CACHE", tempfile.mkdtemp(prefix="genrnn-bench-cache-"))
+    train, val, vocab = load_split(args.corpus)
+    result: dict = {"machine": f"{platform.node()} {platform.processor() or platform.machine()}, "
+                               f"{os.cpu_count()} cpus, torch {torch.__version__}",
+                    "corpus": str(args.corpus), "budget_s": args.budget, "preset": args.preset,
+                    "val_chars": int(len(val))}
+    work = Path(tempfile.mkdtemp(prefix="genrnn-bench-"))
+    if "genrnn" not in args.skip:
+        run_dir = work / "genrnn"
+        summary, rss = run_genrnn(args.corpus, run_dir, ["--preset", args.preset, "--time-budget", str(args.budget),
+                                                         *args.genrnn_args.split()])
+        ckpt = load_genrnn(run_dir)
+        result.update({"genrnn_val_loss": round(plain_eval(ckpt.model, val), 4),
+                       "genrnn_tok_s": round(summary["steady_tok_s"] or 0), "genrnn_peak_rss_mb": round(rss),
+                       "genrnn_steps": ckpt.training.get("steps"), "genrnn_dtype": ckpt.training.get("dtype"),
+                       "genrnn_config": ckpt.training.get("train_config", {}) | {"model": ckpt.config.__dict__}})
+        log(f"genrnn val {result['genrnn_val_loss']}")
+        result.update({k: round(v, 1) for k, v in sampling_figures(ckpt).items()})
+        log(f"sampling {result['sample_tok_s']} tok/s")
+    if "reference" not in args.skip:
+        model, info = reference_loop(train, vocab, args.budget)
+        result.update({"reference_val_loss": round(plain_eval(model, val), 4), "reference_tok_s": round(info["tok_s"]),
+                       "reference_steady_tok_s": round(info["steady_tok_s"]), "reference_steps": info["steps"]})
+        log(f"reference val {result['reference_val_loss']}")
+    if "genrnn_val_loss" in result and "reference_val_loss" in result:
+        result["improvement_nats"] = round(result["reference_val_loss"] - result["genrnn_val_loss"], 4)
+    if "throughput" not in args.skip:
+        summary, _ = run_genrnn(args.corpus, work / "ref-size", ["--preset", "reference", "--time-budget",
+                                                                str(args.throughput_budget), "--eval-interval", "1e6",
+                                                                "--log-interval", "5"])
+        _, info = reference_loop(train, vocab, args.throughput_budget)
+        result.update({"genrnn_ref_size_fp32_tok_s": round(summary["steady_tok_s"]),
+                       "reference_ref_size_fp32_tok_s": round(info["steady_tok_s"])})
+    if "big" not in args.skip:
+        big = work / "big.txt"
+        make_big_corpus(args.corpus, big, args.big_mb)
+        summary, rss = run_genrnn(big, work / "big", ["--preset", args.preset, "--max-steps", "20",
+                                                      "--eval-tokens", "20000"])
+        result.update({"big_corpus_mb": args.big_mb, "big_first_step_s": round(summary["first_step_s"], 1),
+                       "big_peak_rss_mb": round(rss)})
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Training: TBPTT loop, checkpoints, data-parallel helpers."""

@@ -1,0 +1,97 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from genrnn import session
+from genrnn.errors import ConfigError, CorpusError
+from genrnn.training.loop import lr_at
+
+
+def _train(corpus, out, **train):
+    trainer = session.make_trainer(corpus, "tiny", {"hidden": 32, "dropout": 0.1},
+                                   {"seed": 5, "dtype": "fp32", **train}, out)
+    return trainer
+
+
+def test_loss_falls_and_files_are_written(text_file, tmp_path):
+    corpus = session.prepare_corpus(text=text_file)
+    result = _train(corpus, tmp_path, max_steps=120).fit()
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    logs = [r for r in rows if r.get("train_loss") is not None]
+    assert logs[0]["train_loss"] > logs[-1]["train_loss"] + 0.5
+    for key in ("step", "time", "train_loss", "val_loss", "grad_norm", "lr", "tok_s"):
+        assert key in logs[0]
+    # The pre-clip gradient norm of every step is recorded.
+    assert sum(len(r["grad_norms"]) for r in logs) == result.steps
+    assert rows[-1]["val_loss"] is not None and result.best_val_loss <= result.last_val_loss
+    assert (tmp_path / "best.safetensors").exists() and (tmp_path / "last.state.safetensors").exists()
+    assert any(r.get("event") == "first_step" for r in rows)
+
+
+def test_schedule_warms_up_and_ends_at_min_lr():
+    from genrnn.config import TrainConfig
+
+    cfg = TrainConfig(lr=1e-2, warmup_steps=10, min_lr_frac=0.1, max_steps=100)
+    assert lr_at(cfg, 0, 0.0) == pytest.approx(1e-3)
+    assert lr_at(cfg, 50, 0.5) == pytest.approx(1e-2 * (0.1 + 0.9 * 0.5))
+    assert lr_at(cfg, 100, 1.0) == pytest.approx(1e-3)
+
+
+def test_resume_is_bit_exact(text_file, tmp_path):
+    corpus = session.prepare_corpus(text=text_file)
+    _train(corpus, tmp_path / "one", max_steps=40, eval_interval=0.001).fit()
+
+    class StopAt:
+        def on_step(self, info):
+            if info.step == 25:
+                trainer.request_stop()
+
+        def on_eval(self, info):
+            pass
+
+        def on_checkpoint(self, path, kind):
+            pass
+
+    trainer = _train(corpus, tmp_path / "two", max_steps=40, eval_interval=0.001)
+    trainer.callbacks.append(StopAt())
+    assert trainer.fit().steps == 25
+    resumed = session.resume_trainer(tmp_path / "two", {})
+    assert resumed.step == 25
+    assert resumed.fit().steps == 40
+    a = load_file(str(tmp_path / "one" / "last.safetensors"))
+    b = load_file(str(tmp_path / "two" / "last.safetensors"))
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
+def test_corpus_shorter_than_one_batch(tmp_path):
+    p = tmp_path / "short.txt"
+    p.write_text("abcdefghij" * 5)
+    corpus = session.prepare_corpus(text=p)
+    with pytest.raises(CorpusError, match="shorter than one batch"):
+        _train(corpus, tmp_path / "run", max_steps=5)
+
+
+def test_needs_a_budget(text_file, tmp_path):
+    corpus = session.prepare_corpus(text=text_file)
+    with pytest.raises(ConfigError, match="--time-budget"):
+        session.make_trainer(corpus, "tiny", {}, {}, tmp_path)
+
+
+def test_time_budget_ends_the_run(text_file, tmp_path):
+    corpus = session.prepare_corpus(text=text_file)
+    result = _train(corpus, tmp_path, time_budget=2.0).fit()
+    assert 1.9 <= result.elapsed < 6.0
+
+
+def test_exploding_steps_are_skipped_not_fatal(text_file, tmp_path):
+    corpus = session.prepare_corpus(text=text_file)
+    trainer = _train(corpus, tmp_path, max_steps=10)
+    with torch.no_grad():
+        trainer.model.head.weight.fill_(float("inf"))
+    result = trainer.fit()
+    assert result.metrics["skipped_steps"] == 10
+    assert np.isfinite(1.0)
