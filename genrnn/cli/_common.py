@@ -10,7 +10,7 @@ from rich.console import Console
 from genrnn.errors import ConfigError
 
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def add_device_args(p: argparse.ArgumentParser) -> None:

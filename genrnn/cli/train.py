@@ -7,7 +7,6 @@ from pathlib import Path
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from genrnn import session
 from genrnn.cli._common import add_device_args, err, out_dir_arg
 from genrnn.config import CELLS, DTYPES, PRESETS
 from genrnn.errors import ConfigError
@@ -32,8 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="run folder for checkpoints and metrics.jsonl")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
     p.add_argument("--force", action="store_true", help="start afresh in an --out that holds a run")
-    p.add_argument("--preset", default="default", choices=sorted(PRESETS),
-                   help="named configuration; explicit flags override it (default: default)")
+    p.add_argument("--preset", default=None, choices=sorted(PRESETS),
+                   help="named configuration; explicit flags override it (default: music for a "
+                        "MIDI-event corpus, else default)")
     m = p.add_argument_group("model")
     m.add_argument("--cell", choices=CELLS)
     m.add_argument("--hidden", type=int)
@@ -84,6 +84,8 @@ def _overrides(args: argparse.Namespace, flags: dict[str, str]) -> dict:
 
 
 def _build_trainer(args: argparse.Namespace, callbacks: list):
+    from genrnn import session  # torch loads here, not at `genrnn --help`
+
     if args.resume:
         return session.resume_trainer(args.resume, _overrides(args, TRAIN_FLAGS), callbacks,
                                       cache_dir=args.cache)
@@ -97,7 +99,8 @@ def _build_trainer(args: argparse.Namespace, callbacks: list):
         for name in ("metrics.jsonl", "best.safetensors", "last.safetensors", "last.state.safetensors"):
             (out / name).unlink(missing_ok=True)
     corpus = session.prepare_corpus(text=args.text, recipe=args.corpus, cache_dir=args.cache)
-    return session.make_trainer(corpus, args.preset, _overrides(args, MODEL_FLAGS),
+    preset = args.preset or ("music" if corpus.meta.get("kind") == "midi_events" else "default")
+    return session.make_trainer(corpus, preset, _overrides(args, MODEL_FLAGS),
                                 _overrides(args, TRAIN_FLAGS), out, callbacks)
 
 
