@@ -34,14 +34,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"genrnn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    missing = []
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if exc.name == name:
-                continue
-            raise
+                continue  # a command family not built yet
+            if exc.name and exc.name.split(".")[0] == "genrnn":
+                raise
+            # A third-party package is missing (a partial install): the other commands work.
+            missing.append(f"{name.rsplit('.', 1)[-1]} (needs the Python package {exc.name!r})")
+            continue
         module.register(sub)
+    if missing:
+        parser.epilog = "unavailable here: " + "; ".join(missing) + ". Run `make setup`."
     return parser
 
 

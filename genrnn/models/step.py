@@ -55,6 +55,15 @@ class FusedStep:
             self.b_hh.append(b_hh)
             self.w_cat.append(torch.cat([w_ih, w_hh], dim=1).t().contiguous())  # (in+H, G·H)
             self.b.append(b_ih + b_hh)
+        if self.cell == "lstm":
+            # Reorder gate columns from torch's [i, f, g, o] to [i, f, o, g]: one sigmoid over
+            # the first 3H columns and one tanh over the last H per layer.
+            h = self.model.config.hidden
+            order = torch.cat([torch.arange(0, 2 * h), torch.arange(3 * h, 4 * h), torch.arange(2 * h, 3 * h)])
+            self.w_hh = [w[:, order].contiguous() for w in self.w_hh]
+            self.w_ih = [w[:, order].contiguous() for w in self.w_ih]
+            self.w_cat = [w[:, order].contiguous() for w in self.w_cat]
+            self.b = [b[order] for b in self.b]
         if self.cell == "gru":
             self.table0 = emb @ self.w_ih[0] + self.b_ih[0]  # (V, 3H)
         else:
@@ -83,9 +92,11 @@ class FusedStep:
                 gates = torch.addmm(self.table0[tokens], h[0].float(), self.w_hh[0])
             else:
                 gates = torch.addmm(self.b[layer], torch.cat([x, h[layer].float()], dim=1), self.w_cat[layer])
-            i, f, g, o = gates.chunk(4, dim=1)
-            c_new = torch.sigmoid(f) * c[layer].float() + torch.sigmoid(i) * torch.tanh(g)
-            x = torch.sigmoid(o) * torch.tanh(c_new)
+            hidden = gates.shape[1] // 4
+            sig = torch.sigmoid(gates[:, : 3 * hidden])
+            i, f, o = sig.chunk(3, dim=1)
+            c_new = torch.addcmul(f * c[layer], i, torch.tanh(gates[:, 3 * hidden:]))
+            x = o * torch.tanh(c_new)
             hs.append(x)
             cs.append(c_new)
         return torch.stack(hs), torch.stack(cs)
