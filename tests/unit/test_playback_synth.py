@@ -58,7 +58,7 @@ def test_bad_sample_rate_is_named() -> None:
 
 
 class FakeSynth:
-    settings = synth_ptr = None
+    settings = None
     synth = None
 
     def setting(self, *_: object) -> None: ...
