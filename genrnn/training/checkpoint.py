@@ -64,7 +64,9 @@ def _atomic_save(tensors: dict[str, torch.Tensor], metadata: dict[str, str], pat
 
 
 def save_model(path: str | Path, model: RNNLanguageModel, tokenizer: Tokenizer,
-               training: dict[str, Any]) -> Path:
+               training: dict[str, Any], dtype: torch.dtype | None = None) -> Path:
+    """Write weights + metadata. ``dtype=torch.bfloat16`` halves the file (shipped models);
+    loading always gives fp32 parameters."""
     path = Path(path)
     meta = {
         "format": FORMAT,
@@ -74,7 +76,8 @@ def save_model(path: str | Path, model: RNNLanguageModel, tokenizer: Tokenizer,
         "tokenizer": json.dumps(tokenizer.to_dict()),
         "training": json.dumps(training),
     }
-    state = {k: v for k, v in model.state_dict().items()}
+    state = {k: v.to(dtype) if dtype is not None and v.is_floating_point() else v
+             for k, v in model.state_dict().items()}
     _atomic_save(state, meta, path)
     return path
 
@@ -156,7 +159,7 @@ def _load_weights(path: Path, model: torch.nn.Module, tensors: dict[str, torch.T
         if tuple(t.shape) != tuple(expected[name].shape):
             raise CheckpointError(
                 f"{path}: tensor {name!r} has shape {tuple(t.shape)}, the config needs {tuple(expected[name].shape)}")
-        if not torch.isfinite(t).all():
+        if t.is_floating_point() and not torch.isfinite(t).all():
             raise CheckpointError(f"{path}: tensor {name!r} holds NaN or infinite values")
     model.load_state_dict(tensors, strict=True)
 

@@ -91,3 +91,14 @@ def test_no_temp_files_left(tiny_run, tmp_path):
     run = tmp_path / "copy"
     shutil.copytree(tiny_run, run)
     assert not [p for p in run.iterdir() if ".tmp" in p.name]
+
+
+def test_bf16_export_halves_the_file_and_loads_as_fp32(tiny_run, tmp_path):
+    loaded = ckpt.load_model(tiny_run / "best.safetensors")
+    out = ckpt.save_model(tmp_path / "small.safetensors", loaded.model, loaded.tokenizer, loaded.training,
+                          dtype=torch.bfloat16)
+    assert out.stat().st_size < 0.6 * (tiny_run / "best.safetensors").stat().st_size
+    again = ckpt.load_model(out)
+    for (name, a), b in zip(loaded.model.state_dict().items(), again.model.state_dict().values(), strict=True):
+        assert b.dtype == torch.float32, name
+        torch.testing.assert_close(a, b, rtol=1e-2, atol=1e-2)
