@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "genrnn.cli.corpus",
     "genrnn.cli.play",
     "genrnn.cli.features",
+    "genrnn.cli.doctor",
     "genrnn.cli.tui",
 )
 

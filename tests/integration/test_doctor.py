@@ -1,0 +1,28 @@
+import json
+import subprocess
+import sys
+
+
+def test_doctor_reports_and_exits_zero_when_core_works(tiny_run, tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "tiny.safetensors").write_bytes((tiny_run / "best.safetensors").read_bytes())
+    r = subprocess.run([sys.executable, "-m", "genrnn.cli", "doctor", "--checkpoints", str(models), "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    names = {c["name"]: c for c in data["checks"]}
+    assert data["core_ok"] and names["model tiny.safetensors"]["ok"]
+    for key in ("Python", "torch", "bf16 on CPU", "CUDA", "FluidSynth library", "SoundFont", "audio device",
+                "OS MIDI ports", "socket ports", "cache folder"):
+        assert key in names
+    for check in data["checks"]:
+        assert check["ok"] or check["fix"], check  # every problem comes with its fix
+
+
+def test_doctor_fails_when_a_model_is_broken(tmp_path):
+    (tmp_path / "broken.safetensors").write_bytes(b"not a model")
+    r = subprocess.run([sys.executable, "-m", "genrnn.cli", "doctor", "--checkpoints", str(tmp_path), "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert not json.loads(r.stdout)["core_ok"]
