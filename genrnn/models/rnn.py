@@ -2,10 +2,11 @@
 
 One class for every cell (``getattr(nn, "LSTM")`` and friends, after pytorch/examples'
 word_language_model). ``cell="none"`` is the one-to-one baseline: the same model with the
-recurrence removed, so the next token depends on the current token only.
+recurrence removed, so the next token depends on the current token only. ``cell="mingru"`` is
+the parallel-scan cell of models/mingru.py.
 
 State is always a tuple of tensors, each ``(layers, B, H)``: ``(h, c)`` for LSTM, ``(h,)``
-for GRU and vanilla RNNs, ``()`` for ``none``. It is what the Generator carries forward.
+for GRU, vanilla RNNs and minGRU, ``()`` for ``none``. It is what the Generator carries forward.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch
 from torch import nn
 
 from genrnn.config import ModelConfig
+from genrnn.models.mingru import MinGRUStack
 
 State = tuple[torch.Tensor, ...]
 
@@ -49,6 +51,8 @@ class RNNLanguageModel(nn.Module):
         self.embed = nn.Embedding(c.vocab_size, c.embed)
         if c.cell == "none":
             self.rnn: nn.Module = FeedForwardStack(c.embed, c.hidden, c.layers, c.dropout)
+        elif c.cell == "mingru":
+            self.rnn = MinGRUStack(c.embed, c.hidden, c.layers, c.dropout if c.layers > 1 else 0.0)
         else:
             cls_name, extra = _TORCH_CELLS[c.cell]
             self.rnn = getattr(nn, cls_name)(c.embed, c.hidden, c.layers, batch_first=True,

@@ -9,6 +9,9 @@ precomputes, once per Generator:
 - for deeper layers, ``[W_ih; W_hh]ᵀ`` fused into one matrix, so each layer is one ``addmm``
   (GRU keeps the two halves apart, as its candidate gate needs ``r ⊙ (W_hn h + b_hn)``).
 
+minGRU (models/mingru.py) has no hidden-to-hidden weights: its step is a row lookup (layer 0)
+or one ``addmm`` (deeper layers) and a lerp.
+
 The work per token is a fixed handful of small matrix-vector products: O(1), whatever the
 position. Weights are snapshotted: build a new FusedStep after the model changes.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import torch
 
+from genrnn.models.mingru import sequential_step
 from genrnn.models.rnn import RNNLanguageModel, State
 
 
@@ -39,6 +43,9 @@ class FusedStep:
         self.head_b = self.model.head.bias.detach().float()
         self.emb = emb
         if self.cell == "none":
+            return
+        if self.cell == "mingru":
+            self._build_mingru()
             return
         self.table = []  # layer 0 input projection per token
         self.w_hh: list[torch.Tensor] = []
@@ -69,6 +76,12 @@ class FusedStep:
         else:
             self.table0 = emb @ self.w_ih[0] + self.b[0]  # (V, G·H)
 
+    def _build_mingru(self) -> None:
+        projs = self.model.rnn.proj
+        self.w_ih = [p.weight.detach().float().t().contiguous() for p in projs]  # (in, 2H)
+        self.b_ih = [p.bias.detach().float() for p in projs]
+        self.table0 = self.emb @ self.w_ih[0] + self.b_ih[0]  # (V, 2H)
+
     @torch.inference_mode()
     def __call__(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """tokens (B,) → logits (B, V), new state."""
@@ -79,6 +92,8 @@ class FusedStep:
             new: State = (h_out, c_out)
         elif self.cell == "gru":
             new = (self._gru(tokens, state[0]),)
+        elif self.cell == "mingru":
+            new = (self._mingru(tokens, state[0]),)
         else:
             new = (self._rnn(tokens, state[0]),)
         top = new[0][-1]  # (B, H)
@@ -114,6 +129,16 @@ class FusedStep:
             z = torch.sigmoid(i_z + h_z)
             n = torch.tanh(i_n + r * h_n)
             x = (1 - z) * n + z * hl
+            hs.append(x)
+        return torch.stack(hs)
+
+    def _mingru(self, tokens: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        hs = []
+        x = None
+        for layer in range(self.layers):
+            pre = self.table0[tokens] if layer == 0 else torch.addmm(self.b_ih[layer], x, self.w_ih[layer])
+            k, pre_h = pre.chunk(2, dim=1)
+            x = sequential_step(k, pre_h, h[layer].float())
             hs.append(x)
         return torch.stack(hs)
 
