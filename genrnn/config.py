@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from genrnn.errors import ConfigError
 
-CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu", "none")
+CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu", "none", "mingru")
 DTYPES = ("auto", "fp32", "bf16")
 
 T = TypeVar("T")
@@ -148,6 +148,20 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "model": {"embed": 64, "hidden": 256, "layers": 2, "dropout": 0.1},
         "train": {"seq_len": 128, "batch_size": 32, "lr": 3e-3, "warmup_steps": 0,
                   "dtype": "fp32", "weight_decay": 0.01},
+    },
+    # Performance-event music (corpora/bach_chorales.toml): 20 minutes on the 2-core box,
+    # calibrated in benchmarks/music_bach.py. Longer windows than text: a chorale is ~550 events.
+    "music": {
+        "model": {"embed": 64, "hidden": 256, "layers": 2, "dropout": 0.0},
+        "train": {"seq_len": 256, "batch_size": 32, "lr": 3e-3, "warmup_steps": 50,
+                  "time_budget": 1200.0, "eval_interval": 60.0, "checkpoint_interval": 120.0},
+    },
+    # The shipped Tiny Shakespeare model (checkpoints/README.md): sized to ship (bf16 ≤ 20 MB)
+    # and to sample on a CPU at ~1k chars/s; meant for a GPU (see make checkpoints).
+    "shakespeare": {
+        "model": {"embed": 64, "hidden": 768, "layers": 2, "dropout": 0.4},
+        "train": {"seq_len": 256, "batch_size": 128, "lr": 2e-3, "warmup_steps": 100,
+                  "time_budget": 40.0, "eval_interval": 3.0, "checkpoint_interval": 30.0},
     },
     "gpu": {
         "model": {"embed": 128, "hidden": 1024, "layers": 2, "dropout": 0.35},
