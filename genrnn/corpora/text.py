@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from genrnn.tokenizers.chars import CharTokenizer, text_to_codepoints
 
 CHUNK_BYTES = 4 << 20
 VAL_FRACTION = 0.1
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def default_cache_dir() -> Path:
@@ -45,13 +46,16 @@ def list_text_files(path: Path) -> list[Path]:
     return files
 
 
-def _decoded_chunks(path: Path) -> Iterator[str]:
-    """Decode ``path`` as UTF-8 in chunks; errors name the file and the byte offset."""
+def _decoded_chunks(path: Path, digest: Any = None) -> Iterator[str]:
+    """Decode ``path`` as UTF-8 in chunks (hashing the raw bytes into ``digest`` if given);
+    errors name the file and the byte offset."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     offset = 0
     with path.open("rb") as fh:
         while True:
             raw = fh.read(CHUNK_BYTES)
+            if digest is not None:
+                digest.update(raw)
             try:
                 text = decoder.decode(raw, final=not raw)
             except UnicodeDecodeError as exc:
@@ -106,11 +110,11 @@ def _scan(files: list[Path]) -> tuple[str, int, np.ndarray, int]:
     seen = np.zeros(0x110000, dtype=bool)
     separators = []
     for f in files:
-        digest.update(f.name.encode() + b"\0")
+        if len(files) > 1:  # a folder: names matter too; a single file hashes like sha256sum
+            digest.update(b"\0" + f.name.encode() + b"\0")
         last = ""
-        for text in _decoded_chunks(f):
+        for text in _decoded_chunks(f, digest):
             points = text_to_codepoints(text)
-            digest.update(points.tobytes())
             count += len(points)
             seen[points] = True
             last = text

@@ -50,3 +50,9 @@ def test_empty_and_one_character_corpus(tmp_path, content, words):
 def test_missing_path(tmp_path):
     with pytest.raises(CorpusError, match="no such file or folder"):
         prepare_text(tmp_path / "nope.txt")
+
+
+def test_single_file_hash_is_the_files_sha256(text_file):
+    import hashlib
+
+    assert prepare_text(text_file).meta["sha256"] == hashlib.sha256(text_file.read_bytes()).hexdigest()
