@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import signal
 import threading
@@ -328,9 +329,15 @@ class Trainer:
                 "tokens": self.tokens_seen, "wall_time": round(elapsed, 2),
                 "val_loss": self.last_val, "best_val_loss": self.best_val,
                 "train_config": to_dict(self.cfg), "dtype": str(self.dtype).replace("torch.", ""),
-                "world_size": self.world, "machine": f"{platform.node()} {platform.machine()} "
-                f"{torch.get_num_threads()} threads, {self.device}", "genrnn_version": __version__,
+                "world_size": self.world, "machine": self.machine(), "genrnn_version": __version__,
                 "torch_version": torch.__version__}
+
+    def machine(self) -> str:
+        cpu = platform.processor() or platform.machine()
+        where = f"{cpu}, {os.cpu_count()} CPUs ({torch.get_num_threads()} threads)"
+        if self.device.type == "cuda":
+            where = f"{torch.cuda.get_device_name(self.device)} × {self.world}, " + where
+        return where
 
     def save(self, kind: str, elapsed: float, with_state: bool = True) -> None:
         gathered = dist_util.gather_state(self.state) if with_state else None
