@@ -29,3 +29,13 @@ def test_lower_temperature_sharpens():
     hot = distribution(LOGITS, SampleConfig(temperature=2.0))
     cold = distribution(LOGITS, SampleConfig(temperature=0.3))
     assert cold[0, 0] > hot[0, 0]
+
+
+def test_draws_follow_the_distribution_and_skip_zero_mass():
+    g = torch.Generator().manual_seed(0)
+    cfg = SampleConfig(temperature=1.0, top_k=3)
+    logits = LOGITS.expand(20_000, -1)
+    tokens, probs = sample(logits, cfg, g)
+    counts = torch.bincount(tokens, minlength=5).float() / len(tokens)
+    torch.testing.assert_close(counts, probs[0], atol=0.015, rtol=0)
+    assert counts[3] == 0 and counts[4] == 0  # outside the top 3: never drawn
