@@ -2,6 +2,10 @@
 
     .venv/bin/python benchmarks/music_bach.py            # prep + tokenizer + metric references
     .venv/bin/python benchmarks/music_bach.py --limit 40 # a quick run on the first 40 chorales
+    # generation figures: train the default music preset (20 min) into DIR, or reuse a run;
+    # --abc-checkpoint adds the share of sampled folk tunes that music21 parses
+    .venv/bin/python benchmarks/music_bach.py --train runs/music_bach --abc-checkpoint runs/folk
+    .venv/bin/python benchmarks/music_bach.py --skip-prep --checkpoint runs/music_bach
 
 Prep is timed cold (a fresh temporary cache folder) and from that cache. Round-trip error is
 measured on the held-out chorales. Metric references: one half of the held-out chorales
@@ -90,32 +94,139 @@ def metric_figures(real: list[NoteSequence]) -> dict[str, Any]:
     return out
 
 
-def generation_figures(corpus: PreparedCorpus, real: list[NoteSequence]) -> dict[str, Any] | None:
-    """TODO(lead): once the trainer and Generator exist, fill this in:
+def _train_default(corpus_recipe: Path, out: Path, budget: float | None) -> Path:
+    """Train the default music preset (its own budget unless ``budget``) into ``out``."""
+    from genrnn import session
 
-    1. train the default music preset on ``corpus`` (state its budget, ≤ 30 min on the 2-core box);
-    2. time one stream: seconds of music generated per second of compute (target ≥ 100×),
-       using ``genrnn.tokenizers.midi_events.EventStreamDecoder`` to track musical time;
-    3. decode N samples and return ``metrics.compare(samples, real)`` — print both sides;
-       targets: first-order within 10%, top-voice overlap ≥ 0.90, vertical consonance within
-       0.03 of real.
-    """
-    return None
+    corpus = session.prepare_corpus(recipe=corpus_recipe)
+    trainer = session.make_trainer(corpus, "music", {}, {"time_budget": budget}, out)
+    trainer.fit()
+    return out
+
+
+def speed_figures(model: Any, tokens: int = 3000, seed: int = 0) -> dict[str, Any]:
+    """One stream: seconds of music generated per second of compute (decoder time / wall)."""
+    from genrnn import session
+    from genrnn.config import SampleConfig
+    from genrnn.tokenizers.midi_events import EventStreamDecoder
+
+    stream = session.open_stream(model, SampleConfig(temperature=1.0, seed=seed))
+    decoder = EventStreamDecoder()
+    next(stream)  # warm up
+    start = time.perf_counter()
+    for _ in range(tokens):
+        decoder.feed(next(stream).token)
+        decoder.ended = False  # keep counting across the model's END tokens
+    wall = time.perf_counter() - start
+    return {"tokens": tokens, "music_seconds": round(decoder.time, 2), "compute_seconds": round(wall, 3),
+            "tokens_per_second": round(tokens / wall, 1), "x_real_time": round(decoder.time / wall, 1),
+            "target_x_real_time": 100}
+
+
+def quality_figures(model: Any, real: list[NoteSequence], samples: int, seed: int = 0,
+                    temperature: float = 1.0) -> dict[str, Any]:
+    """``samples`` unprimed pieces as long as the median held-out piece vs the held-out ones."""
+    from genrnn import session
+    from genrnn.config import SampleConfig
+
+    cap = float(np.median([s.end_time for s in real]))
+    start = time.perf_counter()
+    pieces = session.sample_pieces(model, samples, SampleConfig(temperature=temperature, seed=seed), cap)
+    wall = time.perf_counter() - start
+    cmp = metrics.compare([p.sequence for p in pieces], real)
+    out: dict[str, Any] = {"samples": samples, "temperature": temperature,
+                           "seconds_each": round(cap, 1), "sampling_seconds": round(wall, 2)}
+    checks = {}
+    for name in (*metrics.FIRST_ORDER, "vertical_consonance"):
+        row = cmp[name]
+        out[name] = {"generated": round(row["generated"], 4), "real": round(row["real"], 4),
+                     "rel_diff": round(row["rel_diff"], 4), "abs_diff": round(row["abs_diff"], 4)}
+        if name == "vertical_consonance":
+            checks[name] = abs(row["abs_diff"]) <= 0.03
+        elif name == "empty_time_ratio":
+            checks[name] = abs(row["abs_diff"]) <= 0.10 * max(row["real"], 0.1)
+        else:
+            checks[name] = abs(row["rel_diff"]) <= 0.10
+    overlap = cmp["top_voice_interval_overlap"]["overlap"]
+    out["top_voice_overlap"] = round(overlap, 4)
+    checks["top_voice_overlap"] = overlap >= 0.90
+    out["passes"] = checks
+    out["all_pass"] = all(checks.values())
+    return out
+
+
+def folk_figures(abc_checkpoint: Path, tunes: int, seed: int = 0, temperature: float = 0.8) -> dict[str, Any]:
+    from genrnn import session
+    from genrnn.config import SampleConfig
+
+    model = session.load_model(abc_checkpoint)
+    start = time.perf_counter()
+    done = [session.sample_tune(model, SampleConfig(temperature=temperature, seed=seed + n), name=f"tune {n + 1}")
+            for n in range(tunes)]
+    ok = sum(t.parses for t in done)
+    return {"checkpoint": str(abc_checkpoint), "training": _training_summary(model),
+            "tunes": tunes, "temperature": temperature, "parse": ok, "parse_share": round(ok / tunes, 3), "target_share": 0.9,
+            "ended_by_model": sum(t.ended for t in done), "seconds": round(time.perf_counter() - start, 1),
+            "failures": [t.error for t in done if t.error][:10]}
+
+
+def _training_summary(model: Any) -> dict[str, Any]:
+    tr = model.checkpoint.training
+    cfg = model.config
+    return {"preset": tr.get("preset"), "steps": tr.get("steps"), "tokens": tr.get("tokens"),
+            "wall_time_s": tr.get("wall_time"), "time_budget_s": tr.get("train_config", {}).get("time_budget"),
+            "best_val_loss": tr.get("best_val_loss"), "machine": tr.get("machine"),
+            "model": f"{cfg.cell} {cfg.layers}x{cfg.hidden} emb {cfg.embed}"}
+
+
+def generation_figures(real: list[NoteSequence], args: argparse.Namespace) -> dict[str, Any] | None:
+    """Speed of one stream and generated vs held-out chorales, after the default music
+    preset's training budget (``--checkpoint`` reuses a run; ``--train DIR`` trains one)."""
+    from genrnn import session
+
+    ckpt = args.checkpoint
+    if ckpt is None and args.train is not None:
+        ckpt = _train_default(args.recipe, args.train, args.train_budget)
+    out: dict[str, Any] = {}
+    if ckpt is not None:
+        model = session.load_model(ckpt)
+        out["training"] = _training_summary(model)
+        out["speed"] = speed_figures(model)
+        print(f"generation speed: {out['speed']}")
+        out["quality"] = quality_figures(model, real, args.samples, temperature=args.temperature)
+        for name, row in out["quality"].items():
+            print(f"  {name}: {row}")
+    if args.abc_checkpoint is not None:
+        out["folk"] = folk_figures(args.abc_checkpoint, args.tunes)
+        print(f"folk tunes: {out['folk']}")
+    return out or None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--recipe", type=Path, default=REPO / "corpora" / "bach_chorales.toml")
     parser.add_argument("--limit", type=int, default=0, help="first N chorales only (0 = all)")
+    parser.add_argument("--checkpoint", type=Path, help="a trained chorale model (run folder or .safetensors)")
+    parser.add_argument("--train", type=Path, metavar="DIR", help="train the default music preset into DIR first")
+    parser.add_argument("--train-budget", type=float, help="seconds (default: the music preset's budget)")
+    parser.add_argument("--samples", type=int, default=34, help="sampled chorales to compare (default 34)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
+    parser.add_argument("--abc-checkpoint", type=Path, help="a folk_abc model: share of sampled tunes that parse")
+    parser.add_argument("--tunes", type=int, default=50, help="sampled folk tunes (default 50)")
+    parser.add_argument("--skip-prep", action="store_true", help="use the cached corpus (no cold prep timing)")
     args = parser.parse_args()
-    corpus, prep = prep_figures(args.recipe, args.limit or None)
+    if args.skip_prep:
+        corpus = prepare(args.recipe)
+        prep: dict[str, Any] = {"prep": "skipped (cached corpus)"}
+    else:
+        corpus, prep = prep_figures(args.recipe, args.limit or None)
     print(f"prep: {prep}")
     real, trip = round_trip_figures(corpus)
     print(f"round trip: {trip}")
     quality = metric_figures(real)
     print(f"metrics on held-out halves: {quality}")
     result = {"benchmark": "music_bach", **prep, **trip, "metrics": quality,
-              "generation": generation_figures(corpus, real)}
+              "generation": generation_figures(real, args)}
     print(json.dumps(result))
 
 

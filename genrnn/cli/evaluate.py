@@ -11,12 +11,23 @@ from rich.table import Table
 
 from genrnn import session
 from genrnn.cli._common import add_device_args, out
+from genrnn.config import SampleConfig
+from genrnn.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="loss of a checkpoint on a text file (nats and bits per char)")
+    p = sub.add_parser("eval", help="loss of a checkpoint on a text file or a corpus recipe's held-out "
+                                    "split; music metrics of samples against real pieces")
     p.add_argument("checkpoint")
-    p.add_argument("--text", required=True, help="a UTF-8 text file or folder")
+    p.add_argument("--text", help="a UTF-8 text file or folder")
+    p.add_argument("--corpus", metavar="RECIPE", help="a corpus recipe: loss on its held-out split")
+    p.add_argument("--samples", type=int, default=0, metavar="N",
+                   help="with --corpus: compare N sampled pieces with the held-out real ones")
+    p.add_argument("--seconds", type=float, default=None, metavar="S",
+                   help="with --samples: length of each sample (default: the median held-out piece's)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
+    p.add_argument("--seed", type=int, default=0, help="sample n uses seed + n (default 0)")
+    p.add_argument("--cache", help="cache folder for encoded corpora")
     p.add_argument("--seq-len", type=int, default=256)
     p.add_argument("--json", action="store_true", help="print one JSON line")
     add_device_args(p)
@@ -29,7 +40,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    if (args.text is None) == (args.corpus is None):
+        raise ConfigError("give exactly one of --text FILE|FOLDER or --corpus RECIPE.toml")
+    if args.samples < 0 or (args.samples and args.corpus is None):
+        raise ConfigError(f"--samples {args.samples}: expected N ≥ 0, with --corpus RECIPE")
     model = session.load_model(args.checkpoint, device=args.device or "cpu")
+    if args.corpus is not None:
+        return _eval_corpus(model, args)
     corpus = session.prepare_corpus(text=args.text, tokenizer=model.tokenizer)
     data = np.load(corpus.meta["cache"], mmap_mode="r")
     nats = session.evaluate_model(model, data, seq_len=args.seq_len, device=args.device or "cpu")
@@ -41,6 +58,51 @@ def run_eval(args: argparse.Namespace) -> int:
         out.print(f"{args.text}: {row['nats_per_token']:.4f} nats/char, {row['bits_per_token']:.4f} bits/char "
                   f"over {row['tokens']:,} chars")
     return 0
+
+
+def _eval_corpus(model: session.Model, args: argparse.Namespace) -> int:
+    settings = SampleConfig(temperature=args.temperature, seed=args.seed)
+    report = session.evaluate_music(model, args.corpus, args.samples, settings, args.seconds,
+                                    cache_dir=args.cache, device=args.device or "cpu")
+    if args.json:
+        out.print(json.dumps(_rounded(report)))
+        return 0
+    unit = "event" if model.kind == "midi_events" else "char"
+    out.print(f"{report['recipe']} held-out split: {report['nats_per_token']:.4f} nats/{unit}, "
+              f"{report['nats_per_token'] / math.log(2):.4f} bits/{unit} over {report['val_tokens']:,} tokens")
+    if "parse_share" in report:
+        for line in report["parse_failures"]:
+            out.print(f"does not parse: {line}")
+        out.print(f"{report['parse_share']:.0%} of {args.samples} sampled tunes parse with music21")
+    if "metrics" in report:
+        out.print(_metrics_table(report, args.samples))
+    return 0
+
+
+def _metrics_table(report: dict, samples: int) -> Table:
+    m = report["metrics"]
+    table = Table(title=f"{samples} samples of {report['seconds_per_sample']:.0f} s vs "
+                        f"{int(m['pieces']['real'])} held-out pieces")
+    for col in ("metric", "generated", "real", "difference"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for name, row in m.items():
+        if name in ("pieces", "top_voice_interval_overlap"):
+            continue
+        diff = f"{row['abs_diff']:+.3f}" if name in ("empty_time_ratio", "vertical_consonance") \
+            else f"{row['rel_diff']:+.1%}"
+        table.add_row(name.replace("_", " "), f"{row['generated']:.3f}", f"{row['real']:.3f}", diff)
+    table.add_row("top-voice interval overlap", f"{m['top_voice_interval_overlap']['overlap']:.3f}", "-", "")
+    return table
+
+
+def _rounded(value: object) -> object:
+    if isinstance(value, float):
+        return round(value, 5)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -58,6 +120,7 @@ def run_info(args: argparse.Namespace) -> int:
             ("tokens seen", f"{tr.get('tokens', 0):,}"), ("wall time", f"{tr.get('wall_time')} s"),
             ("val loss", tr.get("val_loss")), ("best val loss", tr.get("best_val_loss")),
             ("preset", tr.get("preset")), ("corpus", tr.get("corpus", {}).get("source")),
+            ("recipe", tr.get("corpus", {}).get("recipe_path", "-")),
             ("corpus sha256", (tr.get("corpus", {}).get("sha256") or "")[:16]),
             ("machine", tr.get("machine")), ("genrnn", info.get("genrnn_version"))]
     for k, v in rows:

@@ -9,6 +9,7 @@ from pathlib import Path
 from genrnn import session
 from genrnn.cli._common import add_device_args, err, out_dir_arg, read_text_file
 from genrnn.config import SampleConfig
+from genrnn.errors import ConfigError
 
 DEFAULT_LENGTH = 1000
 
@@ -27,8 +28,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None, help="same seed, same output")
     p.add_argument("--num", type=int, default=1, help="number of samples")
     p.add_argument("--out", help="folder to write one file per sample")
+    m = p.add_argument_group("music", "MIDI-event and ABC models (--primer FILE.mid for event models)")
+    m.add_argument("--primer-seconds", type=float, default=4.0, metavar="S",
+                   help="use the first S seconds of a .mid primer (default 4)")
+    m.add_argument("--seconds", type=float, default=30.0, metavar="S",
+                   help="seconds of music to generate after the primer, at most (default 30)")
+    m.add_argument("--until-end", action="store_true",
+                   help="let the model end a piece before --seconds (default: run to --seconds)")
+    m.add_argument("--musicxml", action="store_true", help="also write each sample as MusicXML")
+    m.add_argument("--play", metavar="PORT", help="play each sample live to a MIDI port as it is made "
+                                                 "(see `genrnn ports`)")
+    m.add_argument("--wav", action="store_true", help="also render each sample to .wav (built-in synth)")
+    m.add_argument("--soundfont", help="SoundFont for --wav / --play synth")
     add_device_args(p)
     p.set_defaults(func=run)
+
+
+def _check_text_args(model: session.Model, args: argparse.Namespace) -> None:
+    """Music-only options and MIDI primers are one clear line for a text model."""
+    if args.primer and Path(args.primer).suffix.lower() in session.MIDI_SUFFIXES:
+        raise ConfigError(f"--primer {args.primer}: a MIDI primer needs a MIDI-event model; "
+                          f"{model.path.name} is a {model.kind} model (give a text or .abc file)")
+    for flag, given in (("--musicxml", args.musicxml), ("--play", args.play), ("--wav", args.wav)):
+        if given:
+            raise ConfigError(f"{flag}: {model.path.name} is a {model.kind} model; {flag} is for music models")
 
 
 def _primer_ids(model: session.Model, args: argparse.Namespace) -> list[int] | None:
@@ -42,11 +65,14 @@ def run(args: argparse.Namespace) -> int:
     settings = SampleConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                             seed=args.seed)
     if args.num < 1:
-        from genrnn.errors import ConfigError
-
         raise ConfigError(f"--num {args.num}: expected at least 1")
     out = out_dir_arg(args.out)
     model = session.load_model(args.checkpoint, device=args.device or "cpu")
+    if session.is_music_model(model):
+        from genrnn.cli import sample_music
+
+        return sample_music.run(model, settings, args, out)
+    _check_text_args(model, args)
     length = args.length or DEFAULT_LENGTH
     primer = _primer_ids(model, args)
     if out is None:

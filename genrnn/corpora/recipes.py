@@ -395,12 +395,15 @@ def prepare(
     src_hash = source_hash(recipe, items)
     target = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     folder = target / f"{recipe.name}-{cache_key(recipe, src_hash)}"
-    if (folder / "meta.json").is_file():
-        return load_prepared(folder)
-    start = time.perf_counter()
-    results = _run_jobs(recipe, items, strict, progress)
-    _write_cache(recipe, results, src_hash, folder, time.perf_counter() - start)
-    return load_prepared(folder)
+    if not (folder / "meta.json").is_file():
+        start = time.perf_counter()
+        results = _run_jobs(recipe, items, strict, progress)
+        _write_cache(recipe, results, src_hash, folder, time.perf_counter() - start)
+    corpus = load_prepared(folder)
+    # the cache is keyed by contents: the same recipe under another path shares it, so the
+    # recipe named in the meta (and in checkpoints) is the one asked for now
+    corpus.meta.update(recipe=recipe.name, recipe_path=str(recipe.path))
+    return corpus
 
 
 def load_prepared(folder: str | os.PathLike[str]) -> PreparedCorpus:

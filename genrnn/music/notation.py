@@ -185,7 +185,9 @@ def sequence_to_score(seq: NoteSequence) -> Any:
     for part in parts:
         score.insert(0, part)
     if len(parts) > MAX_PARTS:
-        score = score.chordify()
+        chords = score.chordify()  # a Part (music21 9): wrap it so the result is always a Score
+        score = m21.stream.Score()
+        score.insert(0, chords)
     first = score.parts[0] if hasattr(score, "parts") and len(score.parts) else score
     first.insert(0, m21.tempo.MetronomeMark(number=round(bpm)))
     if seq.time_signature:

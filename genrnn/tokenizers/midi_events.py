@@ -140,6 +140,10 @@ class MidiEventTokenizer:
     def dtype(self) -> type[np.unsignedinteger]:
         return np.uint16
 
+    def start_tokens(self, labels: Iterable[str] = ()) -> list[int]:
+        """What a piece starts with (START, then any label tokens): the default primer."""
+        return [START, *(self.label_id(label) for label in labels)]
+
     def label_id(self, label: str) -> int:
         if label not in self._label_ids:
             raise TokenizerError(f"label {label!r} is not in this tokenizer's labels {self.labels}")

@@ -1,0 +1,126 @@
+"""``genrnn sample`` for music models: event models write .mid, ABC models write .abc + .mid.
+
+Event models continue the first ``--primer-seconds`` of a ``--primer FILE.mid`` for at most
+``--seconds`` of musical time; each sample is one file, the primer included and marked by a
+``primer end`` marker. ABC models write whole tunes; tunes music21 cannot parse are listed,
+one line each, with a count. Without ``--out`` files go to the current folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from genrnn import session
+from genrnn.cli._common import err, read_text_file
+from genrnn.config import SampleConfig
+from genrnn.errors import ConfigError
+
+DEFAULT_TUNE_CHARS = 1500
+
+
+def run(model: session.Model, settings: SampleConfig, args: argparse.Namespace, out: Path | None) -> int:
+    if args.seconds <= 0:
+        raise ConfigError(f"--seconds {args.seconds:g}: expected a positive number of seconds")
+    paths = _sample_paths(out, args.num)
+    if model.kind == "abc":
+        return _tunes(model, settings, args, paths)
+    return _events(model, settings, args, paths)
+
+
+def _sample_paths(out: Path | None, num: int) -> list[Path]:
+    """out/sample_001 ...; in the current folder, the first numbers not taken yet."""
+    if out is not None:
+        return [out / f"sample_{n:03d}" for n in range(1, num + 1)]
+    taken = {p.stem for p in Path.cwd().glob("sample_*.*")}
+    names: list[Path] = []
+    n = 1
+    while len(names) < num:
+        if f"sample_{n:03d}" not in taken:
+            names.append(Path.cwd() / f"sample_{n:03d}")
+        n += 1
+    return names
+
+
+def _seeded(settings: SampleConfig, n: int) -> SampleConfig:
+    seed = None if settings.seed is None else settings.seed + n
+    return SampleConfig(**{**settings.__dict__, "seed": seed})
+
+
+# ---------------------------------------------------------------- event models
+
+
+def _events(model: session.Model, settings: SampleConfig, args: argparse.Namespace, paths: list[Path]) -> int:
+    if args.prime:
+        raise ConfigError(f"--prime: {model.path.name} is a MIDI-event model; give --primer FILE.mid")
+    primer = session.read_music_primer(model, args.primer, args.primer_seconds) if args.primer else None
+    if primer is not None:
+        err.print(f"primer: {len(primer.sequence.notes)} notes, {primer.end_time:.2f} s of {args.primer}")
+    for n, path in enumerate(paths):
+        cfg = _seeded(settings, n)
+        sample = _play(model, cfg, primer, args) if args.play else session.sample_music(
+            model, cfg, primer, args.seconds, args.length, until_end=args.until_end)
+        written = session.save_music(sample, path, musicxml=args.musicxml)
+        if args.wav:
+            written.append(_render(sample.sequence, path, args))
+        how = "ended by the model" if sample.ended else f"cut at {args.seconds:g} s"
+        err.print(f"wrote {', '.join(str(p) for p in written)}: {len(sample.sequence.notes)} notes, "
+                  f"{sample.generated_seconds:.1f} s generated ({how}), seed {sample.seed}")
+    return 0
+
+
+def _play(model: session.Model, cfg: SampleConfig, primer: Any, args: argparse.Namespace) -> Any:
+    """Generate while playing to ``--play PORT``; the tokens played are the sample saved."""
+    import itertools
+
+    from genrnn.playback.events import sequence_events
+    from genrnn.playback.player import play_stream, stop_on_signals
+    from genrnn.playback.scheduler import Scheduler
+
+    stream = session.open_stream(model, cfg, primer.ids if primer else None)
+    start = primer.end_time if primer else 0.0
+    tokens: list[int] = []
+    live = session.music_messages(stream, args.seconds, start, record=tokens, until_end=args.until_end)
+    head = sequence_events(primer.sequence) if primer else []
+    scheduler = Scheduler()
+    with stop_on_signals(scheduler):
+        stats = play_stream(itertools.chain(head, live), args.play, soundfont=args.soundfont,
+                            scheduler=scheduler)
+    err.print(f"played to {args.play}: {stats.notes} notes, timing p99 {stats.late_p99 * 1e3:.2f} ms")
+    return session.finish_music_sample(model, primer, tokens, args.seconds, stream.seed)
+
+
+def _render(seq: Any, path: Path, args: argparse.Namespace) -> Path:
+    from genrnn.playback.synth import render_wav
+
+    return render_wav(seq, path.with_suffix(".wav"), soundfont=args.soundfont).path
+
+
+# ---------------------------------------------------------------- ABC models
+
+
+def _tunes(model: session.Model, settings: SampleConfig, args: argparse.Namespace, paths: list[Path]) -> int:
+    if args.play or args.musicxml:
+        raise ConfigError("--play and --musicxml are for MIDI-event models; an ABC model writes .abc and .mid")
+    text = args.prime or ""
+    if args.primer:
+        if Path(args.primer).suffix.lower() in session.MIDI_SUFFIXES:
+            raise ConfigError(f"--primer {args.primer}: a MIDI primer needs a MIDI-event model; "
+                              f"{model.path.name} is an ABC model (give a text or .abc file)")
+        text += read_text_file(args.primer, "--primer")
+    bad = 0
+    for n, path in enumerate(paths):
+        tune = session.sample_tune(model, _seeded(settings, n), text or None,
+                                   args.length or DEFAULT_TUNE_CHARS, name=path.name)
+        written = session.save_tune(tune, path)
+        if args.wav and tune.sequence is not None:
+            written.append(_render(tune.sequence, path, args))
+        cut = "" if tune.ended else f" (cut at {args.length or DEFAULT_TUNE_CHARS} chars)"
+        err.print(f"wrote {', '.join(str(p) for p in written)}{cut}, seed {tune.seed}")
+        if tune.error is not None:
+            bad += 1
+            err.print(f"{written[0]}: does not parse: {tune.error}")
+    err.print(f"{len(paths) - bad} of {len(paths)} tunes parse with music21"
+              + (f"; {bad} do not (listed above, .abc kept, no .mid)" if bad else ""))
+    return 0
