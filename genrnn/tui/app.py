@@ -1,0 +1,93 @@
+"""The genrnn terminal app: Generate (F2, the first screen) and Train (F3), help on F1 / ?.
+
+Attributes go down (the app holds the model cache, the player, the running trainer), messages
+come up (workers post them). Nothing here imports torch: ``genrnn.session`` is imported on first
+use inside worker threads, so the first frame is drawn without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import ModalScreen, Screen
+
+from genrnn.tui import catalog
+from genrnn.tui.engine import ModelCache, Player
+from genrnn.tui.messages import RunCreated
+from genrnn.tui.screens.generate import GenerateScreen
+from genrnn.tui.screens.help import HelpScreen
+from genrnn.tui.screens.train import TrainScreen
+
+QUIT_GRACE = 60.0  # seconds to wait for a training checkpoint before quitting anyway
+
+
+class GenrnnApp(App[None]):
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
+    TITLE = "genrnn"
+    ENABLE_COMMAND_PALETTE = False
+    SCREENS = {"generate": GenerateScreen, "train": TrainScreen}
+    MODES = {"generate": "generate", "train": "train"}
+    DEFAULT_MODE = "generate"
+    BINDINGS = [
+        Binding("f1", "help", "Help"),
+        Binding("question_mark", "help", "Help", show=False),
+        Binding("f2", "switch_mode('generate')", "Gen"),
+        Binding("f3", "switch_mode('train')", "Train"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(self, runs: list[Path] | None = None, checkpoints: Path | None = None,
+                 save_dir: Path | None = None) -> None:
+        super().__init__()
+        self.run_roots = list(runs) if runs else catalog.default_run_roots()
+        self.train_root = self.run_roots[0]
+        self.checkpoints_dir = checkpoints or Path("checkpoints")
+        self.save_dir = save_dir or Path("takes")
+        self.models = ModelCache()
+        self.player = Player()
+        self.trainer: Any = None  # the running Trainer (set by the train worker)
+        self.quitting = False
+
+    def open_modal(self, screen: Screen[Any], callback: Callable[[Any], None] | None = None) -> bool:
+        """Push a modal unless one is already open (one dialog at a time)."""
+        if isinstance(self.screen, ModalScreen):
+            return False
+        self.push_screen(screen, callback)
+        return True
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.open_modal(HelpScreen(self.screen))
+
+    def on_run_created(self, message: RunCreated) -> None:
+        generate = self._generate_screen()
+        if generate is not None:
+            generate.post_message(RunCreated(message.path))
+
+    def _generate_screen(self) -> GenerateScreen | None:
+        try:
+            screen = self.get_screen("generate")
+        except KeyError:  # shutting down
+            return None
+        return screen if isinstance(screen, GenerateScreen) else None
+
+    async def action_quit(self) -> None:
+        """Stop playback and streams; checkpoint a running training first."""
+        self.player.stop()
+        generate = self._generate_screen()
+        if generate is not None:
+            generate.stop_stream()
+        if self.trainer is not None:
+            if self.quitting:
+                return
+            self.quitting = True
+            self.trainer.request_stop()
+            self.notify("saving a training checkpoint, then quitting …", title="Quit")
+            self.set_timer(QUIT_GRACE, self.exit)
+            return
+        self.exit()

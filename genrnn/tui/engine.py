@@ -1,0 +1,266 @@
+"""The TUI's one door to the model layers: ``genrnn.session``, imported on first use.
+
+Everything here runs in worker threads. ``genrnn.session`` imports torch, so it is imported
+inside functions, never at module import: the app draws its first frame without torch.
+Results go back through an ``emit`` callable (the worker posts them as messages).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from genrnn.config import SampleConfig
+from genrnn.errors import ConfigError, GenrnnError
+from genrnn.music.notes import Note
+from genrnn.tui.takes import Take
+
+EMIT_INTERVAL = 0.03  # seconds between UI updates from a stream
+MAX_MUSIC_TOKENS = 200_000
+
+
+def session() -> ModuleType:
+    import genrnn.session
+
+    return genrnn.session
+
+
+class ModelCache:
+    """Loaded models by path; loading happens once, in whichever worker asks first."""
+
+    def __init__(self) -> None:
+        self._models: dict[Path, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, path: Path) -> Any:
+        with self._lock:
+            key = path.resolve()
+            if key not in self._models:
+                self._models[key] = session().load_model(path)
+            return self._models[key]
+
+    def loaded(self, path: Path) -> bool:
+        return path.resolve() in self._models
+
+    def forget(self, path: Path) -> None:
+        with self._lock:
+            self._models.pop(path.resolve(), None)
+
+
+def primer_ids(model: Any, kind: str, text: str, file: Path | None) -> tuple[str, list[int] | None]:
+    """(text shown before the stream, primer token ids) for ``model``: typed text, or a
+    .txt/.abc/.mid file. MIDI and ABC primers go through the session's music functions."""
+    s = session()
+    if file is not None:
+        suffix = file.suffix.lower()
+        if suffix in (".mid", ".midi") or kind == "midi_events":
+            return "", list(s.read_music_primer(model, file).ids)
+        if suffix not in (".txt", ".abc"):
+            raise ConfigError(f"{file.name}: a primer is a .txt, .abc or .mid file")
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{file}: cannot read the primer ({exc})") from None
+    if kind == "midi_events":
+        if text:
+            raise ConfigError("a MIDI-events model takes a .mid primer (ctrl+o), not typed text")
+        return "", None
+    if kind == "abc":  # the tune separator, then the primer in the corpus's header form
+        head, ids = s.abc_primer_ids(model, text or None)
+        return head, ids
+    return text, (model.encode_text(text) if text else None)
+
+
+@dataclass
+class GenerateRequest:
+    path: Path
+    name: str
+    kind: str
+    settings: SampleConfig
+    length: int = 500  # characters (text, ABC)
+    seconds: float = 20.0  # music
+    primer_text: str = ""
+    primer_file: Path | None = None
+
+
+@dataclass
+class Chunk:
+    """What a stream produced since the last chunk."""
+
+    pieces: list[tuple[str, float]] = field(default_factory=list)  # (text, temperature)
+    notes: list[Note] = field(default_factory=list)  # closed notes
+    sounding: list[Note] = field(default_factory=list)  # open notes, drawn to ``time``
+    time: float = 0.0
+    tokens: int = 0
+    done: bool = False
+
+    def add_text(self, text: str, temperature: float) -> None:
+        if self.pieces and self.pieces[-1][1] == temperature:
+            self.pieces[-1] = (self.pieces[-1][0] + text, temperature)
+        else:
+            self.pieces.append((text, temperature))
+
+
+class StreamControl:
+    """The UI thread's handle on a running stream: new settings and stop, thread-safe."""
+
+    def __init__(self, settings: SampleConfig) -> None:
+        self.settings = settings
+        self._pending: SampleConfig | None = None
+        self._lock = threading.Lock()
+        self.stop = threading.Event()
+
+    def update(self, settings: SampleConfig) -> None:
+        with self._lock:
+            self._pending = settings
+            self.settings = settings
+
+    def pending(self) -> SampleConfig | None:
+        with self._lock:
+            pending, self._pending = self._pending, None
+            return pending
+
+
+def run_generation(req: GenerateRequest, take: Take, control: StreamControl, cache: ModelCache,
+                   emit: Callable[[Chunk], None], cancelled: Callable[[], bool] = lambda: False) -> Take:
+    """Stream from the model into ``take``, emitting a Chunk about every 30 ms."""
+    model = cache.get(req.path)
+    head, primer = primer_ids(model, req.kind, req.primer_text, req.primer_file)
+    stream = session().open_stream(model, req.settings, primer)
+    if req.kind == "abc" and head:
+        take.text = head  # the tune's header is part of the take (saved, parsed)
+    take.seed = stream.seed
+    music = req.kind == "midi_events"
+    decoder = _decoder() if music else None
+    sounding: dict[int, tuple[float, int]] = {}
+    chunk, last = Chunk(), time.monotonic()
+    temperature = req.settings.temperature
+    count = 0
+    while True:
+        pending = control.pending()
+        if pending is not None:
+            stream.settings = pending  # the very next token is drawn with it
+            if pending.temperature != temperature:
+                temperature = pending.temperature
+                take.marks.append((decoder.time if music else len(take.text), temperature))
+        token = next(stream).token
+        count += 1
+        take.tokens.append(token)
+        chunk.tokens += 1
+        if music:
+            _feed_music(decoder, token, take, chunk, sounding)
+            finished = decoder.time >= req.seconds or decoder.ended or count >= MAX_MUSIC_TOKENS
+        else:
+            piece = model.decode([token])
+            take.text += piece
+            chunk.add_text(piece, temperature)
+            finished = len(take.text) >= req.length
+        stop = control.stop.is_set() or cancelled()
+        now = time.monotonic()
+        if finished or stop or now - last >= EMIT_INTERVAL:
+            if music:
+                chunk.time = decoder.time
+                chunk.sounding = [Note(p, v, s, decoder.time) for p, (s, v) in sounding.items()]
+            if finished or stop:
+                break
+            emit(chunk)
+            chunk, last = Chunk(), now
+    if music:
+        for ev in decoder.close():
+            _close_note(ev.pitch, ev.time, take, chunk, sounding)
+        chunk.sounding = []
+    take.stopped = control.stop.is_set() or cancelled()
+    take.done = True
+    chunk.done = True
+    emit(chunk)
+    return take
+
+
+def _decoder() -> Any:
+    from genrnn.tokenizers.midi_events import EventStreamDecoder
+
+    return EventStreamDecoder()
+
+
+def _feed_music(decoder: Any, token: int, take: Take, chunk: Chunk,
+                sounding: dict[int, tuple[float, int]]) -> None:
+    for ev in decoder.feed(token):
+        if ev.velocity > 0:
+            if ev.pitch in sounding:
+                _close_note(ev.pitch, ev.time, take, chunk, sounding)
+            sounding[ev.pitch] = (ev.time, ev.velocity)
+        else:
+            _close_note(ev.pitch, ev.time, take, chunk, sounding)
+
+
+def _close_note(pitch: int, at: float, take: Take, chunk: Chunk,
+                sounding: dict[int, tuple[float, int]]) -> None:
+    opened = sounding.pop(pitch, None)
+    if opened is None:
+        return
+    start, velocity = opened
+    note = Note(pitch, velocity, start, max(at, start + 0.01))
+    take.notes.append(note)
+    chunk.notes.append(note)
+
+
+def settings_with(settings: SampleConfig, **changes: Any) -> SampleConfig:
+    """A validated copy (ConfigError names the field and range)."""
+    return replace(settings, **changes)
+
+
+# ---------------------------------------------------------------------------------- playback
+
+
+class Player:
+    """Plays one take at a time to a named output; stop() from any thread."""
+
+    def __init__(self) -> None:
+        self.scheduler: Any = None
+        self.started: float | None = None
+        self.take: Take | None = None
+
+    @property
+    def playing(self) -> bool:
+        return self.scheduler is not None
+
+    def position(self) -> float | None:
+        return None if self.started is None else time.monotonic() - self.started
+
+    def play(self, take: Take, port: str) -> Any:
+        """Blocking: play ``take`` to ``port`` and return the PlaybackStats."""
+        from genrnn.playback import Scheduler, play_stream, sequence_events
+
+        events = sequence_events(take.sequence())
+        if not events:
+            raise ConfigError(f"take #{take.number} has no notes to play")
+        self.scheduler, self.take = Scheduler(), take
+        self.started = time.monotonic()
+        try:
+            return play_stream(events, port, scheduler=self.scheduler)
+        finally:
+            self.scheduler, self.started = None, None
+
+    def stop(self) -> None:
+        sched = self.scheduler
+        if sched is not None:
+            sched.stop()
+
+
+def list_ports() -> tuple[list[tuple[str, str, bool]], str | None]:
+    """(name, description, available) for every output, and why OS ports are missing."""
+    from genrnn.playback import list_outputs
+
+    listing = list_outputs()
+    return [(o.name, o.description, o.available) for o in listing.outputs], listing.os_error
+
+
+def error_text(exc: BaseException) -> str:
+    if isinstance(exc, GenrnnError | OSError | ValueError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

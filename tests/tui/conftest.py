@@ -1,0 +1,50 @@
+"""The real app on a tiny checkpoint trained in the test session (``tiny_run``)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from genrnn.tui.app import GenrnnApp
+
+
+class RecordingApp(GenrnnApp):
+    """The app, remembering every notification it showed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.notes: list[tuple[str, str]] = []
+
+    def notify(self, message: Any, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        self.notes.append((str(message), str(kwargs.get("severity", "information"))))
+        super().notify(message, *args, **kwargs)
+
+    def errors(self) -> list[str]:
+        return [m for m, sev in self.notes if sev == "error"]
+
+
+@pytest.fixture
+def make_app(tiny_run: Path, tmp_path: Path) -> Callable[..., RecordingApp]:
+    empty = tmp_path / "no-shipped"
+    empty.mkdir()
+
+    def make(runs: list[Path] | None = None) -> RecordingApp:
+        return RecordingApp(runs=runs or [tiny_run], checkpoints=empty, save_dir=tmp_path / "takes")
+
+    return make
+
+
+async def wait_for(pilot: Pilot, condition: Callable[[], Any], timeout: float = 30.0) -> None:
+    """Let the app run until ``condition()`` is true (or fail after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {condition}")
+        await pilot.pause(0.05)
+    await asyncio.sleep(0)

@@ -1,0 +1,261 @@
+"""Pilot tests of the Generate screen on the real app and a tiny trained checkpoint."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import wave
+from pathlib import Path
+
+import mido
+import pytest
+from textual.widgets import Input
+
+from genrnn.music.notes import Note
+from genrnn.playback.receiver import open_server, receive, tally
+from genrnn.tui.screens.files import SaveDialog
+from genrnn.tui.screens.generate import GenerateScreen
+from genrnn.tui.screens.help import HelpScreen
+from genrnn.tui.takes import Take
+from tests.tui.conftest import wait_for
+
+ABC_TUNE = "X:1\nT:test\nM:4/4\nL:1/8\nK:C\nCDEF GABc|cBAG FEDC|\n"
+
+
+def music_take() -> Take:
+    """A MIDI-events take built from notes: an arpeggio up and down, 2 s."""
+    pitches = [60, 64, 67, 72, 67, 64, 60, 55]
+    notes = [Note(p, 90, i * 0.25, i * 0.25 + 0.2) for i, p in enumerate(pitches)]
+    return Take(0, "arpeggio", "midi_events", 0.8, notes=notes)
+
+
+def set_input(screen: GenerateScreen, id: str, value: str) -> None:
+    screen.query_one(f"#{id}", Input).value = value
+
+
+async def test_start_lists_the_run_and_generates(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, GenerateScreen)
+        await wait_for(pilot, lambda: screen.entries)
+        assert screen.entry is not None and screen.entry.name == "tiny-run"
+        assert screen.entry.kind == "text" and screen.entry.cell == "lstm"
+        set_input(screen, "length", "300")
+        set_input(screen, "seed", "7")
+        await pilot.press("g")
+        await wait_for(pilot, lambda: screen.takes and screen.takes[-1].done)
+        take = screen.takes[-1]
+        assert take.error is None
+        assert len(take.text) >= 300
+        assert screen.text_view.text == take.text
+        assert "temperature" in app.export_screenshot()
+
+
+async def test_temperature_change_applies_mid_stream_and_shows(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.entries)
+        set_input(screen, "length", "200000")
+        screen.query_one("#models").focus()
+        await pilot.press("g")
+        await wait_for(pilot, lambda: screen.takes and len(screen.takes[-1].text) > 50)
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        await wait_for(pilot, lambda: len(screen.takes[-1].marks) >= 1)
+        before = len(screen.takes[-1].text)
+        await wait_for(pilot, lambda: len(screen.takes[-1].text) > before + 50)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen.takes[-1].done)
+        take = screen.takes[-1]
+        assert take.stopped
+        temps = [t for _, t in take.marks]
+        assert temps[-1] == pytest.approx(0.90)
+        assert all(0 < at < len(take.text) for at, _ in take.marks)
+        assert "⟨T 0.90⟩" in screen.text_view.text or "⟨T 0.85⟩" in screen.text_view.text
+        assert screen.text_view.text.replace("⟨T 0.85⟩", "").replace("⟨T 0.90⟩", "") == take.text
+        # typed temperature: Enter in the field applies it too
+        screen.query_one("#temperature", Input).focus()
+        screen.query_one("#temperature", Input).value = "1.5"
+        await pilot.press("enter")
+        assert screen.panel.read().settings.temperature == 1.5
+
+
+async def test_save_text_take(make_app, tmp_path: Path) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.entries)
+        set_input(screen, "length", "120")
+        await pilot.press("g")
+        await wait_for(pilot, lambda: screen.takes and screen.takes[-1].done)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, SaveDialog))
+        app.screen.query_one("#save-folder", Input).value = str(tmp_path / "out")
+        await pilot.press("ctrl+s")
+        saved = tmp_path / "out" / "tiny-run-take1.txt"
+        await wait_for(pilot, saved.exists)
+        assert saved.read_text(encoding="utf-8") == screen.takes[-1].text
+        await wait_for(pilot, lambda: any("tiny-run-take1.txt" in m for m, _ in app.notes))
+
+
+async def test_save_music_and_abc_takes_in_every_format(make_app, tmp_path: Path) -> None:
+    import music21
+
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.entries)
+        screen.add_take(music_take())
+        screen.add_take(Take(0, "folk", "abc", 0.8, text=ABC_TUNE))
+        for take in screen.takes:
+            screen.query_one("#views").focus()
+            screen._show(take)
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: isinstance(app.screen, SaveDialog))
+            app.screen.query_one("#save-folder", Input).value = str(tmp_path / "music")
+            await pilot.press("ctrl+s")
+            for fmt in take.formats:
+                await wait_for(pilot, (tmp_path / "music" / f"{take.stem}.{fmt}").exists, timeout=60)
+        out = tmp_path / "music"
+        mid = mido.MidiFile(out / "arpeggio-take1.mid")
+        assert sum(1 for m in mid if m.type == "note_on" and m.velocity > 0) == 8
+        xml = music21.converter.parse(out / "arpeggio-take1.musicxml")
+        assert len(xml.flatten().notes) == 8
+        with wave.open(str(out / "arpeggio-take1.wav")) as wav:
+            assert wav.getnframes() > wav.getframerate()  # more than a second of audio
+        assert (out / "folk-take2.abc").read_text() == ABC_TUNE
+        assert len(music21.converter.parse(out / "folk-take2.abc", format="abc").flatten().notes) == 16
+        assert sum(1 for m in mido.MidiFile(out / "folk-take2.mid") if m.type == "note_on" and m.velocity) == 16
+        assert len(music21.converter.parse(out / "folk-take2.musicxml").flatten().notes) == 16
+        with wave.open(str(out / "folk-take2.wav")) as wav:
+            assert wav.getnframes() > 0
+
+
+async def test_play_to_a_socket_receiver_and_stop_leaves_no_hanging_note(make_app) -> None:
+    server = open_server()
+    port = server.getsockname()[1]
+    got: list = []
+    thread = threading.Thread(target=lambda: got.extend(receive(server, idle_timeout=20)), daemon=True)
+    thread.start()
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.entries)
+        await wait_for(pilot, lambda: screen.query_one("#port").value is not None)
+        screen.query_one("#port").value = "HOST:PORT"
+        set_input(screen, "socket", f"127.0.0.1:{port}")
+        take = music_take()
+        take.notes = [Note(n.pitch, n.velocity, n.start, n.end + 0.3) for n in take.notes]  # overlapping
+        screen.add_take(take)
+        screen.query_one("#views").focus()
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.player.playing)
+        await pilot.pause(0.8)  # some notes have sounded, some are still on
+        await pilot.press("space")  # stop
+        await wait_for(pilot, lambda: not app.player.playing and any("take #1" in m for m, _ in app.notes))
+    thread.join(timeout=20)
+    server.close()
+    heard = tally(got)
+    assert 0 < heard.note_ons < 8
+    assert heard.note_offs == heard.note_ons
+    assert heard.hanging_notes == 0
+    assert 0 in heard.all_notes_off
+
+
+async def test_errors_are_notifications_and_the_app_keeps_running(make_app, tiny_run: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "runs" / "broken-run"
+    broken.mkdir(parents=True)
+    data = (tiny_run / "best.safetensors").read_bytes()
+    header = 8 + int.from_bytes(data[:8], "little")
+    (broken / "best.safetensors").write_bytes(data[:header + 16])  # header fine, weights cut
+    app = make_app(runs=[tiny_run, tmp_path / "runs"])
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: len(screen.entries) == 2)
+        # a model that fails to load
+        screen.query_one("#models").highlighted = [e.name for e in screen.entries].index("broken-run")
+        await pilot.press("g")
+        await wait_for(pilot, lambda: app.errors())
+        assert "broken-run" in app.errors()[-1]
+        # an unreadable primer: a .mid for a text model
+        screen.query_one("#models").highlighted = [e.name for e in screen.entries].index("tiny-run")
+        bad = tmp_path / "primer.mid"
+        bad.write_bytes(b"not midi")
+        screen.panel.set_primer_file(bad)
+        await pilot.press("g")
+        await wait_for(pilot, lambda: len(app.errors()) >= 2)
+        assert "primer.mid" in app.errors()[-1]
+        # a port that is gone
+        screen.panel.set_primer_file(None)
+        screen.add_take(music_take())
+        await wait_for(pilot, lambda: screen.query_one("#port").value is not None)
+        screen.query_one("#port").value = "HOST:PORT"
+        set_input(screen, "socket", "127.0.0.1:9")
+        screen.query_one("#views").focus()
+        await pilot.press("space")
+        await wait_for(pilot, lambda: len(app.errors()) >= 3)
+        assert "127.0.0.1:9" in app.errors()[-1]
+        # still alive: generate from the good model
+        set_input(screen, "length", "50")
+        await pilot.press("g")
+        await wait_for(pilot, lambda: screen.takes[-1].done and screen.takes[-1].kind == "text"
+                       and screen.takes[-1].error is None)
+
+
+async def test_takes_replay_and_compare(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.entries)
+        set_input(screen, "length", "80")
+        for _ in range(2):
+            await pilot.press("g")
+            await wait_for(pilot, lambda: screen.takes and screen.takes[-1].done)
+        assert len(screen.takes) == 2
+        takes = screen.query_one("#takes")
+        takes.focus()
+        takes.highlighted = 0
+        await pilot.press("enter")
+        assert screen.shown is screen.takes[0]
+        assert screen.text_view.text == screen.takes[0].text
+        await pilot.press("c")
+        from genrnn.tui.screens.compare import CompareScreen
+
+        assert isinstance(app.screen, CompareScreen)
+        await pilot.press("escape")
+        assert app.screen is screen
+
+
+async def test_help_lists_every_binding(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        text = app.screen.text
+        for key in ("ctrl+q", "ctrl+s", "space", "f3", "temperature"):
+            assert key in text
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, GenerateScreen)
+
+
+async def test_ctrl_q_quits_while_generating_and_playing(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.entries)
+        set_input(screen, "length", "200000")
+        await pilot.press("g")
+        await wait_for(pilot, lambda: screen.takes and len(screen.takes[-1].text) > 20)
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: screen.takes[-1].done, timeout=10)
+    assert app.return_code in (0, None)
+
+
+def test_the_app_imports_without_torch() -> None:
+    code = "import sys, genrnn.tui.app, genrnn.cli.tui; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
