@@ -41,3 +41,10 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+# Rebuild the shipped models (see checkpoints/README.md). TEXT=/path/tinyshakespeare.txt skips
+# the one-time download; BUDGET_SCALE=10 on a CPU-only machine.
+TEXT ?=
+BUDGET_SCALE ?= 1
+checkpoints: setup
+	$(PY) scripts/make_checkpoints.py $(if $(TEXT),--text $(TEXT),) --budget-scale $(BUDGET_SCALE)
