@@ -93,13 +93,16 @@ class FusedStep:
         self.b_ih = [p.bias.detach().float() for p in projs]
         self.table0 = self.emb @ self.w_ih[0] + self.b_ih[0]  # (V, 2H)
 
-    @torch.inference_mode()
     def __call__(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """tokens (B,) → logits (B, V), new state."""
+        if self.cell == "lstm" and self.numpy:
+            return self._lstm_numpy(tokens, state)  # no autograd involved: no context needed
+        with torch.inference_mode():
+            return self._torch_step(tokens, state)
+
+    def _torch_step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         if self.cell == "none":
             return self.model.step(tokens, state)
-        if self.cell == "lstm" and self.numpy:
-            return self._lstm_numpy(tokens, state)
         if self.cell == "lstm":
             h_out, c_out = self._lstm(tokens, state[0], state[1])
             new: State = (h_out, c_out)

@@ -1,7 +1,9 @@
+import numpy as np
+import pytest
 import torch
 
 from genrnn.config import SampleConfig
-from genrnn.generation.sampler import distribution, sample
+from genrnn.generation.sampler import distribution, distribution_numpy, sample, sample_numpy
 
 LOGITS = torch.tensor([[2.0, 1.0, 0.5, -1.0, 0.0]])
 
@@ -39,3 +41,21 @@ def test_draws_follow_the_distribution_and_skip_zero_mass():
     counts = torch.bincount(tokens, minlength=5).float() / len(tokens)
     torch.testing.assert_close(counts, probs[0], atol=0.015, rtol=0)
     assert counts[3] == 0 and counts[4] == 0  # outside the top 3: never drawn
+
+
+@pytest.mark.parametrize("cfg", [SampleConfig(temperature=0), SampleConfig(temperature=0.7),
+                                 SampleConfig(temperature=1.0, top_k=2), SampleConfig(temperature=1.3, top_p=0.6),
+                                 SampleConfig(temperature=0.9, top_k=4, top_p=0.8)])
+def test_numpy_distribution_matches_torch(cfg):
+    logits = torch.randn(3, 17, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(torch.from_numpy(distribution_numpy(logits.numpy(), cfg)),
+                               distribution(logits, cfg), rtol=1e-5, atol=1e-6)
+
+
+def test_numpy_draws_follow_the_distribution():
+    rng = np.random.default_rng(0)
+    logits = LOGITS.expand(20_000, -1).numpy()
+    tokens, probs = sample_numpy(logits, SampleConfig(temperature=1.0, top_k=3), rng)
+    counts = np.bincount(tokens, minlength=5) / len(tokens)
+    np.testing.assert_allclose(counts, probs[0], atol=0.015)
+    assert counts[3] == 0 and counts[4] == 0
