@@ -229,12 +229,18 @@ def main() -> None:
     if "genrnn_val_loss" in result and "reference_val_loss" in result:
         result["improvement_nats"] = round(result["reference_val_loss"] - result["genrnn_val_loss"], 4)
     if "throughput" not in args.skip:
-        summary, _ = run_genrnn(args.corpus, work / "ref-size", ["--preset", "reference", "--time-budget",
-                                                                str(args.throughput_budget), "--eval-interval", "1e6",
-                                                                "--log-interval", "5"])
-        _, info = reference_loop(train, vocab, args.throughput_budget)
-        result.update({"genrnn_ref_size_fp32_tok_s": round(summary["steady_tok_s"]),
-                       "reference_ref_size_fp32_tok_s": round(info["steady_tok_s"])})
+        # Alternate the two twice and keep each one's best: on a shared VM a single pair is
+        # at the mercy of whatever else the host runs in those seconds.
+        ours, theirs = [], []
+        for _ in range(2):
+            summary, _ = run_genrnn(args.corpus, work / "ref-size", [
+                "--preset", "reference", "--time-budget", str(args.throughput_budget),
+                "--eval-interval", "1e6", "--log-interval", "5"])
+            ours.append(summary["steady_tok_s"])
+            theirs.append(reference_loop(train, vocab, args.throughput_budget)[1]["steady_tok_s"])
+        result.update({"genrnn_ref_size_fp32_tok_s": round(max(ours)),
+                       "reference_ref_size_fp32_tok_s": round(max(theirs)),
+                       "ref_size_runs": {"genrnn": [round(x) for x in ours], "reference": [round(x) for x in theirs]}})
     if "big" not in args.skip:
         big = work / "big.txt"
         make_big_corpus(args.corpus, big, args.big_mb)

@@ -12,7 +12,7 @@ from genrnn.config import CELLS, DTYPES, PRESETS
 from genrnn.errors import ConfigError
 
 MODEL_FLAGS = {"cell": "cell", "hidden": "hidden", "layers": "layers", "embed": "embed",
-               "dropout": "dropout"}
+               "dropout": "dropout", "out_dropout": "out_dropout"}
 TRAIN_FLAGS = {"seq_len": "seq_len", "batch_size": "batch_size", "lr": "lr", "seed": "seed",
                "time_budget": "time_budget", "max_steps": "max_steps", "dtype": "dtype",
                "device": "device", "clip": "clip", "warmup": "warmup_steps",
@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--layers", type=int)
     m.add_argument("--embed", type=int)
     m.add_argument("--dropout", type=float)
+    m.add_argument("--out-dropout", type=float, help="dropout on the top layer's output only (default: --dropout)")
     t = p.add_argument_group("training")
     t.add_argument("--seq-len", type=int, help="TBPTT window length T")
     t.add_argument("--batch-size", type=int, help="streams per process B")

@@ -57,7 +57,7 @@ class RNNLanguageModel(nn.Module):
             cls_name, extra = _TORCH_CELLS[c.cell]
             self.rnn = getattr(nn, cls_name)(c.embed, c.hidden, c.layers, batch_first=True,
                                              dropout=c.dropout if c.layers > 1 else 0.0, **extra)
-        self.drop = nn.Dropout(c.dropout)
+        self.drop = nn.Dropout(c.dropout if c.out_dropout is None else c.out_dropout)
         self.head = nn.Linear(c.hidden, c.vocab_size)
         self._init_weights()
 

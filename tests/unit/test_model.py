@@ -86,3 +86,13 @@ def test_mingru_gradients_are_finite_over_long_windows():
     logits, _ = m(torch.randint(0, 9, (2, 1000)))
     logits.logsumexp(-1).mean().backward()
     assert all(torch.isfinite(p.grad).all() for p in m.parameters())
+
+
+def test_out_dropout_is_separate_from_layer_dropout():
+    from genrnn.errors import ConfigError
+
+    m = RNNLanguageModel(ModelConfig(vocab_size=9, cell="lstm", hidden=8, layers=2, dropout=0.0, out_dropout=0.3))
+    assert m.drop.p == 0.3 and m.rnn.dropout == 0.0
+    assert RNNLanguageModel(ModelConfig(vocab_size=9, dropout=0.2)).drop.p == 0.2
+    with pytest.raises(ConfigError, match="out_dropout = 1.5"):
+        ModelConfig(out_dropout=1.5)
