@@ -21,6 +21,9 @@ from genrnn.tui.messages import RunCreated
 from genrnn.tui.screens.generate import GenerateScreen
 from genrnn.tui.screens.help import HelpScreen
 from genrnn.tui.screens.train import TrainScreen
+from genrnn.tui.widgets import guard_option_list_paging
+
+guard_option_list_paging()
 
 QUIT_GRACE = 60.0  # seconds to wait for a training checkpoint before quitting anyway
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import mido
 import pytest
 from textual.widgets import Input
+from textual.widgets.select import InvalidSelectValueError
 
 from genrnn.music.notes import Note
 from genrnn.playback.receiver import open_server, receive, tally
@@ -143,8 +144,17 @@ async def test_play_to_a_socket_receiver_and_stop_leaves_no_hanging_note(make_ap
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         await wait_for(pilot, lambda: screen.entries)
-        await wait_for(pilot, lambda: screen.query_one("#port").value is not None)
-        screen.query_one("#port").value = "HOST:PORT"
+
+        def socket_port_chosen() -> bool:
+            # The port list fills in from a worker (the audio probe can take a moment): wait
+            # until the socket entry exists, then pick it.
+            try:
+                screen.query_one("#port").value = "HOST:PORT"
+            except InvalidSelectValueError:
+                return False
+            return True
+
+        await wait_for(pilot, socket_port_chosen)
         set_input(screen, "socket", f"127.0.0.1:{port}")
         take = music_take()
         take.notes = [Note(n.pitch, n.velocity, n.start, n.end + 0.3) for n in take.notes]  # overlapping
@@ -190,8 +200,17 @@ async def test_errors_are_notifications_and_the_app_keeps_running(make_app, tiny
         # a port that is gone
         screen.panel.set_primer_file(None)
         screen.add_take(music_take())
-        await wait_for(pilot, lambda: screen.query_one("#port").value is not None)
-        screen.query_one("#port").value = "HOST:PORT"
+
+        def socket_port_chosen() -> bool:
+            # The port list fills in from a worker (the audio probe can take a moment): wait
+            # until the socket entry exists, then pick it.
+            try:
+                screen.query_one("#port").value = "HOST:PORT"
+            except InvalidSelectValueError:
+                return False
+            return True
+
+        await wait_for(pilot, socket_port_chosen)
         set_input(screen, "socket", "127.0.0.1:9")
         screen.query_one("#views").focus()
         await pilot.press("space")
