@@ -151,7 +151,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "default": {
         "model": {"embed": 64, "hidden": 192, "layers": 2, "dropout": 0.0},
         "train": {"seq_len": 128, "batch_size": 32, "lr": 4e-3, "warmup_steps": 50,
-                  "weight_decay": 0.1},
+                  "weight_decay": 0.1, "eval_interval": 30.0},
     },
     "reference": {
         "model": {"embed": 64, "hidden": 256, "layers": 2, "dropout": 0.1},

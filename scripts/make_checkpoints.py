@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 MODELS = {
-    "shakespeare": ["--corpus", "corpora/tinyshakespeare.toml", "--preset", "shakespeare", "--seed", "1234",
+    "shakespeare": ["--corpus", "corpora/shakespeare.toml", "--preset", "shakespeare", "--seed", "1234",
                     "--time-budget", "40"],
     "bach": ["--corpus", "corpora/bach_chorales.toml", "--preset", "music", "--hidden", "512", "--layers", "2",
              "--dropout", "0.3", "--batch-size", "64", "--seq-len", "512", "--lr", "2e-3", "--warmup", "100",
