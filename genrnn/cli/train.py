@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -64,11 +65,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 class ProgressCallback:
     """rich progress bar: step, loss, val loss, tok/s, ETA (rank 0 only)."""
 
+    MIN_INTERVAL = 0.5  # seconds between updates: redrawing costs the trainer's CPU threads
+
     def __init__(self, progress: Progress, task: int) -> None:
         self.progress, self.task = progress, task
         self.val = "-"
+        self._last = 0.0
 
     def on_step(self, info) -> None:  # noqa: ANN001
+        now = time.monotonic()
+        if now - self._last < self.MIN_INTERVAL and info.progress < 1.0:
+            return
+        self._last = now
         self.progress.update(self.task, completed=min(info.progress, 1.0) * 1000,
                              step=info.step, loss=f"{info.loss:.3f}", val=self.val,
                              toks=f"{info.tok_s / 1000:.1f}k", gn=f"{info.grad_norm:.2f}")
@@ -112,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(TextColumn("[bold]train[/]"), BarColumn(), TextColumn("step {task.fields[step]}"),
                         TextColumn("loss {task.fields[loss]}"), TextColumn("val {task.fields[val]}"),
                         TextColumn("|g| {task.fields[gn]}"), TextColumn("{task.fields[toks]} tok/s"),
-                        TimeRemainingColumn(), console=err, disable=not main_rank, transient=False)
+                        TimeRemainingColumn(), console=err, disable=not main_rank, transient=False,
+                        refresh_per_second=2)
     task = progress.add_task("train", total=1000, step=0, loss="-", val="-", toks="-", gn="-")
     trainer = _build_trainer(args, [ProgressCallback(progress, task)])
     if main_rank:
