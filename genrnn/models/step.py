@@ -51,7 +51,6 @@ class FusedStep:
         if self.cell == "mingru":
             self._build_mingru()
             return
-        self.table = []  # layer 0 input projection per token
         self.w_hh: list[torch.Tensor] = []
         self.w_cat: list[torch.Tensor] = []
         self.b: list[torch.Tensor] = []

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -399,7 +399,3 @@ class Trainer:
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
-
-
-def with_overrides(cfg: TrainConfig, **kw: Any) -> TrainConfig:
-    return replace(cfg, **{k: v for k, v in kw.items() if v is not None})
