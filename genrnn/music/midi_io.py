@@ -9,6 +9,7 @@ temporary file that is ``os.replace``d into place.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tempfile
@@ -17,7 +18,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import mido
-import pretty_midi
+
+# pretty_midi imports pyfluidsynth when it is installed, and pyfluidsynth prints the library it
+# found to stdout whenever $CI is set: that line would corrupt `--json` output and piped samples.
+with contextlib.redirect_stdout(io.StringIO()):
+    import pretty_midi
 
 from genrnn.errors import MidiConversionError
 from genrnn.music.notes import Note, NoteSequence, resolve_overlaps

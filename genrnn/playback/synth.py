@@ -7,7 +7,9 @@ library's own complaints are captured, so a box without sound gets one clear Pla
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import io
 import os
 import sys
 import time
@@ -57,7 +59,8 @@ INSTALL_HINT = (
 def load_fluidsynth() -> ModuleType:
     """Import pyfluidsynth, or explain which library to install."""
     try:
-        with captured_stderr():
+        # pyfluidsynth prints the library it found to stdout whenever $CI is set
+        with captured_stderr(), contextlib.redirect_stdout(io.StringIO()):
             import fluidsynth
     except (ImportError, OSError) as exc:
         raise PlaybackError(f"the FluidSynth library (libfluidsynth) is missing: {exc}; {INSTALL_HINT}") from exc
