@@ -124,17 +124,19 @@ def speed_figures(model: Any, tokens: int = 3000, seed: int = 0) -> dict[str, An
 
 
 def quality_figures(model: Any, real: list[NoteSequence], samples: int, seed: int = 0,
-                    temperature: float = 1.0) -> dict[str, Any]:
+                    temperature: float = 1.0, top_p: float = 1.0) -> dict[str, Any]:
     """``samples`` unprimed pieces as long as the median held-out piece vs the held-out ones."""
     from genrnn import session
     from genrnn.config import SampleConfig
 
     cap = float(np.median([s.end_time for s in real]))
     start = time.perf_counter()
-    pieces = session.sample_pieces(model, samples, SampleConfig(temperature=temperature, seed=seed), cap)
+    settings = SampleConfig(temperature=temperature, top_p=top_p, seed=seed)
+    pieces = session.sample_pieces(model, samples, settings, cap)
     wall = time.perf_counter() - start
     cmp = metrics.compare([p.sequence for p in pieces], real)
-    out: dict[str, Any] = {"samples": samples, "temperature": temperature,
+    out: dict[str, Any] = {"samples": samples, "temperature": temperature, "top_p": top_p,
+                           "max_note_seconds": settings.max_note_seconds,
                            "seconds_each": round(cap, 1), "sampling_seconds": round(wall, 2)}
     checks = {}
     for name in (*metrics.FIRST_ORDER, "vertical_consonance"):
@@ -193,7 +195,8 @@ def generation_figures(real: list[NoteSequence], args: argparse.Namespace) -> di
         out["training"] = _training_summary(model)
         out["speed"] = speed_figures(model)
         print(f"generation speed: {out['speed']}")
-        out["quality"] = quality_figures(model, real, args.samples, temperature=args.temperature)
+        out["quality"] = quality_figures(model, real, args.samples, seed=args.seed,
+                                         temperature=args.temperature, top_p=args.top_p)
         for name, row in out["quality"].items():
             print(f"  {name}: {row}")
     if args.abc_checkpoint is not None:
@@ -211,6 +214,8 @@ def main() -> None:
     parser.add_argument("--train-budget", type=float, help="seconds (default: the music preset's budget)")
     parser.add_argument("--samples", type=int, default=34, help="sampled chorales to compare (default 34)")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
+    parser.add_argument("--top-p", type=float, default=0.9, help="nucleus sampling mass (default 0.9)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first sampled piece (default 0)")
     parser.add_argument("--abc-checkpoint", type=Path, help="a folk_abc model: share of sampled tunes that parse")
     parser.add_argument("--tunes", type=int, default=50, help="sampled folk tunes (default 50)")
     parser.add_argument("--skip-prep", action="store_true", help="use the cached corpus (no cold prep timing)")

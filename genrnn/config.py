@@ -108,11 +108,18 @@ class SampleConfig:
     top_k: int = 0  # 0 = off
     top_p: float = 1.0  # 1.0 = off
     seed: int | None = None
+    # Event models only (see generation/grammar.py): a note held this long is released before
+    # time moves on (0 = off; Bach's longest is 3.6 s), and at most this many notes sound at
+    # once (0 = no limit).
+    max_note_seconds: float = 4.0
+    max_polyphony: int = 0
 
     def __post_init__(self) -> None:
         _check_range("temperature", self.temperature, 0.0, 100.0)
         _check_range("top_k", self.top_k, 0, 10_000_000)
         _check_range("top_p", self.top_p, 0.0, 1.0, lo_open=True)
+        _check_range("max_note_seconds", self.max_note_seconds, 0.0, 3600.0)
+        _check_range("max_polyphony", self.max_polyphony, 0, 128)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ and trainers back.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,25 +64,77 @@ def open_stream(model: Model, settings: SampleConfig, primer: list[int] | None =
     return gen
 
 
+CONDITION_LABELS = ["mode", "key"]  # what ``--conditioned`` adds to a MIDI-event recipe
+
+
 def prepare_corpus(text: str | Path | None = None, recipe: str | Path | None = None,
                    cache_dir: str | Path | None = None, tokenizer: Any = None,
-                   strict: bool = False) -> PreparedCorpus:
-    """A text file/folder (``text``) or a corpus recipe (``recipe``) → token arrays."""
+                   strict: bool = False, conditioned: bool = False) -> PreparedCorpus:
+    """A text file/folder (``text``) or a corpus recipe (``recipe``) → token arrays.
+    ``conditioned``: label tokens open each piece (mode and key, analysed with music21's key
+    profiles, unless the recipe names its own ``labels``) or each file of a text folder
+    (``file=NAME``), for one-to-many sampling with ``--condition``."""
     if (text is None) == (recipe is None):
         raise ConfigError("give exactly one of --text FILE|FOLDER or --corpus RECIPE.toml")
     if text is not None:
         from genrnn.corpora.text import prepare_text
 
-        return prepare_text(text, cache_dir=cache_dir, tokenizer=tokenizer)
+        return prepare_text(text, cache_dir=cache_dir, tokenizer=tokenizer, conditioned=conditioned)
     from genrnn.corpora.text_recipe import is_text_recipe, prepare_text_recipe
 
     if is_text_recipe(recipe):
+        if conditioned:
+            raise ConfigError(f"--conditioned: {recipe} is a one-file text recipe; a label per file needs "
+                              f"--text FOLDER")
         return prepare_text_recipe(recipe, cache_dir=cache_dir, tokenizer=tokenizer)
     try:
-        from genrnn.corpora.recipes import prepare
+        from genrnn.corpora.recipes import load_recipe, prepare
     except ModuleNotFoundError as exc:  # a partial install without the music packages
         raise CorpusError(f"corpus recipes need the music packages ({exc}); run make setup") from None
-    return prepare(recipe, cache_dir=cache_dir, strict=strict)
+    overrides = None
+    if conditioned:
+        spec = load_recipe(recipe)
+        if spec.tokenizer != "midi_events":
+            raise ConfigError(f"--conditioned: {recipe} is an ABC recipe; ABC tunes carry their own labels in "
+                              f"their header: prime with one (a --primer FILE.abc holding e.g. M:6/8 and K:Edor lines)")
+        if not spec.labels:
+            overrides = {"labels": CONDITION_LABELS}
+    return prepare(recipe, cache_dir=cache_dir, strict=strict, overrides=overrides)
+
+
+def condition_labels(model: Model, conditions: Sequence[str]) -> list[str]:
+    """``--condition`` values (``mode=minor``, ``key=A``, ``file=hamlet`` or just ``hamlet``)
+    → the model's label tokens, in the order it was trained with; each kind at most once."""
+    labels: list[str] = list(getattr(model.tokenizer, "labels", []) or [])
+    if not conditions:
+        return []
+    if not labels:
+        raise ConfigError(f"--condition: {model.path.name} was trained without labels "
+                          f"(train with --conditioned to sample from a label)")
+    chosen: dict[str, str] = {}
+    for raw in conditions:
+        value = raw.strip()
+        if "=" not in value and f"file={value}" in labels:
+            value = f"file={value}"
+        if value not in labels:
+            kinds = sorted({lb.split("=", 1)[0] for lb in labels})
+            shown = ", ".join(labels[:24]) + (f", … ({len(labels)} in all)" if len(labels) > 24 else "")
+            raise ConfigError(f"--condition {raw}: not one of {model.path.name}'s labels "
+                              f"(kinds: {', '.join(kinds)}): {shown}")
+        kind = value.split("=", 1)[0]
+        if kind in chosen:
+            raise ConfigError(f"--condition {raw}: {kind} is already {chosen[kind]!r}; give each kind once")
+        chosen[kind] = value
+    return [lb for lb in labels if lb in chosen.values()]
+
+
+def condition_ids(model: Model, conditions: Sequence[str]) -> list[int]:
+    """The ids that open a sample with these labels (event models: START first)."""
+    labels = condition_labels(model, conditions)
+    tok = model.tokenizer
+    if model.kind == "midi_events":
+        return list(tok.start_tokens(labels))
+    return [tok.label_id(lb) for lb in labels]
 
 
 def make_trainer(corpus: PreparedCorpus, preset: str, model_overrides: dict[str, Any],
@@ -105,11 +158,12 @@ def resume_trainer(run_dir: str | Path, train_overrides: dict[str, Any],
     corpus_meta = meta["training"].get("corpus", {})
     source = corpus_meta.get("source")
     loaded = ckpt.load_model(model_path)
+    labelled = bool(getattr(loaded.tokenizer, "labels", None))
     if corpus_meta.get("kind") == "text":
-        corpus = prepare_corpus(text=source, cache_dir=cache_dir, tokenizer=loaded.tokenizer)
+        corpus = prepare_corpus(text=source, cache_dir=cache_dir, tokenizer=loaded.tokenizer, conditioned=labelled)
     else:  # a recipe's corpus meta names its data source; the recipe file is recipe_path
         source = corpus_meta.get("recipe_path") or source
-        corpus = prepare_corpus(recipe=source, cache_dir=cache_dir)
+        corpus = prepare_corpus(recipe=source, cache_dir=cache_dir, conditioned=labelled)
     if corpus.meta.get("sha256") != corpus_meta.get("sha256"):
         raise CorpusError(f"{source}: the corpus changed since {run} was trained (SHA-256 differs)")
     train_cfg = from_dict(TrainConfig, {**info["train_config"],
@@ -146,7 +200,8 @@ def _require_kind(model: Model, kinds: tuple[str, ...], what: str) -> None:
         raise ConfigError(f"{model.path}: {what} needs a {' or '.join(kinds)} model; this one is {model.kind!r}")
 
 
-def read_music_primer(model: Model, path: str | Path, seconds: float | None = 4.0) -> Any:
+def read_music_primer(model: Model, path: str | Path, seconds: float | None = 4.0,
+                      labels: Sequence[str] = ()) -> Any:
     """A .mid primer for an event model: its first ``seconds`` (all when None) as a
     ``MusicPrimer``. Wrong kind of model or file, unreadable MIDI, no notes → one-line errors."""
     from genrnn.generation import music
@@ -163,7 +218,15 @@ def read_music_primer(model: Model, path: str | Path, seconds: float | None = 4.
     if p.suffix.lower() not in MIDI_SUFFIXES and magic != b"MThd":
         raise ConfigError(f"--primer {p}: not a MIDI file; {model.path.name} is a MIDI-event model "
                           f"(give a .mid file)")
-    return music.primer_from_sequence(model.tokenizer, read_midi(p), seconds, name=f"--primer {p}")
+    return music.primer_from_sequence(model.tokenizer, read_midi(p), seconds, name=f"--primer {p}", labels=labels)
+
+
+def label_primer(model: Model, labels: Sequence[str]) -> Any:
+    """A ``MusicPrimer`` of START and ``labels`` only: a piece from its labels (one-to-many)."""
+    from genrnn.generation import music
+
+    _require_kind(model, ("midi_events",), "a label primer")
+    return music.empty_primer(model.tokenizer, labels)
 
 
 def music_primer_from_sequence(model: Model, seq: Any, seconds: float | None = None) -> Any:
@@ -304,7 +367,8 @@ def evaluate_music(model: Model, recipe: str | Path, samples: int = 0,
     from genrnn.music import metrics
 
     _require_kind(model, ("midi_events", "abc"), "eval --corpus")
-    corpus = prepare_corpus(recipe=recipe, cache_dir=cache_dir)
+    corpus = prepare_corpus(recipe=recipe, cache_dir=cache_dir,
+                            conditioned=bool(getattr(model.tokenizer, "labels", None)))
     if corpus.tokenizer.to_dict() != model.tokenizer.to_dict():
         raise CorpusError(f"{recipe}: its tokenizer ({corpus.meta.get('kind')}, {corpus.tokenizer.vocab_size} "
                           f"tokens) is not the one {model.path.name} was trained with")

@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "genrnn.cli.corpus",
     "genrnn.cli.play",
     "genrnn.cli.features",
+    "genrnn.cli.classify",
+    "genrnn.cli.harmonize",
     "genrnn.cli.doctor",
     "genrnn.cli.tui",
 )

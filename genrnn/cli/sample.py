@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k", type=int, default=0, help="keep the K most likely tokens (0 = off)")
     p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass in (0, 1] (1 = off)")
     p.add_argument("--seed", type=int, default=None, help="same seed, same output")
+    p.add_argument("--condition", action="append", metavar="LABEL",
+                   help="generate from a label the model was trained with (--conditioned): "
+                        "mode=minor, key=A, file=NAME; repeat for several")
     p.add_argument("--num", type=int, default=1, help="number of samples")
     p.add_argument("--out", help="folder to write one file per sample")
     m = p.add_argument_group("music", "MIDI-event and ABC models (--primer FILE.mid for event models)")
@@ -35,6 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seconds of music to generate after the primer, at most (default 30)")
     m.add_argument("--until-end", action="store_true",
                    help="let the model end a piece before --seconds (default: run to --seconds)")
+    m.add_argument("--max-note-seconds", type=float, default=4.0, metavar="S",
+                   help="event models: release a note held this long (0 = off; default 4)")
+    m.add_argument("--max-polyphony", type=int, default=0, metavar="N",
+                   help="event models: at most N notes at once (0 = no limit)")
     m.add_argument("--musicxml", action="store_true", help="also write each sample as MusicXML")
     m.add_argument("--play", metavar="PORT", help="play each sample live to a MIDI port as it is made "
                                                  "(see `genrnn ports`)")
@@ -58,12 +65,14 @@ def _primer_ids(model: session.Model, args: argparse.Namespace) -> list[int] | N
     text = args.prime
     if args.primer:
         text = (text or "") + read_text_file(args.primer, "--primer")
-    return model.encode_text(text) if text else None
+    ids = session.condition_ids(model, args.condition or []) + (model.encode_text(text) if text else [])
+    return ids or None
 
 
 def run(args: argparse.Namespace) -> int:
     settings = SampleConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                            seed=args.seed)
+                            seed=args.seed, max_note_seconds=args.max_note_seconds,
+                            max_polyphony=args.max_polyphony)
     if args.num < 1:
         raise ConfigError(f"--num {args.num}: expected at least 1")
     out = out_dir_arg(args.out)

@@ -54,9 +54,15 @@ def _seeded(settings: SampleConfig, n: int) -> SampleConfig:
 def _events(model: session.Model, settings: SampleConfig, args: argparse.Namespace, paths: list[Path]) -> int:
     if args.prime:
         raise ConfigError(f"--prime: {model.path.name} is a MIDI-event model; give --primer FILE.mid")
-    primer = session.read_music_primer(model, args.primer, args.primer_seconds) if args.primer else None
-    if primer is not None:
+    labels = session.condition_labels(model, args.condition or [])
+    if args.primer:
+        primer = session.read_music_primer(model, args.primer, args.primer_seconds, labels)
         err.print(f"primer: {len(primer.sequence.notes)} notes, {primer.end_time:.2f} s of {args.primer}")
+    else:
+        primer = session.label_primer(model, labels) if labels else None
+    if labels:
+        err.print(f"conditioned on {', '.join(labels)}")
+    matched = 0
     for n, path in enumerate(paths):
         cfg = _seeded(settings, n)
         sample = _play(model, cfg, primer, args) if args.play else session.sample_music(
@@ -65,9 +71,30 @@ def _events(model: session.Model, settings: SampleConfig, args: argparse.Namespa
         if args.wav:
             written.append(_render(sample.sequence, path, args))
         how = "ended by the model" if sample.ended else f"cut at {args.seconds:g} s"
+        note = ""
+        if labels:
+            ok, analysed = _matches(sample.sequence, labels)
+            matched += ok
+            note = f"; analysed as {analysed} ({'matches' if ok else 'does not match'})"
         err.print(f"wrote {', '.join(str(p) for p in written)}: {len(sample.sequence.notes)} notes, "
-                  f"{sample.generated_seconds:.1f} s generated ({how}), seed {sample.seed}")
+                  f"{sample.generated_seconds:.1f} s generated ({how}), seed {sample.seed}{note}")
+    if labels and len(paths) > 1:
+        err.print(f"{matched} of {len(paths)} samples match {', '.join(labels)} when analysed")
     return 0
+
+
+def _matches(seq: Any, labels: list[str]) -> tuple[bool, str]:
+    """Whether music21's key profiles find the asked mode/key in a generated piece."""
+    from genrnn.errors import MidiConversionError
+    from genrnn.music.notation import analyse_key
+
+    try:
+        key = analyse_key(seq)
+    except MidiConversionError:
+        return False, "no notes"
+    found = key.labels
+    ok = all(found.get(kind) == value for kind, value in (lb.split("=", 1) for lb in labels))
+    return ok, f"{key.tonic} {key.mode}"
 
 
 def _play(model: session.Model, cfg: SampleConfig, primer: Any, args: argparse.Namespace) -> Any:
@@ -103,6 +130,7 @@ def _render(seq: Any, path: Path, args: argparse.Namespace) -> Path:
 def _tunes(model: session.Model, settings: SampleConfig, args: argparse.Namespace, paths: list[Path]) -> int:
     if args.play or args.musicxml:
         raise ConfigError("--play and --musicxml are for MIDI-event models; an ABC model writes .abc and .mid")
+    session.condition_labels(model, args.condition or [])  # ABC models have none: one clear error
     text = args.prime or ""
     if args.primer:
         if Path(args.primer).suffix.lower() in session.MIDI_SUFFIXES:

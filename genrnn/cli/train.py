@@ -29,6 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--text", help="a UTF-8 text file, or a folder of them (recursive)")
     src.add_argument("--corpus", help="a corpus recipe, e.g. corpora/bach_chorales.toml")
     src.add_argument("--cache", help="cache folder for encoded corpora (default ~/.cache/genrnn)")
+    src.add_argument("--conditioned", action="store_true",
+                     help="learn labels as tokens that open each piece (mode and key of each MIDI piece, "
+                          "analysed with music21) or each file of a --text FOLDER (file=NAME); then "
+                          "`genrnn sample CKPT --condition mode=minor`")
     p.add_argument("--out", help="run folder for checkpoints and metrics.jsonl")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
     p.add_argument("--force", action="store_true", help="start afresh in an --out that holds a run")
@@ -107,7 +111,8 @@ def _build_trainer(args: argparse.Namespace, callbacks: list):
             raise ConfigError(f"--out {out}: already holds a run; use --resume {out}, --force, or another folder")
         for name in ("metrics.jsonl", "best.safetensors", "last.safetensors", "last.state.safetensors"):
             (out / name).unlink(missing_ok=True)
-    corpus = session.prepare_corpus(text=args.text, recipe=args.corpus, cache_dir=args.cache)
+    corpus = session.prepare_corpus(text=args.text, recipe=args.corpus, cache_dir=args.cache,
+                                    conditioned=args.conditioned)
     preset = args.preset or ("music" if corpus.meta.get("kind") == "midi_events" else "default")
     return session.make_trainer(corpus, preset, _overrides(args, MODEL_FLAGS),
                                 _overrides(args, TRAIN_FLAGS), out, callbacks)

@@ -20,6 +20,7 @@ Recipe keys (all top level)::
     transpose = [-3, 3]            # semitone range, training pieces only
     stretch = [0.95, 1.0, 1.05]    # tempo stretch factors, training pieces only
     labels = ["mode", "key"]       # midi_events only: per-piece labels, as tokens after START
+    label_dropout = 0.25           # share of training records where each label is left out
     header_fields = ["M", "L", "K"]  # chars/ABC: header fields kept before each tune body
     validate = true                # chars/ABC: keep only tunes music21 parses
 """
@@ -56,7 +57,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-PREP_VERSION = 1
+PREP_VERSION = 2  # 2: label dropout in labelled training records
 SOURCES = ("music21-chorales", "music21-abc", "folder")
 TOKENIZERS = ("midi_events", "chars")
 MIDI_SUFFIXES = (".mid", ".midi", ".kar", ".smf")
@@ -79,6 +80,7 @@ class Recipe:
     transpose: tuple[int, int] = (0, 0)
     stretch: tuple[float, ...] = (1.0,)
     labels: tuple[str, ...] = ()
+    label_dropout: float = 0.25
     header_fields: tuple[str, ...] = ("M", "L", "K")
     validate: bool = True
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -96,8 +98,10 @@ def default_cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "genrnn" / "corpora"
 
 
-def load_recipe(path: str | os.PathLike[str]) -> Recipe:
-    """Read and validate a recipe; errors name the file and the field."""
+def load_recipe(path: str | os.PathLike[str], overrides: dict[str, Any] | None = None) -> Recipe:
+    """Read and validate a recipe; errors name the file and the field. ``overrides`` replace
+    fields of the file (e.g. ``{"labels": ["mode", "key"]}`` for ``train --conditioned``) and
+    are part of the cache key like any field."""
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -105,7 +109,7 @@ def load_recipe(path: str | os.PathLike[str]) -> Recipe:
         raise CorpusError(f"{path}: cannot read recipe ({exc.strerror or exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return _recipe_from(raw, path)
+    return _recipe_from({**raw, **(overrides or {})}, path)
 
 
 def _field(raw: dict[str, Any], path: Path, key: str, types: type | tuple[type, ...], default: Any) -> Any:
@@ -146,6 +150,7 @@ def _recipe_from(raw: dict[str, Any], path: Path) -> Recipe:
         transpose=_transpose(raw, path),
         stretch=_stretch(raw, path),
         labels=_labels(raw, path, tokenizer),
+        label_dropout=float(_ranged(raw, path, "label_dropout", 0.25, 0, 1)),
         header_fields=tuple(_str_list(raw, path, "header_fields", ["M", "L", "K"])),
         validate=_field(raw, path, "validate", bool, True),
         raw=raw,
@@ -332,6 +337,8 @@ def _midi_result(recipe: Recipe, item: Item, val: bool) -> Result:
         if ids is None:
             continue  # a pitch would leave 0..127
         labels = _label_tokens(recipe, key.transposed(semis) if key else None)
+        if not val and labels and recipe.label_dropout > 0:
+            labels = _drop_labels(recipe, item.name, factor, semis, labels)
         head = np.asarray([START, *(tok.label_id(lb) for lb in labels)], np.uint16)
         records.append(np.concatenate([head, ids, np.asarray([END], np.uint16)]))
     return Result(
@@ -342,6 +349,17 @@ def _midi_result(recipe: Recipe, item: Item, val: bool) -> Result:
 
 def _label_tokens(recipe: Recipe, key: notation.KeyLabel | None) -> list[str]:
     return [f"{kind}={key.labels[kind]}" for kind in recipe.labels] if key else []
+
+
+def _drop_labels(recipe: Recipe, name: str, factor: float, semis: int, labels: list[str]) -> list[str]:
+    """Label dropout: each label is left out of ``label_dropout`` of the training records
+    (chosen by a hash of the record, so a prep is reproducible), so that the model also
+    learns to generate from any subset of labels, or none (``sample --condition mode=minor``
+    without a key, or plain unconditioned sampling). The order of those kept is unchanged."""
+    digest = hashlib.sha256(f"{recipe.split_salt}:labels:{name}:{factor}:{semis}".encode()).digest()
+    rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+    keep = rng.random(len(labels)) >= recipe.label_dropout
+    return [label for label, k in zip(labels, keep, strict=True) if k]
 
 
 def _abc_result(recipe: Recipe, item: Item, val: bool) -> Result:
@@ -386,9 +404,11 @@ def prepare(
     cache_dir: str | os.PathLike[str] | None = None,
     strict: bool = False,
     progress: Progress | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> PreparedCorpus:
-    """The recipe's corpus, from the cache when the recipe and source are unchanged."""
-    recipe = load_recipe(recipe_path)
+    """The recipe's corpus, from the cache when the recipe (with ``overrides``) and source
+    are unchanged."""
+    recipe = load_recipe(recipe_path, overrides)
     items = source_items(recipe)
     if not items:
         raise CorpusError(f"{recipe.path}: the source has no pieces")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from genrnn.corpora.base import PreparedCorpus
-from genrnn.errors import CorpusError
+from genrnn.errors import ConfigError, CorpusError
 from genrnn.tokenizers.chars import CharTokenizer, text_to_codepoints
 
 CHUNK_BYTES = 4 << 20
@@ -125,13 +125,18 @@ def _scan(files: list[Path]) -> tuple[str, int, np.ndarray, int]:
     return digest.hexdigest(), count, np.flatnonzero(seen).astype(np.uint32), content_distinct
 
 
-def _encode_to(path: Path, files: list[Path], tok: CharTokenizer, count: int) -> None:
-    """Pass 2: encode into ``path`` (.npy) through a memmap; atomic via os.replace."""
+def _encode_to(path: Path, files: list[Path], tok: CharTokenizer, count: int,
+               labels: list[str] | None = None) -> None:
+    """Pass 2: encode into ``path`` (.npy) through a memmap; atomic via os.replace. With
+    ``labels`` (one per file), each file starts with its label's id."""
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     dtype = tok.encode_codepoints(np.zeros(0, dtype=np.uint32)).dtype
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(count,))
     pos = 0
-    for f in files:
+    for n, f in enumerate(files):
+        if labels is not None:
+            out[pos] = tok.label_id(labels[n])
+            pos += 1
         for text in _file_chunks(f):
             ids = tok.encode_codepoints(text_to_codepoints(text))
             out[pos: pos + len(ids)] = ids
@@ -141,10 +146,19 @@ def _encode_to(path: Path, files: list[Path], tok: CharTokenizer, count: int) ->
     os.replace(tmp, path)
 
 
+def file_label(root: Path, path: Path) -> str:
+    """A file's conditioning label: ``file=`` and its path in the folder, without suffix."""
+    return "file=" + path.relative_to(root).with_suffix("").as_posix()
+
+
 def prepare_text(source: str | Path, cache_dir: str | Path | None = None,
-                 tokenizer: CharTokenizer | None = None) -> PreparedCorpus:
-    """Encode a text file or folder. With ``tokenizer`` (resuming, evaluating) its vocab is used."""
+                 tokenizer: CharTokenizer | None = None, conditioned: bool = False) -> PreparedCorpus:
+    """Encode a text file or folder. With ``tokenizer`` (resuming, evaluating) its vocab is used.
+    ``conditioned``: each file of a folder starts with a label token ``file=NAME`` (one-to-many:
+    ``sample --condition file=NAME`` writes in that file's manner)."""
     src = Path(source)
+    if conditioned and src.is_file():
+        raise ConfigError(f"--conditioned: {src} is one file; a label per file needs a folder of text files")
     files, skipped = _usable_files(list_text_files(src), single=src.is_file())
     if not files:
         raise CorpusError(f"{src}: no UTF-8 text files found" + (f" ({len(skipped)} skipped)" if skipped else ""))
@@ -153,17 +167,25 @@ def prepare_text(source: str | Path, cache_dir: str | Path | None = None,
         raise CorpusError(f"{src}: the corpus is empty")
     if distinct < 2:
         raise CorpusError(f"{src}: the corpus has fewer than two distinct characters; nothing to learn")
+    labels = [file_label(src, f) for f in files] if conditioned else None
     tok = tokenizer or CharTokenizer.from_codepoints(points)
-    vocab_key = hashlib.sha256("".join(tok.chars).encode()).hexdigest()[:12]
+    if labels is not None:
+        if tokenizer is None:
+            tok = CharTokenizer(tok.chars, labels)
+        missing = sorted(set(labels) - set(tok.labels))
+        if missing:
+            raise CorpusError(f"{src}: files without a label in the model's tokenizer: {', '.join(missing[:5])}")
+        count += len(files)
+    vocab_key = hashlib.sha256(("".join(tok.chars) + "\0".join(tok.labels)).encode()).hexdigest()[:12]
     cache = Path(cache_dir) if cache_dir else default_cache_dir() / "text"
     cache.mkdir(parents=True, exist_ok=True)
-    npy = cache / f"{sha[:24]}-{vocab_key}-v{CACHE_VERSION}.npy"
+    npy = cache / f"{sha[:24]}-{vocab_key}{'-labelled' if labels else ''}-v{CACHE_VERSION}.npy"
     if not npy.exists():
-        _encode_to(npy, files, tok, count)
+        _encode_to(npy, files, tok, count, labels)
     data = np.load(npy, mmap_mode="r")
     split = int(len(data) * (1 - VAL_FRACTION))
     meta = {"kind": "text", "source": str(src), "sha256": sha, "files": len(files),
             "skipped_files": len(skipped), "skipped": skipped[:50], "chars": int(count),
-            "cache": str(npy)}
+            "cache": str(npy), **({"labels": labels} if labels else {})}
     (cache / f"{npy.stem}.json").write_text(json.dumps(meta, indent=1))
     return PreparedCorpus(train=data[:split], val=data[split:], tokenizer=tok, meta=meta)

@@ -9,10 +9,8 @@ on/off events as the stream yields them, decoded one token at a time (never the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-
-import torch
 
 from genrnn.errors import ConfigError, MidiConversionError
 from genrnn.generation.stream import Generator
@@ -92,9 +90,10 @@ def _shift_ids(steps: int) -> list[int]:
 
 
 def primer_from_sequence(tokenizer: MidiEventTokenizer, seq: NoteSequence, seconds: float | None,
-                         name: str = "primer") -> MusicPrimer:
-    """START + the events of the first ``seconds`` of ``seq`` (drums dropped), padded with time
-    shifts so generation starts ``seconds`` in (or at the end of a shorter primer)."""
+                         name: str = "primer", labels: Sequence[str] = ()) -> MusicPrimer:
+    """START (+ conditioning ``labels``) + the events of the first ``seconds`` of ``seq``
+    (drums dropped), padded with time shifts so generation starts ``seconds`` in (or at the
+    end of a shorter primer)."""
     if seconds is not None and seconds <= 0:
         raise ConfigError(f"--primer-seconds {seconds:g}: expected a positive number of seconds")
     whole = seq.without_drums()
@@ -102,24 +101,21 @@ def primer_from_sequence(tokenizer: MidiEventTokenizer, seq: NoteSequence, secon
     if not clipped.notes:
         where = f"in its first {seconds:g} s" if seconds is not None else "(drums only)"
         raise MidiConversionError(f"{name}: the primer has no notes {where}")
-    ids = [*tokenizer.start_tokens(), *(int(t) for t in tokenizer.encode(clipped))]
+    ids = [*tokenizer.start_tokens(labels), *(int(t) for t in tokenizer.encode(clipped))]
     target = min(seconds, whole.end_time) if seconds is not None else whole.end_time
     ids += _shift_ids(round((target - _time_of(ids)) / STEP_SECONDS))
     return MusicPrimer(ids, clipped, _time_of(ids))
 
 
-def empty_primer(tokenizer: MidiEventTokenizer) -> MusicPrimer:
-    return MusicPrimer(list(tokenizer.start_tokens()), NoteSequence(), 0.0)
+def empty_primer(tokenizer: MidiEventTokenizer, labels: Sequence[str] = ()) -> MusicPrimer:
+    """START and the conditioning ``labels``: a piece from nothing but its labels (one-to-many)."""
+    return MusicPrimer(list(tokenizer.start_tokens(labels)), NoteSequence(), 0.0)
 
 
 def next_token(stream: Generator, allow_end: bool = True) -> int:
-    """Stream 0's next token; with ``allow_end=False`` END is never drawn (its logit is
-    masked for this one step), so a piece runs to the caller's time bound."""
-    if not allow_end:
-        if stream.logits is None:
-            stream.prime()
-        with torch.inference_mode():
-            stream.logits[:, END] = float("-inf")  # type: ignore[index]
+    """Stream 0's next token, drawn under the event grammar (``generation/grammar.py``); with
+    ``allow_end=False`` END is never drawn, so a piece runs to the caller's time bound."""
+    stream.allow_end = allow_end
     return next(stream).token
 
 

@@ -40,7 +40,7 @@ def sample(logits: torch.Tensor, cfg: SampleConfig, generator: torch.Generator) 
     # torch.multinomial's set-up, which dominated the per-token cost of a one-stream sampler.
     cum = probs.cumsum(-1)  # (B, V)
     u = torch.rand(cum.shape[0], 1, generator=generator, device=cum.device) * cum[:, -1:]
-    tokens = (cum < u).sum(-1).clamp_(max=cum.shape[-1] - 1)
+    tokens = (cum <= u).sum(-1).clamp_(max=cum.shape[-1] - 1)  # <=: a zero-probability id is never drawn, even at u = 0
     return tokens, probs
 
 
@@ -77,4 +77,4 @@ def sample_numpy(logits: np.ndarray, cfg: SampleConfig, rng: np.random.Generator
         return probs.argmax(-1), probs
     cum = probs.cumsum(-1)
     u = rng.random((cum.shape[0], 1), dtype=np.float32) * cum[:, -1:]
-    return np.minimum((cum < u).sum(-1), cum.shape[-1] - 1), probs
+    return np.minimum((cum <= u).sum(-1), cum.shape[-1] - 1), probs

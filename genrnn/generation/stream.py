@@ -21,6 +21,7 @@ import torch
 
 from genrnn.config import SampleConfig
 from genrnn.errors import ConfigError
+from genrnn.generation.grammar import EventGrammar, LabelMask
 from genrnn.generation.sampler import sample, sample_numpy
 from genrnn.models.rnn import RNNLanguageModel, State
 from genrnn.models.step import FusedStep
@@ -76,6 +77,24 @@ class Generator:
         self.state: State = model.init_state(batch, self.device)
         self.logits: torch.Tensor | None = None  # (B, V) for the next position
         self.index = 0
+        # What cannot be said next (grammar.py): the event grammar, one per stream, for event
+        # models; label ids for character models trained with labels.
+        self.grammars: list[EventGrammar | LabelMask] = []
+        kind = getattr(tokenizer, "kind", "")
+        if kind == "midi_events":
+            self.grammars = [EventGrammar(tokenizer.vocab_size, self.device) for _ in range(batch)]
+        elif kind == "chars" and getattr(tokenizer, "labels", None):
+            self.grammars = [LabelMask(tokenizer.vocab_size, len(tokenizer.chars), self.device)] * batch
+
+    @property
+    def allow_end(self) -> bool:
+        """Event models: whether the next draws may end the piece (END)."""
+        return all(g.allow_end for g in self.grammars)
+
+    @allow_end.setter
+    def allow_end(self, value: bool) -> None:
+        for g in self.grammars:
+            g.allow_end = value
 
     @property
     def settings(self) -> SampleConfig:
@@ -95,6 +114,8 @@ class Generator:
         x = torch.tensor(ids, dtype=torch.long, device=self.device).unsqueeze(0).expand(self.batch, -1)
         logits, self.state = self.model(x, self.state)  # (B, T, V)
         self.logits = logits[:, -1]
+        for g in self.grammars:
+            g.feed(ids)
 
     def __iter__(self) -> Iterator[Step]:
         return self
@@ -103,12 +124,20 @@ class Generator:
         if self.logits is None:
             self.prime()
         assert self.logits is not None
+        logits = self.logits
+        if self.grammars:
+            with torch.inference_mode():
+                mask = (self.grammars[0].mask(self._settings) if self.batch == 1
+                        else torch.stack([g.mask(self._settings) for g in self.grammars]))
+                logits = logits.masked_fill(mask, float("-inf"))
         if self.np_rng is not None:  # CPU: NumPy all the way, no autograd context to enter
-            ids, p = sample_numpy(self.logits.numpy(), self._settings, self.np_rng)
+            ids, p = sample_numpy(logits.numpy(), self._settings, self.np_rng)
             tokens, probs = torch.from_numpy(ids), torch.from_numpy(p)
         else:
             with torch.inference_mode():
-                tokens, probs = sample(self.logits, self._settings, self.rng)
+                tokens, probs = sample(logits, self._settings, self.rng)
+        for g, t in zip(self.grammars, tokens.tolist(), strict=False):
+            g.feed((t,))
         self.logits, self.state = self._step(tokens, self.state)
         step = Step(self.index, tokens.tolist(), probs, self.state)
         self.index += 1

@@ -16,12 +16,14 @@ def text_to_codepoints(text: str) -> np.ndarray:
 
 
 class CharTokenizer:
-    """Vocabulary = the sorted set of characters of the training corpus."""
+    """Vocabulary = the sorted set of characters of the training corpus, then one id per
+    conditioning label (``train --text FOLDER --conditioned``: ``file=NAME`` before each file)."""
 
     kind = "chars"
 
-    def __init__(self, chars: Iterable[str]) -> None:
+    def __init__(self, chars: Iterable[str], labels: Iterable[str] = ()) -> None:
         self.chars: list[str] = sorted(set(chars))
+        self.labels: list[str] = list(dict.fromkeys(str(label) for label in labels))
         if not self.chars:
             raise TokenizerError("character vocabulary is empty: the corpus has no text")
         if any(len(c) != 1 for c in self.chars):
@@ -40,7 +42,12 @@ class CharTokenizer:
 
     @property
     def vocab_size(self) -> int:
-        return len(self.chars)
+        return len(self.chars) + len(self.labels)
+
+    def label_id(self, label: str) -> int:
+        if label not in self.labels:
+            raise TokenizerError(f"label {label!r} is not in this tokenizer's labels {self.labels}")
+        return len(self.chars) + self.labels.index(label)
 
     def _lookup(self) -> np.ndarray:
         if self._lut is None:
@@ -68,18 +75,26 @@ class CharTokenizer:
         return self.encode_codepoints(text_to_codepoints(data))
 
     def decode(self, ids: Iterable[int]) -> str:
-        chars = self.chars
-        return "".join(chars[int(i)] for i in ids)
+        """Characters; label ids decode to nothing."""
+        chars, n = self.chars, len(self.chars)
+        return "".join(chars[i] for i in map(int, ids) if i < n)
 
     def token_name(self, token_id: int) -> str:
-        return self.chars[token_id]
+        n = len(self.chars)
+        return self.chars[token_id] if token_id < n else f"<{self.labels[token_id - n]}>"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "chars": "".join(self.chars)}
+        out: dict[str, Any] = {"kind": self.kind, "chars": "".join(self.chars)}
+        if self.labels:
+            out["labels"] = list(self.labels)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CharTokenizer:
         chars = data.get("chars")
         if not isinstance(chars, str) or not chars:
             raise TokenizerError("tokenizer field 'chars': expected a non-empty string")
-        return cls(chars)
+        labels = data.get("labels", [])
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            raise TokenizerError("tokenizer field 'labels': expected a list of strings")
+        return cls(chars, labels)

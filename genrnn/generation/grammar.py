@@ -1,0 +1,147 @@
+"""The performance-event grammar, enforced at every draw of an event model's stream.
+
+A language model over events can say things that mean nothing: a NOTE_OFF for a pitch that is
+not sounding (a no-op), a START or a label token in the middle of a piece. The first is not
+harmless: when a model that means to release C4 draws the neighbouring B3's NOTE_OFF instead,
+C4 hangs for the rest of the piece, stacking voices and clashes. Measured on the shipped Bach
+model (34 chorales, temperature 1.0): without the grammar, polyphony 5.4 against Bach's 4.0 and
+vertical consonance 0.66 against 0.87; with it, 3.9 and 0.81.
+
+So, before each draw, ``EventGrammar.mask`` forbids:
+
+- PAD, START and label tokens (they only open a piece);
+- NOTE_OFF of a pitch that is not sounding;
+- NOTE_ON and NOTE_OFF of a pitch struck at this very step (a note lasts at least one step,
+  as in every encoded piece; a zero-length note or a double strike cannot be written to MIDI);
+- END, unless ``allow_end``;
+- NOTE_ON while ``settings.max_polyphony`` notes sound (0 = no limit);
+- with ``settings.max_note_seconds`` (0 = off): a TIME_SHIFT that would carry the oldest
+  sounding note past the limit, and, once a note reaches it, everything but the NOTE_OFFs of
+  the notes that reached it. The longest note in the Bach chorales is 3.6 s.
+
+The mask is renormalised by the sampler like any other filter (temperature, top-k, top-p act on
+what is allowed). O(notes sounding) per step, a handful of element writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+from genrnn.config import SampleConfig
+from genrnn.tokenizers.midi_events import (
+    END,
+    LABEL,
+    MAX_SHIFT,
+    NOTE_OFF,
+    NOTE_ON,
+    NUM_PITCHES,
+    PAD,
+    START,
+    STEP_SECONDS,
+    TIME_SHIFT,
+    VELOCITY,
+)
+
+
+class EventGrammar:
+    """Tracks what the stream has said (sounding notes, time) and what it may say next."""
+
+    def __init__(self, vocab_size: int, device: torch.device | str = "cpu", allow_end: bool = True) -> None:
+        self.vocab_size = vocab_size
+        self.allow_end = allow_end
+        self.step = 0
+        self.sounding: dict[int, int] = {}  # pitch → onset step
+        self.fresh: set[int] = set()  # pitches struck at the current step
+        # Forbidden whatever the state: PAD, START, labels; every NOTE_OFF until its note sounds.
+        self._base = torch.zeros(vocab_size, dtype=torch.bool, device=device)
+        self._base[[PAD, START]] = True
+        self._base[LABEL:] = True
+        self._base[NOTE_OFF:NOTE_OFF + NUM_PITCHES] = True
+        self._end_allowed = self._base.clone()
+        self._end_forbidden = self._base.clone()
+        self._end_forbidden[END] = True
+
+    # ------------------------------------------------------------------ state
+    def feed(self, tokens: Iterable[int]) -> None:
+        """Advance the state by the tokens the stream has consumed (primer or drawn)."""
+        for token in tokens:
+            t = int(token)
+            if NOTE_ON <= t < NOTE_OFF:
+                self._strike(t - NOTE_ON)
+            elif NOTE_OFF <= t < TIME_SHIFT:
+                self._release(t - NOTE_OFF)
+            elif TIME_SHIFT <= t < VELOCITY:
+                self.step += t - TIME_SHIFT + 1
+                self._settle()
+            elif t == END:
+                self._settle()
+                for pitch in list(self.sounding):
+                    self._release(pitch)
+
+    def _forbid(self, token: int, value: bool) -> None:
+        self._end_allowed[token] = value
+        self._end_forbidden[token] = value
+
+    def _strike(self, pitch: int) -> None:
+        self.sounding[pitch] = self.step  # a re-strike restarts the note
+        self.fresh.add(pitch)
+        self._forbid(NOTE_ON + pitch, True)  # until time moves on
+        self._forbid(NOTE_OFF + pitch, True)
+
+    def _release(self, pitch: int) -> None:
+        self.sounding.pop(pitch, None)
+        self._forbid(NOTE_OFF + pitch, True)
+
+    def _settle(self) -> None:
+        """Time moved on: notes struck at the last step may now end or be struck again."""
+        for pitch in self.fresh:
+            self._forbid(NOTE_ON + pitch, False)
+            if pitch in self.sounding:
+                self._forbid(NOTE_OFF + pitch, False)
+        self.fresh.clear()
+
+    # ------------------------------------------------------------------ mask
+    def mask(self, settings: SampleConfig) -> torch.Tensor:
+        """(V,) bool, True = forbidden at the next draw. Never forbids everything."""
+        base = self._end_allowed if self.allow_end else self._end_forbidden
+        limit_poly = settings.max_polyphony > 0 and len(self.sounding) >= settings.max_polyphony
+        limit_steps = round(settings.max_note_seconds / STEP_SECONDS) if settings.max_note_seconds > 0 else 0
+        if not self.sounding or not (limit_poly or limit_steps):
+            return base
+        mask = base.clone()
+        if limit_poly:
+            mask[NOTE_ON:NOTE_OFF] = True
+        if limit_steps:
+            oldest = min(self.sounding.values())
+            left = oldest + limit_steps - self.step  # steps before the oldest note is due
+            if left <= 0:
+                mask[:] = True
+                for pitch, onset in self.sounding.items():
+                    if self.step - onset >= limit_steps:
+                        mask[NOTE_OFF + pitch] = False
+            elif left < MAX_SHIFT:
+                mask[TIME_SHIFT + left:TIME_SHIFT + MAX_SHIFT] = True
+        return mask
+
+    def apply(self, logits: torch.Tensor, settings: SampleConfig) -> torch.Tensor:
+        """``logits`` (B, V) with the forbidden ids at -inf (a new tensor)."""
+        return logits.masked_fill(self.mask(settings), float("-inf"))
+
+
+class LabelMask:
+    """Character models trained ``--conditioned``: a label id opens a file and is never drawn
+    in the middle of text (it would decode to nothing)."""
+
+    allow_end = True
+
+    def __init__(self, vocab_size: int, first_label: int, device: torch.device | str = "cpu") -> None:
+        self._mask = torch.zeros(vocab_size, dtype=torch.bool, device=device)
+        self._mask[first_label:] = True
+
+    def feed(self, tokens: Iterable[int]) -> None:
+        pass
+
+    def mask(self, settings: SampleConfig) -> torch.Tensor:
+        return self._mask
