@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.table import Table
 
-from genrnn import session
 from genrnn.cli._common import add_device_args, out
 from genrnn.config import SampleConfig
 from genrnn.errors import ConfigError
+
+if TYPE_CHECKING:
+    from genrnn import session
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    from genrnn import session  # torch loads here, not at `genrnn --help`
     if (args.text is None) == (args.corpus is None):
         raise ConfigError("give exactly one of --text FILE|FOLDER or --corpus RECIPE.toml")
     if args.samples < 0 or (args.samples and args.corpus is None):
@@ -61,6 +65,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def _eval_corpus(model: session.Model, args: argparse.Namespace) -> int:
+    from genrnn import session  # torch loads here, not at `genrnn --help`
     settings = SampleConfig(temperature=args.temperature, seed=args.seed)
     report = session.evaluate_music(model, args.corpus, args.samples, settings, args.seconds,
                                     cache_dir=args.cache, device=args.device or "cpu")
@@ -106,6 +111,7 @@ def _rounded(value: object) -> object:
 
 
 def run_info(args: argparse.Namespace) -> int:
+    from genrnn import session  # torch loads here, not at `genrnn --help`
     info = session.checkpoint_info(args.checkpoint)
     if args.json:
         out.print(json.dumps(info, default=str))

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from genrnn import session
 from genrnn.cli._common import add_device_args, err, out_dir_arg, read_text_file
 from genrnn.config import SampleConfig
 from genrnn.errors import ConfigError
 
 DEFAULT_LENGTH = 1000
+
+if TYPE_CHECKING:
+    from genrnn import session
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _check_text_args(model: session.Model, args: argparse.Namespace) -> None:
+    from genrnn import session  # torch loads here, not at `genrnn --help`
     """Music-only options and MIDI primers are one clear line for a text model."""
     if args.primer and Path(args.primer).suffix.lower() in session.MIDI_SUFFIXES:
         raise ConfigError(f"--primer {args.primer}: a MIDI primer needs a MIDI-event model; "
@@ -62,6 +66,7 @@ def _check_text_args(model: session.Model, args: argparse.Namespace) -> None:
 
 
 def _primer_ids(model: session.Model, args: argparse.Namespace) -> list[int] | None:
+    from genrnn import session  # torch loads here, not at `genrnn --help`
     text = args.prime
     if args.primer:
         text = (text or "") + read_text_file(args.primer, "--primer")
@@ -70,6 +75,7 @@ def _primer_ids(model: session.Model, args: argparse.Namespace) -> list[int] | N
 
 
 def run(args: argparse.Namespace) -> int:
+    from genrnn import session  # torch loads here, not at `genrnn --help`
     settings = SampleConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                             seed=args.seed, max_note_seconds=args.max_note_seconds,
                             max_polyphony=args.max_polyphony)
@@ -90,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _stream_stdout(model, settings, primer, length, args) -> int:  # noqa: ANN001
+    from genrnn import session  # torch loads here, not at `genrnn --help`
     write, flush = sys.stdout.write, sys.stdout.flush
     for n in range(args.num):
         seed = None if settings.seed is None else settings.seed + n
@@ -107,6 +114,7 @@ def _stream_stdout(model, settings, primer, length, args) -> int:  # noqa: ANN00
 
 
 def _write_files(model, settings, primer, length, num, out: Path) -> int:  # noqa: ANN001
+    from genrnn import session  # torch loads here, not at `genrnn --help`
     stream = session.open_stream(model, settings, primer, batch=num)
     ids = stream.take(length)
     head = model.decode(primer) if primer else ""

@@ -253,7 +253,7 @@ async def test_help_lists_every_binding(make_app) -> None:
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
         text = app.screen.text
-        for key in ("ctrl+q", "ctrl+s", "space", "f3", "temperature"):
+        for key in ("Ctrl+Q", "Ctrl+S", "Space", "F3", "?", "temperature"):
             assert key in text
         await pilot.press("escape")
         await pilot.press("question_mark")
@@ -278,3 +278,28 @@ async def test_ctrl_q_quits_while_generating_and_playing(make_app) -> None:
 def test_the_app_imports_without_torch() -> None:
     code = "import sys, genrnn.tui.app, genrnn.cli.tui; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+async def test_r_shows_an_abc_take_as_a_piano_roll_and_back(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.entries)
+        take = Take(0, "folk", "abc", 0.8, text=ABC_TUNE, done=True)
+        screen.add_take(take)
+        screen._show(take)
+        views = screen.query_one("#views")
+        assert views.current == "text-view"
+        screen.query_one("#views").focus()
+        await pilot.press("r")
+        await wait_for(pilot, lambda: views.current == "roll-view", timeout=30)
+        assert [n.pitch for n in screen.roll.notes] == [60, 62, 64, 65, 67, 69, 71, 72, 72, 71, 69, 67, 65, 64, 62, 60]
+        await pilot.press("r")
+        assert views.current == "text-view"
+        broken = Take(0, "folk", "abc", 0.8, text="X:1\nK:C\n|]]]", done=True)
+        screen.add_take(broken)
+        screen._show(broken)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: any(m.startswith(f"take #{broken.number}") and s == "error" for m, s in app.notes),
+                       timeout=30)
+        assert views.current == "text-view"

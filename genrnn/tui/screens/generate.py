@@ -50,6 +50,7 @@ class GenerateScreen(Screen[None]):
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+o", "primer_file", "Primer file", show=False),
         Binding("c", "compare", "Compare", show=False),
+        Binding("r", "toggle_roll", "ABC take: piano roll / text", show=False),
         Binding("ctrl+r", "rescan", "Rescan models", show=False),
     ]
 
@@ -229,7 +230,9 @@ class GenerateScreen(Screen[None]):
                 self.control = None
             self._refresh_take_option(take)
             how = "stopped" if take.stopped else "done"
-            self._status(f"take #{take.number} {how} · {take.size} · {rate:,.0f} tok/s · space plays, ctrl+s saves")
+            hint = " · r: piano roll" if take.kind == "abc" else ""
+            self._status(f"take #{take.number} {how} · {take.size} · {rate:,.0f} tok/s · space plays, "
+                         f"ctrl+s saves{hint}")
         else:
             self._status(f"generating take #{take.number} · {take.size} · {rate:,.0f} tok/s · T {self.panel.temperature:.2f}")
 
@@ -284,6 +287,39 @@ class GenerateScreen(Screen[None]):
         self.takes.append(take)
         self._add_take_option(take)
         self._show(take)
+
+    def action_toggle_roll(self) -> None:
+        """An ABC take is written as text; r shows the tune music21 reads from it as a piano
+        roll (and r again the text)."""
+        take = self.shown
+        if take is None or take.kind != "abc":
+            self._status("r shows an ABC take as a piano roll; pick an ABC take first")
+            return
+        views = self.query_one("#views", ContentSwitcher)
+        if views.current == "roll-view":
+            views.current = "text-view"
+            return
+        if not take.done:
+            self._status("the tune is still being written; r again when it is done")
+            return
+        self._parse_tune(take)
+
+    @work(thread=True, exclusive=True, group="abc")
+    def _parse_tune(self, take: Take) -> None:
+        try:
+            notes = take.sequence().notes
+        except GenrnnError as exc:
+            self.app.call_from_thread(self.notify, f"take #{take.number}: {exc}", severity="error",
+                                      title="does not parse")
+            return
+        self.app.call_from_thread(self._show_tune_roll, take, notes)
+
+    def _show_tune_roll(self, take: Take, notes: list) -> None:
+        if take is not self.shown:
+            return
+        self.query_one("#views", ContentSwitcher).current = "roll-view"
+        self.roll.show(notes, [])
+        self._status(f"take #{take.number} as music21 reads it · {len(notes)} notes · r shows the text")
 
     def _show(self, take: Take) -> None:
         """Replay a take into the output pane (text or piano roll)."""

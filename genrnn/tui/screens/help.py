@@ -25,8 +25,23 @@ mido socket port (set the address in [i]socket[/i]); OS MIDI ports appear when t
 """
 
 
+_KEY_NAMES = {"question_mark": "?", "left_square_bracket": "[", "right_square_bracket": "]",
+              "escape": "Esc", "space": "Space", "enter": "Enter", "tab": "Tab", "plus": "+",
+              "minus": "-", "up": "↑", "down": "↓", "left": "←", "right": "→"}
+
+
+def key_label(key: str) -> str:
+    """Textual's key name → what is printed on the keyboard: ``ctrl+s`` → ``Ctrl+S``,
+    ``question_mark`` → ``?``, ``f1`` → ``F1``."""
+    parts = key.strip().split("+")
+    *mods, last = parts
+    name = _KEY_NAMES.get(last) or (last.upper() if len(last) == 1 and mods or last.startswith("f") and
+                                    last[1:].isdigit() else last)
+    return "+".join([*(m.capitalize() for m in mods), name])
+
+
 def _key_name(binding: Binding) -> str:
-    return ", ".join(k.strip() for k in binding.key.split(","))
+    return ", ".join(key_label(k) for k in binding.key.split(","))
 
 
 def binding_rows(bindings: list[BindingType]) -> list[tuple[str, str]]:
