@@ -14,7 +14,9 @@ from typing import Any
 from genrnn.config import ModelConfig, SampleConfig, TrainConfig, resolve_preset
 from genrnn.corpora.base import PreparedCorpus
 from genrnn.errors import ConfigError, CorpusError
+from genrnn.generation.conditions import condition_ids, condition_labels  # noqa: F401 (re-exported)
 from genrnn.generation.stream import Generator
+from genrnn.music.notes import MIDI_SUFFIXES
 from genrnn.training import checkpoint as ckpt
 from genrnn.training.loop import Callback, Trainer, evaluate, pick_device, pick_dtype
 
@@ -102,41 +104,6 @@ def prepare_corpus(text: str | Path | None = None, recipe: str | Path | None = N
     return prepare(recipe, cache_dir=cache_dir, strict=strict, overrides=overrides)
 
 
-def condition_labels(model: Model, conditions: Sequence[str]) -> list[str]:
-    """``--condition`` values (``mode=minor``, ``key=A``, ``file=hamlet`` or just ``hamlet``)
-    → the model's label tokens, in the order it was trained with; each kind at most once."""
-    labels: list[str] = list(getattr(model.tokenizer, "labels", []) or [])
-    if not conditions:
-        return []
-    if not labels:
-        raise ConfigError(f"--condition: {model.path.name} was trained without labels "
-                          f"(train with --conditioned to sample from a label)")
-    chosen: dict[str, str] = {}
-    for raw in conditions:
-        value = raw.strip()
-        if "=" not in value and f"file={value}" in labels:
-            value = f"file={value}"
-        if value not in labels:
-            kinds = sorted({lb.split("=", 1)[0] for lb in labels})
-            shown = ", ".join(labels[:24]) + (f", … ({len(labels)} in all)" if len(labels) > 24 else "")
-            raise ConfigError(f"--condition {raw}: not one of {model.path.name}'s labels "
-                              f"(kinds: {', '.join(kinds)}): {shown}")
-        kind = value.split("=", 1)[0]
-        if kind in chosen:
-            raise ConfigError(f"--condition {raw}: {kind} is already {chosen[kind]!r}; give each kind once")
-        chosen[kind] = value
-    return [lb for lb in labels if lb in chosen.values()]
-
-
-def condition_ids(model: Model, conditions: Sequence[str]) -> list[int]:
-    """The ids that open a sample with these labels (event models: START first)."""
-    labels = condition_labels(model, conditions)
-    tok = model.tokenizer
-    if model.kind == "midi_events":
-        return list(tok.start_tokens(labels))
-    return [tok.label_id(lb) for lb in labels]
-
-
 def make_trainer(corpus: PreparedCorpus, preset: str, model_overrides: dict[str, Any],
                  train_overrides: dict[str, Any], out_dir: str | Path,
                  callbacks: list[Callback] | None = None) -> Trainer:
@@ -187,7 +154,6 @@ def evaluate_model(model: Model, corpus_val: Any, seq_len: int = 256, device: st
 # Event models are primed with notes and run for N seconds of musical time; ABC models write
 # whole tunes. The CLI and the TUI share these; the model-facing work is generation/music.py.
 
-MIDI_SUFFIXES = (".mid", ".midi", ".kar", ".smf")
 
 
 def is_music_model(model: Model) -> bool:

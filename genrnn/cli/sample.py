@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from genrnn.cli._common import add_device_args, err, out_dir_arg, read_text_file
 from genrnn.config import SampleConfig
 from genrnn.errors import ConfigError
+from genrnn.generation.conditions import condition_ids
+from genrnn.music.notes import MIDI_SUFFIXES
 
 DEFAULT_LENGTH = 1000
 
@@ -55,9 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _check_text_args(model: session.Model, args: argparse.Namespace) -> None:
-    from genrnn import session  # torch loads here, not at `genrnn --help`
     """Music-only options and MIDI primers are one clear line for a text model."""
-    if args.primer and Path(args.primer).suffix.lower() in session.MIDI_SUFFIXES:
+    if args.primer and Path(args.primer).suffix.lower() in MIDI_SUFFIXES:
         raise ConfigError(f"--primer {args.primer}: a MIDI primer needs a MIDI-event model; "
                           f"{model.path.name} is a {model.kind} model (give a text or .abc file)")
     for flag, given in (("--musicxml", args.musicxml), ("--play", args.play), ("--wav", args.wav)):
@@ -66,55 +68,76 @@ def _check_text_args(model: session.Model, args: argparse.Namespace) -> None:
 
 
 def _primer_ids(model: session.Model, args: argparse.Namespace) -> list[int] | None:
-    from genrnn import session  # torch loads here, not at `genrnn --help`
     text = args.prime
     if args.primer:
         text = (text or "") + read_text_file(args.primer, "--primer")
-    ids = session.condition_ids(model, args.condition or []) + (model.encode_text(text) if text else [])
+    ids = condition_ids(model, args.condition or []) + (model.encode_text(text) if text else [])
     return ids or None
 
 
 def run(args: argparse.Namespace) -> int:
-    from genrnn import session  # torch loads here, not at `genrnn --help`
     settings = SampleConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                             seed=args.seed, max_note_seconds=args.max_note_seconds,
                             max_polyphony=args.max_polyphony)
     if args.num < 1:
         raise ConfigError(f"--num {args.num}: expected at least 1")
     out = out_dir_arg(args.out)
+    length = args.length or DEFAULT_LENGTH
+    if out is None and args.device in (None, "cpu"):
+        # A character LSTM streaming to stdout on the CPU: NumPy only, text in a fraction of a
+        # second (PyTorch alone takes ~1.3 s to import). Anything else takes the PyTorch path.
+        from genrnn.generation.light import LightStream, load_light
+
+        light = load_light(args.checkpoint)
+        if light is not None and light.kind == "text":
+            _check_text_args(light, args)
+            primer = _primer_ids(light, args)
+            return _stream_stdout(light, settings, primer, length, args,
+                                  lambda cfg: _light_stream(LightStream(light, cfg), primer))
+    from genrnn import session  # torch loads here, not at `genrnn --help`
+
     model = session.load_model(args.checkpoint, device=args.device or "cpu")
     if session.is_music_model(model):
         from genrnn.cli import sample_music
 
         return sample_music.run(model, settings, args, out)
     _check_text_args(model, args)
-    length = args.length or DEFAULT_LENGTH
     primer = _primer_ids(model, args)
     if out is None:
-        return _stream_stdout(model, settings, primer, length, args)
+        return _stream_stdout(model, settings, primer, length, args,
+                              lambda cfg: _torch_stream(session.open_stream(model, cfg, primer)))
     return _write_files(model, settings, primer, length, args.num, out)
 
 
-def _stream_stdout(model, settings, primer, length, args) -> int:  # noqa: ANN001
-    from genrnn import session  # torch loads here, not at `genrnn --help`
+def _light_stream(stream: Any, primer: list[int] | None) -> tuple[int, Iterator[int]]:
+    stream.prime(primer)
+    return stream.seed, stream
+
+
+def _torch_stream(stream: Any) -> tuple[int, Iterator[int]]:
+    return stream.seed, (step.token for step in stream)
+
+
+def _stream_stdout(model: Any, settings: SampleConfig, primer: list[int] | None, length: int,
+                   args: argparse.Namespace, open_stream: Callable[[SampleConfig], tuple[int, Iterator[int]]]) -> int:
     write, flush = sys.stdout.write, sys.stdout.flush
     for n in range(args.num):
         seed = None if settings.seed is None else settings.seed + n
-        stream = session.open_stream(model, SampleConfig(**{**settings.__dict__, "seed": seed}), primer)
+        used_seed, tokens = open_stream(SampleConfig(**{**settings.__dict__, "seed": seed}))
         if args.num > 1:
-            write(f"--- sample {n + 1} (seed {stream.seed}) ---\n")
+            write(f"--- sample {n + 1} (seed {used_seed}) ---\n")
         if args.prime or args.primer:
             write(model.decode(primer))
         names = model.tokenizer.chars
-        for _ in range(length):
-            write(names[next(stream).token])
+        for _, token in zip(range(length), tokens, strict=False):
+            write(names[token])
             flush()
         write("\n")
     return 0
 
 
 def _write_files(model, settings, primer, length, num, out: Path) -> int:  # noqa: ANN001
-    from genrnn import session  # torch loads here, not at `genrnn --help`
+    from genrnn import session
     stream = session.open_stream(model, settings, primer, batch=num)
     ids = stream.take(length)
     head = model.decode(primer) if primer else ""

@@ -47,7 +47,7 @@ from genrnn.corpora.base import PreparedCorpus
 from genrnn.errors import ConfigError, CorpusError, GenrnnError
 from genrnn.music import notation
 from genrnn.music.midi_io import read_midi
-from genrnn.music.notes import NoteSequence
+from genrnn.music.notes import MIDI_SUFFIXES, NoteSequence
 from genrnn.tokenizers import tokenizer_from_dict
 from genrnn.tokenizers.chars import CharTokenizer
 from genrnn.tokenizers.midi_events import END, START, MidiEventTokenizer
@@ -60,7 +60,6 @@ else:  # pragma: no cover
 PREP_VERSION = 2  # 2: label dropout in labelled training records
 SOURCES = ("music21-chorales", "music21-abc", "folder")
 TOKENIZERS = ("midi_events", "chars")
-MIDI_SUFFIXES = (".mid", ".midi", ".kar", ".smf")
 POOL_MIN_JOBS = 24
 Progress = Callable[[int, int, str], None]
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from genrnn.config import SampleConfig
+from genrnn.generation.npsample import distribution_numpy, sample_numpy
+
+__all__ = ["distribution", "distribution_numpy", "sample", "sample_numpy"]
 
 
 def distribution(logits: torch.Tensor, cfg: SampleConfig) -> torch.Tensor:
@@ -42,39 +44,3 @@ def sample(logits: torch.Tensor, cfg: SampleConfig, generator: torch.Generator) 
     u = torch.rand(cum.shape[0], 1, generator=generator, device=cum.device) * cum[:, -1:]
     tokens = (cum <= u).sum(-1).clamp_(max=cum.shape[-1] - 1)  # <=: a zero-probability id is never drawn, even at u = 0
     return tokens, probs
-
-
-def distribution_numpy(logits: np.ndarray, cfg: SampleConfig) -> np.ndarray:
-    """NumPy twin of :func:`distribution` for the CPU stream (same maths, no dispatch cost)."""
-    logits = np.asarray(logits, dtype=np.float32)
-    rows = np.arange(logits.shape[0])
-    if cfg.temperature == 0:
-        probs = np.zeros_like(logits)
-        probs[rows, logits.argmax(-1)] = 1.0
-        return probs
-    z = logits / np.float32(cfg.temperature)
-    if cfg.top_k and cfg.top_k < z.shape[-1]:
-        kth = np.partition(z, -cfg.top_k, axis=-1)[:, -cfg.top_k][:, None]
-        z = np.where(z < kth, -np.inf, z)
-    z = z - z.max(-1, keepdims=True)
-    probs = np.exp(z)
-    probs /= probs.sum(-1, keepdims=True)
-    if cfg.top_p < 1.0:
-        order = np.argsort(-probs, axis=-1, kind="stable")
-        sorted_p = np.take_along_axis(probs, order, axis=-1)
-        drop_sorted = (sorted_p.cumsum(-1) - sorted_p) >= cfg.top_p
-        drop = np.empty_like(drop_sorted)
-        np.put_along_axis(drop, order, drop_sorted, axis=-1)
-        probs[drop] = 0.0
-        probs /= probs.sum(-1, keepdims=True)
-    return probs
-
-
-def sample_numpy(logits: np.ndarray, cfg: SampleConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Draw one token per row with NumPy: returns (tokens (B,), probs (B, V))."""
-    probs = distribution_numpy(logits, cfg)
-    if cfg.temperature == 0:
-        return probs.argmax(-1), probs
-    cum = probs.cumsum(-1)
-    u = rng.random((cum.shape[0], 1), dtype=np.float32) * cum[:, -1:]
-    return np.minimum((cum <= u).sum(-1), cum.shape[-1] - 1), probs

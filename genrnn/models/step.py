@@ -21,10 +21,10 @@ few microseconds of dispatch, NumPy's well under one, and a one-token step is ~2
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from genrnn.models.mingru import sequential_step
+from genrnn.models.numpy_lstm import LstmArrays, lstm_step
 from genrnn.models.rnn import RNNLanguageModel, State
 
 
@@ -80,11 +80,8 @@ class FusedStep:
             self.table0 = emb @ self.w_ih[0] + self.b[0]  # (V, G·H)
         self.numpy = self.cell == "lstm" and self.emb.device.type == "cpu"
         if self.numpy:  # zero-copy views for the NumPy step
-            self.np_table0 = self.table0.numpy()
-            self.np_w_hh0 = self.w_hh[0].numpy()
-            self.np_w_cat = [w.numpy() for w in self.w_cat]
-            self.np_b = [b.numpy() for b in self.b]
-            self.np_head_w, self.np_head_b = self.head_w.numpy(), self.head_b.numpy()
+            self.np_arrays = LstmArrays(self.table0.numpy(), self.w_hh[0].numpy(), [w.numpy() for w in self.w_cat],
+                                        [b.numpy() for b in self.b], self.head_w.numpy(), self.head_b.numpy())
 
     def _build_mingru(self) -> None:
         projs = self.model.rnn.proj
@@ -132,20 +129,7 @@ class FusedStep:
         return torch.stack(hs), torch.stack(cs)
 
     def _lstm_numpy(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        ids = tokens.numpy()
-        h, c = state[0].numpy(), state[1].numpy()  # (L, B, H)
-        hidden = h.shape[2]
-        hs, cs = np.empty_like(h), np.empty_like(c)
-        x = None
-        for layer in range(self.layers):
-            if layer == 0:
-                gates = self.np_table0[ids] + h[0] @ self.np_w_hh0
-            else:
-                gates = np.concatenate([x, h[layer]], axis=1) @ self.np_w_cat[layer] + self.np_b[layer]
-            sig = np.tanh(gates[:, : 3 * hidden] * 0.5) * 0.5 + 0.5  # σ(v) = ½ tanh(½v) + ½
-            cs[layer] = sig[:, hidden: 2 * hidden] * c[layer] + sig[:, :hidden] * np.tanh(gates[:, 3 * hidden:])
-            x = hs[layer] = sig[:, 2 * hidden:] * np.tanh(cs[layer])
-        logits = x @ self.np_head_w + self.np_head_b
+        logits, hs, cs = lstm_step(self.np_arrays, tokens.numpy(), state[0].numpy(), state[1].numpy())
         return torch.from_numpy(logits), (torch.from_numpy(hs), torch.from_numpy(cs))
 
     def _gru(self, tokens: torch.Tensor, h: torch.Tensor) -> torch.Tensor:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+MIDI_SUFFIXES = (".mid", ".midi", ".kar", ".smf")  # what counts as a MIDI file by name
+
 
 @dataclass(frozen=True, slots=True)
 class Note:

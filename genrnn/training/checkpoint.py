@@ -24,12 +24,16 @@ from safetensors.torch import save_file
 from genrnn import __version__
 from genrnn.config import ModelConfig, from_dict, to_dict
 from genrnn.errors import CheckpointError, ConfigError, TokenizerError
+from genrnn.models.checkpoint_format import (
+    FORMAT,
+    FORMAT_VERSION,
+    STATE_FORMAT,
+    resolve_checkpoint_path,
+)
+from genrnn.models.checkpoint_format import check_format as _check_format
+from genrnn.models.checkpoint_format import json_field as _json_field
 from genrnn.models.rnn import RNNLanguageModel
 from genrnn.tokenizers import Tokenizer, tokenizer_from_dict
-
-FORMAT = "genrnn-checkpoint"
-FORMAT_VERSION = 1
-STATE_FORMAT = "genrnn-train-state"
 
 
 @dataclass
@@ -94,38 +98,6 @@ def _read(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: not a safetensors file or damaged ({exc})") from None
     return meta, tensors
-
-
-def _json_field(path: Path, meta: dict[str, str], name: str) -> Any:
-    if name not in meta:
-        raise CheckpointError(f"{path}: metadata field {name!r} is missing")
-    try:
-        return json.loads(meta[name])
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}: metadata field {name!r} is not valid JSON ({exc.msg})") from None
-
-
-def _check_format(path: Path, meta: dict[str, str], expected: str) -> None:
-    if meta.get("format") != expected:
-        raise CheckpointError(f"{path}: not a genrnn file (metadata 'format' is {meta.get('format')!r}, expected {expected!r})")
-    try:
-        version = int(meta.get("format_version", ""))
-    except ValueError:
-        raise CheckpointError(f"{path}: metadata 'format_version' {meta.get('format_version')!r} is not an integer") from None
-    if version > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path}: format version {version} is newer than this genrnn ({__version__}) reads "
-            f"(≤ {FORMAT_VERSION}); upgrade genrnn")
-
-
-def resolve_checkpoint_path(path: str | Path) -> Path:
-    """A run folder means its best (else last) checkpoint."""
-    p = Path(path)
-    if p.is_dir():
-        for name in ("best.safetensors", "last.safetensors"):
-            if (p / name).exists():
-                return p / name
-    return p
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
