@@ -86,6 +86,22 @@ def throughput_figures(preset: str, seconds: float, threads: int | None, device:
             "parameters": compare.parameter_count(lstm), "batch": train.batch_size, "by_seq_len": rows}
 
 
+def conditioning_figures(checkpoint: Path, per_mode: int, seconds: float) -> dict:
+    """Chorales generated from `mode=major` / `mode=minor` alone; share analysed in that mode."""
+    from genrnn import session
+    from genrnn.analysis.conditioning import mode_match
+    from genrnn.config import SampleConfig
+
+    model = session.load_model(checkpoint)
+    res = mode_match(model, per_mode, seconds, SampleConfig(temperature=1.0, top_p=0.9, seed=0))
+    for mode, row in res["per_mode"].items():
+        log(f"conditioning mode={mode}: {row['match']}/{row['samples']} analysed as {mode}")
+    res["checkpoint"] = str(checkpoint)
+    res["target"] = 0.8
+    res["passes"] = res["mode_match"] >= 0.8
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -96,6 +112,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (0 = torch's choice)")
     ap.add_argument("--device", default="cpu", help="device for the throughput loop")
     ap.add_argument("--out", type=Path, default=None, help="folder for the compare runs (default: temp)")
+    ap.add_argument("--conditioned", type=Path, default=None,
+                    help="a chorale model trained with --conditioned: mode-match figure")
+    ap.add_argument("--cond-samples", type=int, default=20, help="pieces per mode (default 20)")
+    ap.add_argument("--cond-seconds", type=float, default=20.0, help="seconds per piece (default 20)")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: memory,compare,throughput")
     args = ap.parse_args()
     skip = set(args.skip.split(","))
@@ -110,6 +130,8 @@ def main() -> None:
             result["compare"] = compare_figures(args.corpus, args.budget, args.preset, out, args.threads or None)
     if "throughput" not in skip:
         result["throughput"] = throughput_figures(args.preset, args.throughput_time, args.threads or None, args.device)
+    if args.conditioned is not None:
+        result["conditioning"] = conditioning_figures(args.conditioned, args.cond_samples, args.cond_seconds)
     result["wall_s"] = round(time.time() - start, 1)
     print(json.dumps(result))
 

@@ -113,3 +113,11 @@ def test_conditioned_chorales_learn_mode_and_key_then_sample_from_mode_alone(tmp
         assert pretty_midi.PrettyMIDI(str(mid)).instruments[0].notes
     unknown = one_line_error(genrnn("sample", out, "--condition", "mode=dorian", "--seconds", "2"))
     assert "mode=major, mode=minor" in unknown
+    from genrnn.analysis.conditioning import mode_match
+    from genrnn.config import SampleConfig
+
+    res = mode_match(session.load_model(out), 2, 3.0, SampleConfig(seed=0))
+    assert set(res["per_mode"]) == {"major", "minor"}
+    for mode, row in res["per_mode"].items():
+        assert row["samples"] == 2 and row["match"] == sum(a == mode for a in row["analysed"])
+    assert res["mode_match"] == sum(r["match"] for r in res["per_mode"].values()) / 4
