@@ -4,17 +4,24 @@ Why this shape. Melody and accompaniment share one clock (genrnn.music.voices pu
 16th-note frames), so output frame t belongs to input frame t and no attention or length
 model is needed: this is an *aligned* sequence-to-sequence problem.
 
-- Encoder: a bidirectional LSTM over the melody (pitch / hold / rest token + position in the
-  bar). Harmony looks ahead: a cadence is prepared before it arrives, and the note under a
-  melody note depends on where the melody goes next. Frame t's encoding sees the whole tune.
+- Encoder: a bidirectional LSTM over the melody. Harmony looks ahead: a cadence is prepared
+  before it arrives, and the note under a melody note depends on where the melody goes next,
+  so frame t's encoding sees the whole tune. Each frame enters as the pitch sounding in it plus
+  whether it was struck there, so a held note needs no remembering through the recurrence
+  (this input, instead of the raw rest / hold / pitch token, took the held-out loss from 0.87
+  to 0.67 for the same 300 s of training).
 - Decoder: a causal LSTM that at frame t reads the encoding of frame t and the voices' own
-  tokens at frame t-1 (teacher forcing in training, its own samples at inference). A purely
-  bidirectional tagger would choose each frame's token on its own: holds that follow nothing,
-  a note re-struck every 16th, two frames that each pick a plausible but different chord.
-  Feeding back the previous output makes each line a line, and makes temperature sampling
-  meaningful (one coherent choice carried forward instead of per-frame noise).
+  frame t-1 (sounding pitch + struck or held; teacher forcing in training, its own samples at
+  inference). A purely bidirectional tagger would choose each frame's token on its own: holds
+  that follow nothing, a note re-struck every 16th, two frames that each pick a plausible but
+  different chord. Feeding back the previous output makes each line a line, and makes
+  temperature sampling meaningful (one coherent choice carried forward, not per-frame noise).
 - Within a frame the voices are chained: bass first, then tenor, then alto, each head seeing
   the tokens already chosen at that frame, so the voices of one chord agree with each other.
+
+The position in the bar is an optional input (``meter_embed``). It did not help (held-out loss
+0.554 without it against 0.625 with it, same 180 s budget), and a MIDI melody does not say
+where its bar lines fall when it starts with an upbeat, so it is off by default.
 
 Shapes: melody, meter (B, T); targets (B, T, V) for V output voices; logits (B, T, V, vocab).
 Decoding runs the decoder one frame at a time with its state carried (O(1) per frame).
@@ -38,7 +45,7 @@ class HarmonizerConfig:
     vocab_size: int = VOCAB_SIZE
     meter_size: int = METER_SIZE
     embed: int = 32  # token embedding (melody and voices share the table)
-    meter_embed: int = 8  # 0 = no meter input
+    meter_embed: int = 0  # >0 adds the position in the bar; measured: no gain (see the docstring)
     hidden: int = 96  # encoder, per direction
     layers: int = 2  # encoder layers
     decoder_hidden: int = 160
