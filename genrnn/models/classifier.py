@@ -2,6 +2,12 @@
 
     ids (B, T) → embedding → LSTM/GRU stack → pool → dropout → linear → class logits (B, C)
 
+The embedding of a note token (NOTE_ON/NOTE_OFF of the performance-event vocabulary) is its own
+vector plus one shared by its pitch class (``pitch_classes``): C4 and C5 start alike, since
+mode and key live in pitch classes, and the model need not learn the octave equivalence of 128
+pitches from a few hundred pieces. Measured on the chorales' mode (112 held-out pieces, 300 s
+each): 84.8% with it, 85.7% without: no gain shown yet.
+
 The pool joins two summaries of the top layer's outputs, both blind to padding: the output at
 each sequence's last real position (what the cell carried to the end) and the mean over its
 real positions (what held throughout, e.g. the pitch classes behind a piece's mode). Batches

@@ -1,0 +1,279 @@
+"""``genrnn classify``: many-to-one models that read a whole piece and give one answer.
+
+Two forms share the command::
+
+    genrnn classify train --corpus RECIPE --label {mode,key,real} --out DIR [options]
+    genrnn classify CKPT FILE [FILE ...] [--json]
+
+argparse cannot mix a ``train`` sub-subcommand with a free checkpoint path, so ``classify``
+takes the rest of the line and hands it to one of two inner parsers (each with its own
+``--help``). This module parses and prints; the work is in ``genrnn.training.classify``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.table import Table
+
+from genrnn.cli._common import err, out, out_dir_arg
+from genrnn.errors import ConfigError, GenrnnError
+
+DEFAULT_BUDGET = 120.0
+USAGE = ("genrnn classify CKPT FILE [FILE ...] [--json]\n"
+         "       genrnn classify train --corpus RECIPE --label {mode,key,real} --out DIR [options]")
+DESCRIPTION = ("Many-to-one recurrent models: read a whole piece, give one answer. "
+               "`classify train` learns a piece's mode (major/minor) or key from a MIDI recipe's key analysis, "
+               "or, with --label real and --generator CKPT, tells real pieces from generated ones (a critic: "
+               "its held-out accuracy is the generator's musical-quality figure, 50% = indistinguishable). "
+               "`classify CKPT FILE…` labels .mid, .abc or MusicXML files with a trained classifier.")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("classify", add_help=False, usage=USAGE, description=DESCRIPTION,
+                       help="many-to-one: learn a piece's mode/key or real-vs-generated; label files")
+    p.add_argument("-h", "--help", action="store_true", help="show the help of both forms")
+    p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("argv", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(func=run_classify)
+
+
+def _predict_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="genrnn classify", usage=USAGE, description=DESCRIPTION,
+        epilog="Each file gets its predicted label and that label's probability (the mean of the class "
+               "probabilities over windows of the classifier's length that cover the piece; a critic reads "
+               "the excerpt length it was trained on). A file that cannot be read gets an error line and "
+               "the others still print; the exit code is then 2. Training: genrnn classify train --help")
+    p.add_argument("checkpoint", metavar="CKPT", help="a classifier (.safetensors) or the --out folder of `classify train`")
+    p.add_argument("files", nargs="+", metavar="FILE", help=".mid/.midi, .abc (first tune), .musicxml/.xml/.mxl or .krn")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
+    p.add_argument("--json", action="store_true", help="one JSON line on stdout instead of the table")
+    return p
+
+
+def _train_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="genrnn classify train",
+        description="Train a many-to-one classifier (embedding → LSTM/GRU → last state + masked mean → linear) "
+                    "on a MIDI recipe's pieces and report its accuracy on the recipe's held-out pieces. "
+                    "--label mode|key: labels from the key analysis of each piece. --label real: a critic "
+                    "of real excerpts against as many pieces of the same length written by --generator.",
+        epilog="Example: genrnn classify train --corpus corpora/bach_chorales.toml --label mode --out runs/mode "
+               "--time-budget 180 · genrnn classify train --corpus corpora/bach_chorales.toml --label real "
+               "--generator checkpoints/bach.safetensors --out runs/critic")
+    task = p.add_argument_group("task")
+    task.add_argument("--corpus", required=True, metavar="RECIPE", help="a MIDI corpus recipe (TOML), e.g. corpora/bach_chorales.toml")
+    task.add_argument("--label", required=True, choices=("mode", "key", "real"),
+                      help="mode (major/minor), key (tonic, 12 classes) or real (critic: real vs generated)")
+    task.add_argument("--out", required=True, metavar="DIR", help="run folder: classifier.safetensors (+ generated/ for a critic)")
+    task.add_argument("--val-percent", type=float, metavar="P",
+                      help="held-out share of pieces (default: the recipe's val_percent)")
+    task.add_argument("--cache", metavar="DIR", help="cache folder for encoded corpora")
+    critic = p.add_argument_group("critic (--label real)")
+    critic.add_argument("--generator", metavar="CKPT", help="the MIDI-event language model whose pieces the critic judges")
+    critic.add_argument("--seconds", type=float, default=15.0, metavar="S",
+                        help="excerpt length: the first S seconds of each real piece, and each generated piece (default 15)")
+    critic.add_argument("--temperature", type=float, default=0.8, metavar="T",
+                        help="generator sampling temperature (default 0.8, as genrnn sample)")
+    critic.add_argument("--as-written", action="store_true",
+                        help="real pieces as written; by default each is played at a stretch and transposition "
+                             "drawn from the recipe's augmentation, the distribution the generator learned")
+    model = p.add_argument_group("model")
+    model.add_argument("--cell", choices=("lstm", "gru"), default="lstm", help="recurrent cell (default lstm)")
+    model.add_argument("--hidden", type=int, default=128, metavar="H", help="hidden units per layer (default 128)")
+    model.add_argument("--embed", type=int, default=64, metavar="E", help="embedding width (default 64)")
+    model.add_argument("--layers", type=int, default=1, metavar="L", help="recurrent layers (default 1)")
+    model.add_argument("--dropout", type=float, default=0.1, help="dropout before the head (default 0.1)")
+    model.add_argument("--pool", choices=("last", "mean", "both"), default="both",
+                       help="what the linear head reads: the last output, the masked mean over time, or both (default)")
+    model.add_argument("--no-pitch-classes", dest="pitch_classes", action="store_false",
+                       help="drop the shared pitch-class vector added to every note token's embedding")
+    train = p.add_argument_group("training")
+    train.add_argument("--time-budget", type=float, metavar="SECONDS",
+                       help=f"wall-clock training time (default {DEFAULT_BUDGET:g} s unless --steps is given)")
+    train.add_argument("--steps", type=int, metavar="N", help="stop after N optimizer steps")
+    train.add_argument("--seed", type=int, default=0, help="seeds the model, the batches and the generator")
+    train.add_argument("--window", type=int, default=256, metavar="W",
+                       help="events per training crop and per inference window (default 256)")
+    train.add_argument("--transpose", type=int, metavar="N",
+                       help="move each training crop by a random -N..N semitones (key labels move with it); "
+                            "default 6 for mode and key (all twelve keys), 0 for real")
+    train.add_argument("--batch", type=int, default=32, metavar="B", help="crops per step (default 32)")
+    train.add_argument("--lr", type=float, default=5e-3, help="AdamW peak learning rate, cosine decay (default 5e-3)")
+    train.add_argument("--eval-interval", type=float, default=15.0, metavar="SECONDS",
+                       help="seconds between held-out checks (logged only)")
+    train.add_argument("--threads", type=int, default=0, metavar="N", help="torch CPU threads (0 = torch's choice)")
+    train.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
+    p.add_argument("--json", action="store_true", help="one JSON line on stdout instead of the table")
+    return p
+
+
+def run_classify(args: argparse.Namespace) -> int:
+    argv = list(args.argv) + (["--json"] if args.json else [])
+    if not argv or argv == ["--json"]:
+        print(_overview())
+        return 0 if args.help else 2
+    if args.help:
+        argv.append("--help")
+    if argv[0] == "train":
+        return run_train(_train_parser().parse_args(argv[1:]))
+    return run_predict(_predict_parser().parse_args(argv))
+
+
+def _overview() -> str:
+    return _predict_parser().format_help() + "\n\n" + _train_parser().format_help()
+
+
+# ------------------------------------------------------------------ train
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from genrnn.training import classify
+
+    if args.label == "real" and not args.generator:
+        raise ConfigError("--label real needs --generator CKPT: the language model whose pieces the critic judges")
+    if args.as_written and args.label != "real":
+        raise ConfigError("--as-written is for --label real (a critic)")
+    if args.generator and args.label != "real":
+        raise ConfigError(f"--generator is for --label real (a critic); --label {args.label} takes its labels from the recipe")
+    budget = args.time_budget if args.time_budget is not None or args.steps else DEFAULT_BUDGET
+    transpose = args.transpose if args.transpose is not None else (0 if args.label == "real" else 6)
+    cfg = classify.ClassifyConfig(window=args.window, batch_size=args.batch, lr=args.lr, time_budget=budget,
+                                  transpose=transpose,
+                                  max_steps=args.steps, eval_interval=args.eval_interval, seed=args.seed,
+                                  threads=args.threads, device=args.device)
+    model = {"cell": args.cell, "hidden": args.hidden, "embed": args.embed, "layers": args.layers,
+             "dropout": args.dropout, "pool": args.pool, "pitch_classes": args.pitch_classes}
+    classify.model_config(model, num_classes=2)  # a bad size fails now, not after the data is built
+    folder = out_dir_arg(args.out)
+    assert folder is not None
+    report = _Reporter(quiet=args.json)
+    if args.label == "real":
+        data = classify.critic_data(args.corpus, args.generator, args.seconds, args.temperature, args.seed,
+                                    args.cache, args.val_percent, folder / "generated", report,
+                                    augment_real=not args.as_written)
+    else:
+        data = classify.label_data(args.corpus, args.label, args.cache, args.val_percent, report)
+    report.start(data, model, cfg)
+    result = classify.train_classifier(data, model, cfg, folder, report)
+    if args.json:
+        _emit({"command": "classify train", "label": args.label, "classes": result.classes,
+               **_figures(result), "checkpoint": str(result.path), "task": result.task,
+               "train_examples": result.train_counts, "curve": result.curve,
+               "generated": str(folder / "generated") if args.label == "real" else None})
+        return 0
+    _print_result(result, folder)
+    return 0
+
+
+def _figures(result: Any) -> dict[str, Any]:
+    ev = result.evaluation
+    return {"accuracy": ev.accuracy, "heldout_pieces": ev.count, "stderr": ev.stderr, "baseline": ev.baseline,
+            "per_class": ev.per_class, "confusion": ev.confusion, "steps": result.steps,
+            "wall_seconds": round(result.seconds, 2)}
+
+
+class _Reporter:
+    """Progress lines on stderr (prep, generation, held-out checks) unless --json."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        phase = event["phase"]
+        if phase in ("prep", "generate"):
+            done, total = event["done"], event["total"]
+            if done == total or done % 50 == 0:
+                what = "preparing the corpus" if phase == "prep" else "generating pieces"
+                err.print(f"  {what}: {done}/{total}")
+        elif phase == "train":
+            loss = event["train_loss"]
+            err.print(f"  step {event['step']:5d} · {event['seconds']:6.1f} s · train loss "
+                      f"{loss if loss is None else format(loss, '.3f')} · held-out accuracy {event['val_accuracy']:.1%}")
+
+    def start(self, data: Any, model: dict[str, Any], cfg: Any) -> None:
+        if self.quiet:
+            return
+        counts = ", ".join(f"{n} {c}" for c, n in data.counts("train").items())
+        held = ", ".join(f"{n} {c}" for c, n in data.counts("val").items())
+        limit = f"{cfg.time_budget:g} s" if cfg.time_budget else f"{cfg.max_steps} steps"
+        err.print(f"classify: {data.task.get('label')} · {model['cell']} {model['hidden']} · train {counts} · "
+                  f"held out {held} · {limit} · seed {cfg.seed}")
+
+
+def _print_result(result: Any, folder: Any) -> None:
+    ev, task = result.evaluation, result.task
+    critic = task.get("kind") == "critic"
+    what = "real vs generated (critic)" if critic else f"{task.get('label')} ({' / '.join(result.classes)})"
+    table = Table(title=f"classifier: {what} · {task.get('recipe')}", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("", overflow="fold")
+    table.add_row("held-out accuracy", f"{ev.accuracy:.1%} ± {1.96 * ev.stderr:.1%} (95%, {ev.count} pieces)")
+    majority = max(result.train_counts, key=result.train_counts.get)
+    table.add_row("baseline", f"{ev.baseline:.1%} (always '{majority}', the commonest training class)")
+    table.add_row("per class", " · ".join(f"{c} {v['accuracy']:.1%} of {v['count']}" for c, v in ev.per_class.items() if v["count"]))
+    table.add_row("trained on", ", ".join(f"{n} {c}" for c, n in result.train_counts.items()) +
+                  (" (records, augmentation included)" if not critic else " (excerpts)"))
+    table.add_row("steps · wall time", f"{result.steps} · {result.seconds:.1f} s")
+    if critic:
+        table.add_row("generator", f"{task.get('generator')} · temperature {task.get('temperature'):g} · "
+                                   f"{task.get('excerpt_seconds'):g} s excerpts")
+        aug = task.get("real_augmentation")
+        table.add_row("real pieces", "as written" if not aug else
+                      f"each at a random stretch {aug['stretch']} and transposition {aug['transpose']} "
+                      "(the recipe's augmentation, which the generator learned)")
+        table.add_row("generated pieces", str(folder / "generated"))
+    table.add_row("checkpoint", str(result.path))
+    out.print(table)
+    if critic:
+        out.print(f"musical-quality figure: the critic tells real from generated {ev.accuracy:.1%} of the time on "
+                  f"held-out pieces. 50% = it cannot tell them apart (the best a generator can reach); "
+                  f"100% = every generated piece is recognised. Lower is better for the generator.")
+
+
+# ------------------------------------------------------------------ predict
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from genrnn.training import classify
+
+    clf = classify.load_classifier(args.checkpoint, device=args.device)
+    results: list[dict[str, Any]] = []
+    for path in args.files:
+        try:
+            results.append({"file": path, **classify.classify_file(clf, path).row()})
+        except GenrnnError as exc:
+            results.append({"file": path, "error": str(exc)})
+            err.print(f"genrnn classify: error: {exc}")
+    failed = sum("error" in r for r in results)
+    if args.json:
+        _emit({"command": "classify", "checkpoint": str(clf.path), "label": clf.label, "classes": clf.classes,
+               "results": results, "failed": failed})
+    else:
+        _print_predictions(clf, results)
+    return 2 if failed else 0
+
+
+def _print_predictions(clf: Any, results: list[dict[str, Any]]) -> None:
+    good = [r for r in results if "error" not in r]
+    if not good:
+        return
+    critic = clf.task.get("kind") == "critic"
+    table = Table(title=f"{clf.path.name}: {'real or generated' if critic else clf.label} "
+                        f"(held-out accuracy {clf.training.get('accuracy', float('nan')):.1%})")
+    table.add_column("file", overflow="fold")
+    table.add_column(clf.label if not critic else "verdict")
+    table.add_column("probability", justify="right")
+    table.add_column("windows", justify="right")
+    for r in good:
+        table.add_row(r["file"], r["label"], f"{r['probability']:.1%}", str(r["windows"]))
+    out.print(table)
+
+
+def _emit(payload: dict[str, Any]) -> None:
+    print(json.dumps(payload, default=str))
