@@ -222,11 +222,19 @@ def write_midi(
     try:
         with os.fdopen(fd, "wb") as fh:
             mid.save(file=fh)
+        readable_like_umask(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def readable_like_umask(path: str | os.PathLike[str]) -> None:
+    """mkstemp makes a file only its owner can read; a written piece gets the usual mode."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def sequence_to_mido(seq: NoteSequence, markers: Sequence[tuple[float, str]] = ()) -> mido.MidiFile:

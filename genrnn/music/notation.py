@@ -37,15 +37,23 @@ def _m21() -> Any:
 
 
 def chorale_paths(limit: int | None = None) -> list[tuple[str, Path]]:
-    """(name, file) of the Bach chorales that ship with music21 (Riemenschneider order)."""
+    """(name, file) of the Bach chorales that ship with music21 (Riemenschneider order), each
+    file once: music21's listing has 371 entries but 349 distinct files (repeated names, and
+    e.g. "bwv69.6" and "bwv69.6-a" are one file), and a repeat could land on both sides of a
+    held-out split."""
     from music21 import corpus
     from music21.corpus import chorales
 
     out = []
+    seen: set[str] = set()
     for name in chorales.Iterator(returnType="filename"):
         work = corpus.getWork(name)
         if isinstance(work, list):
             work = sorted(work, key=lambda p: (Path(p).suffix != ".mxl", str(p)))[0]
+        key = str(Path(work).resolve())
+        if str(name) in seen or key in seen:
+            continue
+        seen.update((str(name), key))
         out.append((str(name), Path(work)))
         if limit is not None and len(out) >= limit:
             break
@@ -236,6 +244,8 @@ def write_musicxml(seq: NoteSequence, path: str | os.PathLike[str]) -> Path:
     """Write ``seq`` as MusicXML (quantised, measures and ties made by music21), atomically."""
     import tempfile
 
+    from genrnn.music.midi_io import readable_like_umask
+
     path = Path(path)
     score = sequence_to_score(seq)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -245,6 +255,7 @@ def write_musicxml(seq: NoteSequence, path: str | os.PathLike[str]) -> Path:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             written = Path(score.write("musicxml", fp=tmp))
+        readable_like_umask(written)
         os.replace(written, path)
     except Exception as exc:  # noqa: BLE001
         Path(tmp).unlink(missing_ok=True)

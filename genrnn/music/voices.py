@@ -571,6 +571,7 @@ def grid_sequence(grid: ChoraleGrid, voices: Sequence[str], bpm: float = 100.0) 
 def write_harmonized_musicxml(melody: Melody, lines: dict[str, np.ndarray], path: str | os.PathLike[str]) -> Path:
     """MusicXML with one named part per voice (melody on top), written atomically."""
     from genrnn.music import notation
+    from genrnn.music.midi_io import readable_like_umask
 
     m21 = notation._m21()
     seq = harmonized_sequence(melody, lines)
@@ -597,9 +598,7 @@ def write_harmonized_musicxml(melody: Melody, lines: dict[str, np.ndarray], path
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             written = Path(score.write("musicxml", fp=tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(written, 0o666 & ~umask)  # mkstemp made it private; a score is not a secret
+        readable_like_umask(written)  # mkstemp made it private; a score is not a secret
         os.replace(written, path)
     except Exception as exc:  # noqa: BLE001 - music21 raises many types
         Path(tmp).unlink(missing_ok=True)

@@ -63,7 +63,7 @@ from genrnn.generation.stream import Generator
 from genrnn.models.classifier import ClassifierConfig, SequenceClassifier
 from genrnn.music import notation
 from genrnn.music.midi_io import read_midi, write_midi
-from genrnn.music.notes import NoteSequence
+from genrnn.music.notes import MIDI_SUFFIXES, NoteSequence
 from genrnn.tokenizers import tokenizer_from_dict
 from genrnn.tokenizers.midi_events import LABEL, MidiEventTokenizer
 from genrnn.training import checkpoint as ckpt
@@ -79,7 +79,7 @@ CRITIC_CLASSES = ["generated", "real"]
 # Tempo factors of the training records of label tasks: with the recipe's 0.95-1.05 only, a
 # mode classifier's held-out accuracy fell from 91% to 47% with the pieces played 10% slower.
 LABEL_STRETCH = (0.8, 0.9, 1.0, 1.1, 1.25)
-MIDI_SUFFIXES = (".mid", ".midi", ".kar", ".smf")
+
 SCORE_SUFFIXES = (".musicxml", ".xml", ".mxl", ".krn")
 EVAL_BATCH = 64
 

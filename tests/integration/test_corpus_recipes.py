@@ -55,7 +55,9 @@ def test_chorale_recipe_prepares_and_caches(tmp_path: Path):
 
 def test_split_is_fixed_by_piece_name(tmp_path: Path):
     r = recipes.load_recipe(recipe(tmp_path, "r", 'source = "music21-chorales"\n'))
-    names = [n for n, _ in __import__("genrnn.music.notation", fromlist=["x"]).chorale_paths()]
+    listed = __import__("genrnn.music.notation", fromlist=["x"]).chorale_paths()
+    names = [n for n, _ in listed]
+    assert len(set(names)) == len(names) == len({p.resolve() for _, p in listed}) > 300  # each file once
     held = [n for n in names if recipes.is_val(r, n)]
     assert 0.05 < len(held) / len(names) < 0.15
     assert held == [n for n in names if recipes.is_val(r, n)]

@@ -172,3 +172,17 @@ def test_same_pitch_overlap_is_written_as_restrike(tmp_path: Path):
     seq = NoteSequence(notes=[Note(60, 90, 0.0, 2.0), Note(60, 90, 1.0, 1.5)])
     back = read_midi(write_midi(seq, tmp_path / "o.mid"))
     assert [(n.start, round(n.end, 3)) for n in back.notes] == [(0.0, 1.0), (1.0, 1.5)]
+
+
+def test_written_files_get_the_usual_mode_not_mkstemps_private_one(tmp_path):
+    import os
+
+    from genrnn.music.midi_io import write_midi
+    from genrnn.music.notes import Note, NoteSequence
+
+    old = os.umask(0o022)
+    try:
+        path = write_midi(NoteSequence(notes=[Note(60, 80, 0.0, 0.5)]), tmp_path / "x.mid")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
