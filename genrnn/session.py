@@ -17,6 +17,7 @@ from genrnn.errors import ConfigError, CorpusError
 from genrnn.generation.conditions import condition_ids, condition_labels  # noqa: F401 (re-exported)
 from genrnn.generation.stream import Generator
 from genrnn.music.notes import MIDI_SUFFIXES
+from genrnn.tokenizers.midi_events import LABEL as LABEL_ID
 from genrnn.training import checkpoint as ckpt
 from genrnn.training.loop import Callback, Trainer, evaluate, pick_device, pick_dtype
 
@@ -63,6 +64,12 @@ def open_stream(model: Model, settings: SampleConfig, primer: list[int] | None =
                 batch: int = 1) -> Generator:
     gen = Generator(model.checkpoint.model, model.tokenizer, settings, batch=batch)
     gen.prime(primer)
+    labels = getattr(model.tokenizer, "labels", None)
+    if labels and primer and settings.guidance != 1.0:  # a conditioned primer: its unconditioned twin
+        first = len(model.tokenizer.chars) if model.kind != "midi_events" else LABEL_ID
+        bare = [t for t in primer if not first <= int(t) < first + len(labels)]
+        if len(bare) < len(primer):
+            gen.guided_by(bare)
     return gen
 
 

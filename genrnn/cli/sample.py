@@ -35,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--condition", action="append", metavar="LABEL",
                    help="generate from a label the model was trained with (--conditioned): "
                         "mode=minor, key=A, file=NAME; repeat for several")
+    p.add_argument("--guidance", type=float, default=1.0, metavar="W",
+                   help="with --condition: classifier-free guidance, logits u + W·(c − u) (1 = off)")
     p.add_argument("--num", type=int, default=1, help="number of samples")
     p.add_argument("--out", help="folder to write one file per sample")
     m = p.add_argument_group("music", "MIDI-event and ABC models (--primer FILE.mid for event models)")
@@ -78,12 +80,12 @@ def _primer_ids(model: session.Model, args: argparse.Namespace) -> list[int] | N
 def run(args: argparse.Namespace) -> int:
     settings = SampleConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                             seed=args.seed, max_note_seconds=args.max_note_seconds,
-                            max_polyphony=args.max_polyphony)
+                            max_polyphony=args.max_polyphony, guidance=args.guidance)
     if args.num < 1:
         raise ConfigError(f"--num {args.num}: expected at least 1")
     out = out_dir_arg(args.out)
     length = args.length or DEFAULT_LENGTH
-    if out is None and args.device in (None, "cpu"):
+    if out is None and args.device in (None, "cpu") and (args.guidance == 1.0 or not args.condition):
         # A character LSTM streaming to stdout on the CPU: NumPy only, text in a fraction of a
         # second (PyTorch alone takes ~1.3 s to import). Anything else takes the PyTorch path.
         from genrnn.generation.light import LightStream, load_light

@@ -77,6 +77,7 @@ class Generator:
         self.state: State = model.init_state(batch, self.device)
         self.logits: torch.Tensor | None = None  # (B, V) for the next position
         self.index = 0
+        self.guide: Generator | None = None  # the unconditioned twin (classifier-free guidance)
         # What cannot be said next (grammar.py): the event grammar, one per stream, for event
         # models; label ids for character models trained with labels.
         self.grammars: list[EventGrammar | LabelMask] = []
@@ -117,6 +118,22 @@ class Generator:
         for g in self.grammars:
             g.feed(ids)
 
+    def guided_by(self, unconditioned: Sequence[int]) -> None:
+        """Classifier-free guidance: a twin stream primed with ``unconditioned`` (the primer
+        without its labels) follows every drawn token; each draw uses u + w·(c − u) with
+        w = ``settings.guidance`` (the twin's logits u, this stream's c)."""
+        twin = Generator(self.model, self.tokenizer, self._settings, batch=self.batch)
+        twin.grammars = []  # the grammar is applied once, to the mixed logits
+        twin.prime(unconditioned)
+        self.guide = twin
+
+    @torch.inference_mode()
+    def feed(self, tokens: torch.Tensor) -> None:
+        """Advance the state by ``tokens`` (B,) chosen elsewhere (teacher forcing)."""
+        for g, t in zip(self.grammars, tokens.tolist(), strict=False):
+            g.feed((t,))
+        self.logits, self.state = self._step(tokens, self.state)
+
     def __iter__(self) -> Iterator[Step]:
         return self
 
@@ -125,6 +142,11 @@ class Generator:
             self.prime()
         assert self.logits is not None
         logits = self.logits
+        w = self._settings.guidance
+        if self.guide is not None and w != 1.0:
+            assert self.guide.logits is not None
+            with torch.inference_mode():
+                logits = self.guide.logits + w * (logits - self.guide.logits)
         if self.grammars:
             with torch.inference_mode():
                 mask = (self.grammars[0].mask(self._settings) if self.batch == 1
@@ -139,6 +161,8 @@ class Generator:
         for g, t in zip(self.grammars, tokens.tolist(), strict=False):
             g.feed((t,))
         self.logits, self.state = self._step(tokens, self.state)
+        if self.guide is not None:
+            self.guide.feed(tokens)
         step = Step(self.index, tokens.tolist(), probs, self.state)
         self.index += 1
         return step

@@ -111,3 +111,28 @@ def test_an_untrained_event_model_streams_only_grammatical_events(batch):
     assert longest * STEP_SECONDS <= 1.5 + 1e-9
     assert most <= 6
     assert max(d.time for d in decoders) > 10.0  # time did move on
+
+
+def test_guidance_mixes_conditioned_and_unconditioned_logits():
+    """u + w·(c − u): the twin stream is primed without the labels and follows every token."""
+    torch.manual_seed(1)
+    tok = MidiEventTokenizer(["mode=major", "mode=minor"])
+    model = RNNLanguageModel(ModelConfig(vocab_size=tok.vocab_size, embed=8, hidden=16, layers=1, dropout=0.0))
+    cond = [START, tok.label_id("mode=minor")]
+    settings = SampleConfig(temperature=1.0, seed=5, guidance=3.0, max_note_seconds=0.0)
+    guided = Generator(model, tok, settings)
+    guided.prime(cond)
+    guided.guided_by([START])
+    plain_c, plain_u = Generator(model, tok, settings), Generator(model, tok, settings)
+    plain_c.prime(cond)
+    plain_u.prime([START])
+    for _ in range(20):
+        c, u = plain_c.logits.clone(), plain_u.logits.clone()
+        step = next(guided)
+        expected = torch.softmax(u + 3.0 * (c - u), -1)  # then the grammar's mask, renormalised
+        allowed = step.probs > 0
+        torch.testing.assert_close(step.probs[allowed], expected[allowed] / expected[allowed].sum(), rtol=1e-4, atol=1e-5)
+        assert not torch.allclose(c, u)  # the label does change the distribution
+        token = torch.tensor(step.tokens)
+        plain_c.feed(token)
+        plain_u.feed(token)
