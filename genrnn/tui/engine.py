@@ -172,6 +172,7 @@ def run_generation(req: GenerateRequest, take: Take, control: StreamControl, cac
             chunk, last = Chunk(), now
     if music:
         for ev in decoder.close():
+            take.events.append((ev.time, ev.pitch, 0))
             _close_note(ev.pitch, ev.time, take, chunk, sounding)
         chunk.sounding = []
     take.stopped = control.stop.is_set() or cancelled()
@@ -190,6 +191,7 @@ def _decoder() -> Any:
 def _feed_music(decoder: Any, token: int, take: Take, chunk: Chunk,
                 sounding: dict[int, tuple[float, int]]) -> None:
     for ev in decoder.feed(token):
+        take.events.append((ev.time, ev.pitch, ev.velocity))
         if ev.velocity > 0:
             if ev.pitch in sounding:
                 _close_note(ev.pitch, ev.time, take, chunk, sounding)
@@ -233,12 +235,16 @@ class Player:
         return None if self.started is None else time.monotonic() - self.started
 
     def play(self, take: Take, port: str) -> Any:
-        """Blocking: play ``take`` to ``port`` and return the PlaybackStats."""
+        """Blocking: play ``take`` to ``port`` and return the PlaybackStats. A MIDI-events take
+        still being generated plays as it is made (the model runs far ahead of real time)."""
         from genrnn.playback import Scheduler, play_stream, sequence_events
 
-        events = sequence_events(take.sequence())
-        if not events:
-            raise ConfigError(f"take #{take.number} has no notes to play")
+        if take.kind == "midi_events" and not take.done:
+            events: Any = live_messages(take)
+        else:
+            events = sequence_events(take.sequence())
+            if not events:
+                raise ConfigError(f"take #{take.number} has no notes to play")
         self.scheduler, self.take = Scheduler(), take
         self.started = time.monotonic()
         try:
@@ -250,6 +256,27 @@ class Player:
         sched = self.scheduler
         if sched is not None:
             sched.stop()
+
+
+def live_messages(take: Take, poll: float = 0.005) -> Any:
+    """The take's note events as TimedMessages while the worker appends them; waits when it has
+    caught up with the generator, ends when the take is done and every event has been sent."""
+    import mido
+
+    from genrnn.playback.events import TimedMessage
+
+    yield TimedMessage(0.0, mido.Message("program_change", channel=0, program=0))
+    sent = 0
+    while True:
+        if sent < len(take.events):
+            at, pitch, velocity = take.events[sent]
+            sent += 1
+            kind = "note_on" if velocity > 0 else "note_off"
+            yield TimedMessage(at, mido.Message(kind, channel=0, note=pitch, velocity=velocity))
+        elif take.done:
+            return
+        else:
+            time.sleep(poll)
 
 
 def list_ports() -> tuple[list[tuple[str, str, bool]], str | None]:

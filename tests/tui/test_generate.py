@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 import wave
 from pathlib import Path
 
@@ -303,3 +304,41 @@ async def test_r_shows_an_abc_take_as_a_piano_roll_and_back(make_app) -> None:
         await wait_for(pilot, lambda: any(m.startswith(f"take #{broken.number}") and s == "error" for m, s in app.notes),
                        timeout=30)
         assert views.current == "text-view"
+
+
+def test_a_take_plays_while_it_is_still_being_generated() -> None:
+    """The worker appends decoded events; the player sends them as they come and ends when the
+    take is done: every note heard, none hanging, and sound before the take was finished."""
+    from genrnn.tui.engine import Player
+
+    server = open_server()
+    got: list = []
+    receiver = threading.Thread(target=lambda: got.extend(receive(server, idle_timeout=20)), daemon=True)
+    receiver.start()
+    take = Take(1, "bach", "midi_events", 1.0)
+    first_sent: list[float] = []
+    during: list[float | None] = []
+
+    def generate() -> None:  # 12 notes, 0.1 s apart, made over ~0.6 s: a live stream
+        for i in range(12):
+            take.events.append((i * 0.1, 60 + i, 90))
+            take.events.append((i * 0.1 + 0.08, 60 + i, 0))
+            time.sleep(0.05)
+        first_sent.append(time.monotonic())
+        during.append(player.position())  # the playback clock, before the take is done
+        take.done = True
+
+    player = Player()
+    maker = threading.Thread(target=generate)
+    started = time.monotonic()
+    maker.start()
+    stats = player.play(take, f"127.0.0.1:{server.getsockname()[1]}")
+    maker.join()
+    receiver.join(timeout=20)
+    server.close()
+    heard = tally(got)
+    assert heard.note_ons == heard.note_offs == 12 and heard.hanging_notes == 0
+    assert stats.notes == 12
+    assert time.monotonic() - started < 3.0
+    assert first_sent[0] - started > 0.4  # the take was still being made ...
+    assert during[0] is not None and during[0] > 0.3  # ... while it played (notes at 0.0-0.3 s due)
