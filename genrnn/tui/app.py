@@ -68,9 +68,11 @@ class GenrnnApp(App[None]):
         self.open_modal(HelpScreen(self.screen))
 
     def on_run_created(self, message: RunCreated) -> None:
+        # Rescan directly: re-posting RunCreated to the screen would bubble back up to here
+        # and loop for ever (a rescan worker restarted on every pass: 100 % CPU while idle).
         generate = self._generate_screen()
         if generate is not None:
-            generate.post_message(RunCreated(message.path))
+            generate.scan_models()
 
     def _generate_screen(self) -> GenerateScreen | None:
         try:

@@ -24,6 +24,10 @@ class CatalogError(Exception):
     """A file that is not a readable genrnn checkpoint."""
 
 
+class OtherGenrnnModel(CatalogError):
+    """A genrnn file of another kind (a harmonizer, a classifier): not for the picker, not a problem."""
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     """One pickable model, described from its safetensors header."""
@@ -84,7 +88,10 @@ def describe(path: Path, origin: str, name: str | None = None) -> ModelEntry:
     """A ModelEntry from the header of ``path``; CatalogError when it is not a genrnn model."""
     header = read_header(path)
     meta = header.get("__metadata__") or {}
-    if meta.get("format") != "genrnn-checkpoint":
+    fmt = str(meta.get("format", ""))
+    if fmt != "genrnn-checkpoint":
+        if fmt.startswith("genrnn-"):
+            raise OtherGenrnnModel(f"{path}: a {fmt.removeprefix('genrnn-')}, not a language model")
         raise CatalogError(f"{path}: not a genrnn checkpoint")
     config = _json(meta, "model_config", path)
     tokenizer = _json(meta, "tokenizer", path)
@@ -130,6 +137,8 @@ def scan(shipped_dir: Path, run_roots: list[Path]) -> tuple[list[ModelEntry], li
             continue
         try:
             entries.append(describe(path, "shipped"))
+        except OtherGenrnnModel:
+            continue  # e.g. the shipped harmonizer: `genrnn harmonize`, not the picker
         except CatalogError as exc:
             problems.append(str(exc))
     runs: list[ModelEntry] = []
@@ -138,6 +147,8 @@ def scan(shipped_dir: Path, run_roots: list[Path]) -> tuple[list[ModelEntry], li
         assert ckpt is not None
         try:
             runs.append(describe(ckpt, "run", name=run.name))
+        except OtherGenrnnModel:
+            continue
         except CatalogError as exc:
             problems.append(str(exc))
     runs.sort(key=lambda e: e.mtime, reverse=True)

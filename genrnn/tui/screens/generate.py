@@ -156,6 +156,7 @@ class GenerateScreen(Screen[None]):
             self._status(f"{self.entry.name} · g generates")
 
     def on_run_created(self, message: RunCreated) -> None:
+        message.stop()  # handled here; never bubble to the app
         self.scan_models()
 
     def action_rescan(self) -> None:
