@@ -242,12 +242,16 @@ def _snap(ql: float) -> float:
 
 def write_musicxml(seq: NoteSequence, path: str | os.PathLike[str]) -> Path:
     """Write ``seq`` as MusicXML (quantised, measures and ties made by music21), atomically."""
+    return write_score(sequence_to_score(seq), path)
+
+
+def write_score(score: Any, path: str | os.PathLike[str]) -> Path:
+    """Write a music21 score as MusicXML atomically (a temp file ``os.replace``d into place)."""
     import tempfile
 
     from genrnn.music.midi_io import readable_like_umask
 
     path = Path(path)
-    score = sequence_to_score(seq)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".musicxml", dir=path.parent)
     os.close(fd)
@@ -255,9 +259,9 @@ def write_musicxml(seq: NoteSequence, path: str | os.PathLike[str]) -> Path:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             written = Path(score.write("musicxml", fp=tmp))
-        readable_like_umask(written)
+        readable_like_umask(written)  # mkstemp made it private; a score is not a secret
         os.replace(written, path)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - music21 raises many types
         Path(tmp).unlink(missing_ok=True)
         raise MidiConversionError(f"{path}: cannot write MusicXML ({_short(exc)})") from None
     return path

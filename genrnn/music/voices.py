@@ -29,8 +29,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -571,7 +569,6 @@ def grid_sequence(grid: ChoraleGrid, voices: Sequence[str], bpm: float = 100.0) 
 def write_harmonized_musicxml(melody: Melody, lines: dict[str, np.ndarray], path: str | os.PathLike[str]) -> Path:
     """MusicXML with one named part per voice (melody on top), written atomically."""
     from genrnn.music import notation
-    from genrnn.music.midi_io import readable_like_umask
 
     m21 = notation._m21()
     seq = harmonized_sequence(melody, lines)
@@ -590,17 +587,4 @@ def write_harmonized_musicxml(melody: Melody, lines: dict[str, np.ndarray], path
             part.insert(0, m21.meter.TimeSignature(f"{melody.time_signature[0]}/{melody.time_signature[1]}"))
         score.insert(0, part)
     score.parts[0].insert(0, m21.tempo.MetronomeMark(number=round(melody.tempo_bpm)))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".musicxml", dir=path.parent)
-    os.close(fd)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            written = Path(score.write("musicxml", fp=tmp))
-        readable_like_umask(written)  # mkstemp made it private; a score is not a secret
-        os.replace(written, path)
-    except Exception as exc:  # noqa: BLE001 - music21 raises many types
-        Path(tmp).unlink(missing_ok=True)
-        raise MidiConversionError(f"{path}: cannot write MusicXML ({str(exc)[:120]})") from None
-    return path
+    return notation.write_score(score, path)
