@@ -79,3 +79,13 @@ def test_library_code_does_not_print_or_exit():
             if name in {"print", "sys.exit", "exit", "quit", "os._exit"}:
                 offenders.append(f"{path}: {name}()")
     assert not offenders, offenders
+
+
+def test_the_torch_free_sampler_imports_without_torch():
+    """`genrnn sample` streams a text LSTM before torch could load: these modules must not pull it in."""
+    code = ("import sys, genrnn.generation.light, genrnn.generation.npsample, genrnn.generation.conditions, "
+            "genrnn.models.checkpoint_format, genrnn.models.numpy_lstm, genrnn.cli.sample; "
+            "print('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "False"
