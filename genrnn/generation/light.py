@@ -62,13 +62,14 @@ def load_light(path: str | Path) -> LightModel | None:
     character LSTM, or anything unexpected in the file: the PyTorch loader then reports it)."""
     p = resolve_checkpoint_path(path)
     try:
-        meta, tensors = read_numpy(p)
+        meta, _ = read_numpy(p, tensors_too=False)  # decide from the header before reading weights
         check_format(p, meta, FORMAT)
         config = from_dict(ModelConfig, json_field(p, meta, "model_config"), where="model_config")
         tokenizer = tokenizer_from_dict(json_field(p, meta, "tokenizer"))
         training = json_field(p, meta, "training")
         if config.cell != "lstm" or tokenizer.kind != "chars" or tokenizer.vocab_size != config.vocab_size:
             return None
+        _, tensors = read_numpy(p)
         expected = {"embed.weight": (config.vocab_size, config.embed), "head.weight": (config.vocab_size, config.hidden),
                     "head.bias": (config.vocab_size,)}
         for layer in range(config.layers):

@@ -62,8 +62,9 @@ def check_format(path: Path, meta: dict[str, str], expected: str) -> None:
             f"(≤ {FORMAT_VERSION}); upgrade genrnn")
 
 
-def read_numpy(path: str | Path) -> tuple[dict[str, str], dict[str, np.ndarray]]:
-    """(metadata, float32/integer arrays) of a safetensors file, bfloat16 widened to float32."""
+def read_numpy(path: str | Path, tensors_too: bool = True) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+    """(metadata, float32/integer arrays) of a safetensors file, bfloat16 widened to float32;
+    ``tensors_too=False`` reads the header only (no tensor bytes are touched)."""
     path = Path(path)
     try:
         with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
@@ -75,7 +76,7 @@ def read_numpy(path: str | Path) -> tuple[dict[str, str], dict[str, np.ndarray]]
             header = json.loads(bytes(mm[8:8 + n]))
             meta = header.pop("__metadata__", None) or {}
             base, tensors = 8 + n, {}
-            for name, info in header.items():
+            for name, info in header.items() if tensors_too else ():
                 dtype = _DTYPES.get(info.get("dtype"))
                 start, end = info["data_offsets"]
                 if dtype is None or not 0 <= start <= end <= len(mm) - base:

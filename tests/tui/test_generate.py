@@ -25,6 +25,21 @@ from tests.tui.conftest import wait_for
 ABC_TUNE = "X:1\nT:test\nM:4/4\nL:1/8\nK:C\nCDEF GABc|cBAG FEDC|\n"
 
 
+async def choose_socket_port(pilot, screen, address: str) -> None:  # noqa: ANN001
+    """Pick the HOST:PORT output and type ``address``. The port list fills in from a worker (the
+    audio probe can take a moment): wait until the socket entry exists."""
+
+    def chosen() -> bool:
+        try:
+            screen.query_one("#port").value = "HOST:PORT"
+        except InvalidSelectValueError:
+            return False
+        return True
+
+    await wait_for(pilot, chosen)
+    set_input(screen, "socket", address)
+
+
 def music_take() -> Take:
     """A MIDI-events take built from notes: an arpeggio up and down, 2 s."""
     pitches = [60, 64, 67, 72, 67, 64, 60, 55]
@@ -146,17 +161,7 @@ async def test_play_to_a_socket_receiver_and_stop_leaves_no_hanging_note(make_ap
         screen = app.screen
         await wait_for(pilot, lambda: screen.entries)
 
-        def socket_port_chosen() -> bool:
-            # The port list fills in from a worker (the audio probe can take a moment): wait
-            # until the socket entry exists, then pick it.
-            try:
-                screen.query_one("#port").value = "HOST:PORT"
-            except InvalidSelectValueError:
-                return False
-            return True
-
-        await wait_for(pilot, socket_port_chosen)
-        set_input(screen, "socket", f"127.0.0.1:{port}")
+        await choose_socket_port(pilot, screen, f"127.0.0.1:{port}")
         take = music_take()
         take.notes = [Note(n.pitch, n.velocity, n.start, n.end + 0.3) for n in take.notes]  # overlapping
         screen.add_take(take)
@@ -202,17 +207,7 @@ async def test_errors_are_notifications_and_the_app_keeps_running(make_app, tiny
         screen.panel.set_primer_file(None)
         screen.add_take(music_take())
 
-        def socket_port_chosen() -> bool:
-            # The port list fills in from a worker (the audio probe can take a moment): wait
-            # until the socket entry exists, then pick it.
-            try:
-                screen.query_one("#port").value = "HOST:PORT"
-            except InvalidSelectValueError:
-                return False
-            return True
-
-        await wait_for(pilot, socket_port_chosen)
-        set_input(screen, "socket", "127.0.0.1:9")
+        await choose_socket_port(pilot, screen, "127.0.0.1:9")
         screen.query_one("#views").focus()
         await pilot.press("space")
         await wait_for(pilot, lambda: len(app.errors()) >= 3)
