@@ -42,7 +42,12 @@ class ModelConfig:
     hidden: int = 256
     layers: int = 2
     dropout: float = 0.1
-    num_labels: int = 0  # reserved for conditioning tokens (later issues)
+    num_labels: int = 0  # unused; kept so checkpoints written before cond_ids still load
+    # Labels held at every step (models/labels.py): the label token ids, each one's kind
+    # (a new label replaces its kind's), and the ids that clear them all (START). Empty: none.
+    cond_ids: tuple[int, ...] = ()
+    cond_groups: tuple[int, ...] = ()
+    cond_resets: tuple[int, ...] = ()
     # Dropout on the top layer's output only (None = ``dropout``). Separate because dropout
     # between nn.LSTM layers halves oneDNN's speed on CPU, while this one costs nothing.
     out_dropout: float | None = None
@@ -56,6 +61,16 @@ class ModelConfig:
         _check_range("dropout", self.dropout, 0.0, 0.95)
         if self.out_dropout is not None:
             _check_range("out_dropout", self.out_dropout, 0.0, 0.95)
+        for name in ("cond_ids", "cond_groups", "cond_resets"):
+            value = getattr(self, name)
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and v >= 0 for v in value):
+                raise ConfigError(f"{name} = {value!r}: expected a list of non-negative integers")
+            object.__setattr__(self, name, tuple(value))  # JSON gives lists
+        if len(self.cond_groups) != len(self.cond_ids):
+            raise ConfigError(f"cond_groups has {len(self.cond_groups)} entries: expected one per cond_ids "
+                              f"entry ({len(self.cond_ids)})")
+        if self.vocab_size and any(v >= self.vocab_size for v in self.cond_ids + self.cond_resets):
+            raise ConfigError(f"cond_ids/cond_resets: expected token ids below vocab_size {self.vocab_size}")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ and trainers back.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +15,10 @@ from typing import Any
 from genrnn.config import ModelConfig, SampleConfig, TrainConfig, resolve_preset
 from genrnn.corpora.base import PreparedCorpus
 from genrnn.errors import ConfigError, CorpusError
+from genrnn.generation import pieces
 from genrnn.generation.conditions import condition_ids, condition_labels  # noqa: F401 (re-exported)
 from genrnn.generation.stream import Generator
-from genrnn.music.notes import MIDI_SUFFIXES
+from genrnn.models.labels import label_fields
 from genrnn.tokenizers.midi_events import LABEL as LABEL_ID
 from genrnn.training import checkpoint as ckpt
 from genrnn.training.loop import Callback, Trainer, evaluate, pick_device, pick_dtype
@@ -44,6 +46,10 @@ class Model:
     @property
     def config(self) -> ModelConfig:
         return self.checkpoint.config
+
+    @property
+    def training(self) -> dict[str, Any]:
+        return self.checkpoint.training
 
     def encode_text(self, text: str) -> list[int]:
         return [int(i) for i in self.tokenizer.encode(text)]
@@ -116,6 +122,8 @@ def make_trainer(corpus: PreparedCorpus, preset: str, model_overrides: dict[str,
                  callbacks: list[Callback] | None = None) -> Trainer:
     model_cfg, train_cfg = resolve_preset(preset, model_overrides, train_overrides,
                                           corpus.tokenizer.vocab_size)
+    # A tokenizer with labels (--conditioned): the model holds them at every step.
+    model_cfg = dataclasses.replace(model_cfg, **label_fields(corpus.tokenizer))
     record = {"preset": preset}
     return Trainer(corpus, model_cfg, train_cfg, out_dir, callbacks=callbacks, record=record)
 
@@ -169,29 +177,19 @@ def is_music_model(model: Model) -> bool:
 
 
 def _require_kind(model: Model, kinds: tuple[str, ...], what: str) -> None:
-    if model.kind not in kinds:
-        raise ConfigError(f"{model.path}: {what} needs a {' or '.join(kinds)} model; this one is {model.kind!r}")
+    pieces.require_kind(model, kinds, what)
+
+
+def _streams(model: Model) -> pieces.OpenStream:
+    """``open_stream`` bound to ``model``, as generation/pieces.py takes it."""
+    return lambda settings, ids: open_stream(model, settings, ids)
 
 
 def read_music_primer(model: Model, path: str | Path, seconds: float | None = 4.0,
                       labels: Sequence[str] = ()) -> Any:
     """A .mid primer for an event model: its first ``seconds`` (all when None) as a
     ``MusicPrimer``. Wrong kind of model or file, unreadable MIDI, no notes → one-line errors."""
-    from genrnn.generation import music
-    from genrnn.music.midi_io import read_midi
-
-    p = Path(path)
-    if model.kind != "midi_events":
-        raise ConfigError(f"--primer {p}: a MIDI primer needs a MIDI-event model; {model.path.name} is "
-                          f"a {model.kind} model (give a text or .abc file)")
-    if not p.is_file():
-        raise ConfigError(f"--primer {p}: no such file")
-    with p.open("rb") as fh:
-        magic = fh.read(4)
-    if p.suffix.lower() not in MIDI_SUFFIXES and magic != b"MThd":
-        raise ConfigError(f"--primer {p}: not a MIDI file; {model.path.name} is a MIDI-event model "
-                          f"(give a .mid file)")
-    return music.primer_from_sequence(model.tokenizer, read_midi(p), seconds, name=f"--primer {p}", labels=labels)
+    return pieces.read_primer(model, path, seconds, labels)
 
 
 def label_primer(model: Model, labels: Sequence[str]) -> Any:
@@ -215,15 +213,7 @@ def sample_music(model: Model, settings: SampleConfig, primer: Any = None, secon
     """One piece from an event model: primer (a ``MusicPrimer`` or None) then ``seconds`` of
     generated music → ``MusicSample`` (sequence with the primer-end marker). The model's END
     is masked unless ``until_end``, which lets it finish the piece before ``seconds``."""
-    from genrnn.generation import music
-
-    _require_kind(model, ("midi_events",), "sampling music")
-    if seconds <= 0:
-        raise ConfigError(f"--seconds {seconds:g}: expected a positive number of seconds")
-    primer = primer or music.empty_primer(model.tokenizer)
-    stream = open_stream(model, settings, primer.ids)
-    tokens, ended = music.generate_events(stream, primer.end_time, seconds, max_tokens, allow_end=until_end)
-    return music.build_sample(model.tokenizer, primer, tokens, seconds, ended, stream.seed)
+    return pieces.sample_piece(model, _streams(model), settings, primer, seconds, max_tokens, until_end)
 
 
 def music_events(stream: Generator, seconds: float | None = None, start_time: float = 0.0,
@@ -265,59 +255,23 @@ def finish_music_sample(model: Model, primer: Any, tokens: list[int], seconds: f
 
 def save_music(sample: Any, path: str | Path, musicxml: bool = False) -> list[Path]:
     """Write a ``MusicSample`` as .mid (the primer-end marker included), plus .musicxml."""
-    from genrnn.music.midi_io import write_midi
-    from genrnn.music.notation import write_musicxml
-
-    p = Path(path)
-    written = [write_midi(sample.sequence, p.with_suffix(".mid"))]
-    if musicxml:
-        written.append(write_musicxml(sample.sequence, p.with_suffix(".musicxml")))
-    return written
+    return pieces.save_piece(sample, path, musicxml)
 
 
 def abc_primer_ids(model: Model, text: str | None) -> tuple[str, list[int]]:
-    """(head text, primer ids) for an ABC model: the tune separator, then the user's primer
-    in the corpus's record form."""
-    from genrnn.generation import music
-
-    _require_kind(model, ("abc",), "an ABC primer")
-    fields = model.checkpoint.training.get("corpus", {}).get("recipe_settings", {}).get("header_fields")
-    head = music.abc_primer_text(text, tuple(fields or ("M", "L", "K"))) if text else ""
-    return head, model.encode_text(music.TUNE_SEPARATOR + head)
+    """(head text, primer ids) for an ABC model: the tune separator, then the user's primer."""
+    return pieces.abc_primer_ids(model, text)
 
 
 def sample_tune(model: Model, settings: SampleConfig, primer_text: str | None = None,
                 max_chars: int = 1500, name: str = "tune") -> Any:
-    """One whole tune from an ABC model → ``TuneSample`` (text, parse error or notes).
-
-    The model first writes one tune that is thrown away: a fresh state primed with a bare
-    separator is unlike any state seen in training (4× fewer unparseable tunes, measured)."""
-    from genrnn.generation import music
-
-    head, ids = abc_primer_ids(model, primer_text)
-    chars = model.tokenizer.chars
-    stream = open_stream(model, settings, model.encode_text(music.TUNE_SEPARATOR))
-    _, ended = music.generate_tune(stream, chars, "", max_chars)  # warm-up tune
-    if not ended:  # cut by the cap: end it with a separator (then the primer)
-        stream.prime(ids)
-    elif head:
-        stream.prime(model.encode_text(head))
-    text, ended = music.generate_tune(stream, chars, head, max_chars)
-    error, seq = music.check_tune(text, name)
-    return music.TuneSample(text, ended, error, stream.seed, seq)
+    """One whole tune from an ABC model → ``TuneSample`` (text, parse error or notes)."""
+    return pieces.check_tune(pieces.write_tune(model, _streams(model), settings, primer_text, max_chars), name)
 
 
 def save_tune(tune: Any, path: str | Path) -> list[Path]:
     """Write a ``TuneSample`` as .abc (always) and .mid (when it parses)."""
-    from genrnn.music.midi_io import write_midi
-
-    p = Path(path)
-    abc = p.with_suffix(".abc")
-    abc.write_text(f"X:1\n{tune.text.rstrip()}\n", encoding="utf-8")
-    written = [abc]
-    if tune.sequence is not None:
-        written.append(write_midi(tune.sequence, p.with_suffix(".mid")))
-    return written
+    return pieces.save_tune(tune, path)
 
 
 def sample_pieces(model: Model, num: int, settings: SampleConfig, seconds: float) -> list[Any]:

@@ -69,7 +69,7 @@ def sample_windows(data: np.ndarray, batch: int, length: int, seed: int) -> torc
 
 def gradient_norms(model: RNNLanguageModel, tokens: torch.Tensor) -> tuple[list[float | None], bool]:
     """tokens (B, T+1) → ([None, ‖∂L/∂h_(T−1)‖, …, ‖∂L/∂h_1‖], exploded) for the loss at T."""
-    if model.num_state_tensors == 0:
+    if model.num_rnn_state == 0:
         return [None] * (tokens.shape[1] - 1), False  # 'none' has no state: nothing to differentiate
     was_training = model.training
     model.eval()

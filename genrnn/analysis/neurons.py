@@ -114,14 +114,14 @@ def unit_names(model: RNNLanguageModel) -> list[str]:
 @torch.inference_mode()
 def read_activations(model: RNNLanguageModel, ids: Sequence[int], text: str) -> Activations:
     """Run the model over ``ids`` one token at a time; keep every unit's value per position."""
-    if model.num_state_tensors == 0:
+    if model.num_rnn_state == 0:
         raise ConfigError(f"cell {model.config.cell!r} has no hidden state to inspect")
     step = FusedStep(model.eval())
     state = model.init_state(1, model.head.weight.device)
     rows = []
     for tok in ids:
         _, state = step(torch.tensor([tok]), state)
-        parts = [state[0].reshape(-1)] + ([torch.tanh(state[1]).reshape(-1)] if len(state) > 1 else [])
+        parts = [state[0].reshape(-1)] + ([torch.tanh(state[1]).reshape(-1)] if model.num_rnn_state > 1 else [])
         rows.append(torch.cat(parts).float().cpu().numpy())
     return Activations(text, np.stack(rows), unit_names(model))
 

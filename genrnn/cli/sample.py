@@ -85,24 +85,29 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--num {args.num}: expected at least 1")
     out = out_dir_arg(args.out)
     length = args.length or DEFAULT_LENGTH
-    if out is None and args.device in (None, "cpu") and (args.guidance == 1.0 or not args.condition):
-        # A character LSTM streaming to stdout on the CPU: NumPy only, text in a fraction of a
-        # second (PyTorch alone takes ~1.3 s to import). Anything else takes the PyTorch path.
-        from genrnn.generation.light import LightStream, load_light
+    if args.device in (None, "cpu") and (args.guidance == 1.0 or not args.condition):
+        # An LSTM on the CPU: NumPy only, text or a .mid in a fraction of a second (PyTorch
+        # alone takes ~1.3 s to import). Anything else takes the PyTorch path.
+        from genrnn.generation.light import LightStream, load_light, open_light
 
         light = load_light(args.checkpoint)
-        if light is not None and light.kind == "text":
+        if light is not None and light.kind == "text" and out is None:
             _check_text_args(light, args)
             primer = _primer_ids(light, args)
             return _stream_stdout(light, settings, primer, length, args,
                                   lambda cfg: _light_stream(LightStream(light, cfg), primer))
+        if light is not None and light.kind != "text":
+            from genrnn.cli import sample_music
+
+            if sample_music.light_ok(light, args):
+                return sample_music.run(light, settings, args, out, lambda cfg, ids: open_light(light, cfg, ids))
     from genrnn import session  # torch loads here, not at `genrnn --help`
 
     model = session.load_model(args.checkpoint, device=args.device or "cpu")
     if session.is_music_model(model):
         from genrnn.cli import sample_music
 
-        return sample_music.run(model, settings, args, out)
+        return sample_music.run(model, settings, args, out, lambda cfg, ids: session.open_stream(model, cfg, ids))
     _check_text_args(model, args)
     primer = _primer_ids(model, args)
     if out is None:
@@ -113,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _light_stream(stream: Any, primer: list[int] | None) -> tuple[int, Iterator[int]]:
     stream.prime(primer)
-    return stream.seed, stream
+    return stream.seed, (step.token for step in stream)
 
 
 def _torch_stream(stream: Any) -> tuple[int, Iterator[int]]:

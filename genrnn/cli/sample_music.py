@@ -4,6 +4,10 @@ Event models continue the first ``--primer-seconds`` of a ``--primer FILE.mid`` 
 ``--seconds`` of musical time; each sample is one file, the primer included and marked by a
 ``primer end`` marker. ABC models write whole tunes; tunes music21 cannot parse are listed,
 one line each, with a count. Without ``--out`` files go to the current folder.
+
+``model`` is a ``session.Model`` or, on the CPU, the torch-free ``light.LightModel`` with its
+``open_stream``: the model-facing work is generation/pieces.py either way, and nothing here
+imports PyTorch unless ``--play`` needs the PyTorch stream.
 """
 
 from __future__ import annotations
@@ -12,21 +16,31 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from genrnn import session
 from genrnn.cli._common import err, read_text_file
 from genrnn.config import SampleConfig
 from genrnn.errors import ConfigError
+from genrnn.generation import music, pieces
+from genrnn.generation.conditions import condition_labels
+from genrnn.music.notes import MIDI_SUFFIXES
 
 DEFAULT_TUNE_CHARS = 1500
 
 
-def run(model: session.Model, settings: SampleConfig, args: argparse.Namespace, out: Path | None) -> int:
+def light_ok(model: Any, args: argparse.Namespace) -> bool:
+    """Whether the torch-free sampler can do all that ``args`` ask of this music model."""
+    if model.kind == "midi_events":
+        return not (args.play or args.guidance != 1.0)
+    return model.kind == "abc"
+
+
+def run(model: Any, settings: SampleConfig, args: argparse.Namespace, out: Path | None,
+        open_stream: pieces.OpenStream) -> int:
     if args.seconds <= 0:
         raise ConfigError(f"--seconds {args.seconds:g}: expected a positive number of seconds")
     paths = _sample_paths(out, args.num)
     if model.kind == "abc":
-        return _tunes(model, settings, args, paths)
-    return _events(model, settings, args, paths)
+        return _tunes(model, settings, args, paths, open_stream)
+    return _events(model, settings, args, paths, open_stream)
 
 
 def _sample_paths(out: Path | None, num: int) -> list[Path]:
@@ -51,23 +65,24 @@ def _seeded(settings: SampleConfig, n: int) -> SampleConfig:
 # ---------------------------------------------------------------- event models
 
 
-def _events(model: session.Model, settings: SampleConfig, args: argparse.Namespace, paths: list[Path]) -> int:
+def _events(model: Any, settings: SampleConfig, args: argparse.Namespace, paths: list[Path],
+            open_stream: pieces.OpenStream) -> int:
     if args.prime:
         raise ConfigError(f"--prime: {model.path.name} is a MIDI-event model; give --primer FILE.mid")
-    labels = session.condition_labels(model, args.condition or [])
+    labels = condition_labels(model, args.condition or [])
     if args.primer:
-        primer = session.read_music_primer(model, args.primer, args.primer_seconds, labels)
+        primer = pieces.read_primer(model, args.primer, args.primer_seconds, labels)
         err.print(f"primer: {len(primer.sequence.notes)} notes, {primer.end_time:.2f} s of {args.primer}")
     else:
-        primer = session.label_primer(model, labels) if labels else None
+        primer = music.empty_primer(model.tokenizer, labels) if labels else None
     if labels:
         err.print(f"conditioned on {', '.join(labels)}")
     matched = 0
     for n, path in enumerate(paths):
         cfg = _seeded(settings, n)
-        sample = _play(model, cfg, primer, args) if args.play else session.sample_music(
-            model, cfg, primer, args.seconds, args.length, until_end=args.until_end)
-        written = session.save_music(sample, path, musicxml=args.musicxml)
+        sample = _play(model, cfg, primer, args) if args.play else pieces.sample_piece(
+            model, open_stream, cfg, primer, args.seconds, args.length, until_end=args.until_end)
+        written = pieces.save_piece(sample, path, musicxml=args.musicxml)
         if args.wav:
             written.append(_render(sample.sequence, path, args))
         how = "ended by the model" if sample.ended else f"cut at {args.seconds:g} s"
@@ -97,10 +112,11 @@ def _matches(seq: Any, labels: list[str]) -> tuple[bool, str]:
     return ok, f"{key.tonic} {key.mode}"
 
 
-def _play(model: session.Model, cfg: SampleConfig, primer: Any, args: argparse.Namespace) -> Any:
+def _play(model: Any, cfg: SampleConfig, primer: Any, args: argparse.Namespace) -> Any:
     """Generate while playing to ``--play PORT``; the tokens played are the sample saved."""
     import itertools
 
+    from genrnn import session
     from genrnn.playback.events import sequence_events
     from genrnn.playback.player import play_stream, stop_on_signals
     from genrnn.playback.scheduler import Scheduler
@@ -127,28 +143,33 @@ def _render(seq: Any, path: Path, args: argparse.Namespace) -> Path:
 # ---------------------------------------------------------------- ABC models
 
 
-def _tunes(model: session.Model, settings: SampleConfig, args: argparse.Namespace, paths: list[Path]) -> int:
+def _tunes(model: Any, settings: SampleConfig, args: argparse.Namespace, paths: list[Path],
+           open_stream: pieces.OpenStream) -> int:
     if args.play or args.musicxml:
         raise ConfigError("--play and --musicxml are for MIDI-event models; an ABC model writes .abc and .mid")
-    session.condition_labels(model, args.condition or [])  # ABC models have none: one clear error
+    condition_labels(model, args.condition or [])  # ABC models have none: one clear error
     text = args.prime or ""
     if args.primer:
-        if Path(args.primer).suffix.lower() in session.MIDI_SUFFIXES:
+        if Path(args.primer).suffix.lower() in MIDI_SUFFIXES:
             raise ConfigError(f"--primer {args.primer}: a MIDI primer needs a MIDI-event model; "
                               f"{model.path.name} is an ABC model (give a text or .abc file)")
         text += read_text_file(args.primer, "--primer")
     bad = 0
     for n, path in enumerate(paths):
-        tune = session.sample_tune(model, _seeded(settings, n), text or None,
-                                   args.length or DEFAULT_TUNE_CHARS, name=path.name)
-        written = session.save_tune(tune, path)
-        if args.wav and tune.sequence is not None:
-            written.append(_render(tune.sequence, path, args))
+        tune = pieces.write_tune(model, open_stream, _seeded(settings, n), text or None,
+                                 args.length or DEFAULT_TUNE_CHARS)
+        abc = pieces.save_tune_text(tune, path)  # the tune is out before music21 has loaded
         cut = "" if tune.ended else f" (cut at {args.length or DEFAULT_TUNE_CHARS} chars)"
-        err.print(f"wrote {', '.join(str(p) for p in written)}{cut}, seed {tune.seed}")
+        err.print(f"wrote {abc}{cut}, seed {tune.seed}")
+        pieces.check_tune(tune, path.name)
         if tune.error is not None:
             bad += 1
-            err.print(f"{written[0]}: does not parse: {tune.error}")
+            err.print(f"{abc}: does not parse: {tune.error}")
+            continue
+        written = pieces.save_tune(tune, path)[1:]
+        if args.wav:
+            written.append(_render(tune.sequence, path, args))
+        err.print(f"wrote {', '.join(str(p) for p in written)}")
     err.print(f"{len(paths) - bad} of {len(paths)} tunes parse with music21"
               + (f"; {bad} do not (listed above, .abc kept, no .mid)" if bad else ""))
     return 0

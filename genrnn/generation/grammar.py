@@ -20,14 +20,15 @@ So, before each draw, ``EventGrammar.mask`` forbids:
   the notes that reached it. The longest note in the Bach chorales is 3.6 s.
 
 The mask is renormalised by the sampler like any other filter (temperature, top-k, top-p act on
-what is allowed). O(notes sounding) per step, a handful of element writes.
+what is allowed). O(notes sounding) per step, a handful of element writes. NumPy, no torch: the
+PyTorch stream (``stream.Generator``) and the torch-free sampler (``light.py``) share it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-import torch
+import numpy as np
 
 from genrnn.config import SampleConfig
 from genrnn.tokenizers.midi_events import (
@@ -48,19 +49,19 @@ from genrnn.tokenizers.midi_events import (
 class EventGrammar:
     """Tracks what the stream has said (sounding notes, time) and what it may say next."""
 
-    def __init__(self, vocab_size: int, device: torch.device | str = "cpu", allow_end: bool = True) -> None:
+    def __init__(self, vocab_size: int, allow_end: bool = True) -> None:
         self.vocab_size = vocab_size
         self.allow_end = allow_end
         self.step = 0
         self.sounding: dict[int, int] = {}  # pitch → onset step
         self.fresh: set[int] = set()  # pitches struck at the current step
         # Forbidden whatever the state: PAD, START, labels; every NOTE_OFF until its note sounds.
-        self._base = torch.zeros(vocab_size, dtype=torch.bool, device=device)
+        self._base = np.zeros(vocab_size, dtype=bool)
         self._base[[PAD, START]] = True
         self._base[LABEL:] = True
         self._base[NOTE_OFF:NOTE_OFF + NUM_PITCHES] = True
-        self._end_allowed = self._base.clone()
-        self._end_forbidden = self._base.clone()
+        self._end_allowed = self._base.copy()
+        self._end_forbidden = self._base.copy()
         self._end_forbidden[END] = True
 
     # ------------------------------------------------------------------ state
@@ -103,14 +104,14 @@ class EventGrammar:
         self.fresh.clear()
 
     # ------------------------------------------------------------------ mask
-    def mask(self, settings: SampleConfig) -> torch.Tensor:
+    def mask(self, settings: SampleConfig) -> np.ndarray:
         """(V,) bool, True = forbidden at the next draw. Never forbids everything."""
         base = self._end_allowed if self.allow_end else self._end_forbidden
         limit_poly = settings.max_polyphony > 0 and len(self.sounding) >= settings.max_polyphony
         limit_steps = round(settings.max_note_seconds / STEP_SECONDS) if settings.max_note_seconds > 0 else 0
         if not self.sounding or not (limit_poly or limit_steps):
             return base
-        mask = base.clone()
+        mask = base.copy()
         if limit_poly:
             mask[NOTE_ON:NOTE_OFF] = True
         if limit_steps:
@@ -125,10 +126,6 @@ class EventGrammar:
                 mask[TIME_SHIFT + left:TIME_SHIFT + MAX_SHIFT] = True
         return mask
 
-    def apply(self, logits: torch.Tensor, settings: SampleConfig) -> torch.Tensor:
-        """``logits`` (B, V) with the forbidden ids at -inf (a new tensor)."""
-        return logits.masked_fill(self.mask(settings), float("-inf"))
-
 
 class LabelMask:
     """Character models trained ``--conditioned``: a label id opens a file and is never drawn
@@ -136,12 +133,12 @@ class LabelMask:
 
     allow_end = True
 
-    def __init__(self, vocab_size: int, first_label: int, device: torch.device | str = "cpu") -> None:
-        self._mask = torch.zeros(vocab_size, dtype=torch.bool, device=device)
+    def __init__(self, vocab_size: int, first_label: int) -> None:
+        self._mask = np.zeros(vocab_size, dtype=bool)
         self._mask[first_label:] = True
 
     def feed(self, tokens: Iterable[int]) -> None:
         pass
 
-    def mask(self, settings: SampleConfig) -> torch.Tensor:
+    def mask(self, settings: SampleConfig) -> np.ndarray:
         return self._mask

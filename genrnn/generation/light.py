@@ -1,10 +1,13 @@
-"""Torch-free streaming for character LSTMs on the CPU: text before PyTorch could have loaded.
+"""Torch-free streaming for LSTMs on the CPU: output before PyTorch could have loaded.
 
 Importing PyTorch takes ~1.3 s on the 2-core box; reading a 15 MB bfloat16 checkpoint into
-NumPy and priming it takes ~0.1 s. ``genrnn sample`` on a text LSTM streams through
-``LightStream`` when it runs on the CPU, and the first characters appear in a fraction of a
-second: the RNN's promise (constant work per step, state carried forward) kept from the very
-first token. Everything else (GPU, other cells, music, batches) uses ``stream.Generator``.
+NumPy and priming it takes ~0.1 s. ``genrnn sample`` on an LSTM (text, ABC tunes or MIDI
+events, with or without labels) streams through ``LightStream`` when it runs on the CPU, and
+the first characters, or the first .mid, appear in a fraction of a second: the RNN's promise
+(constant work per step, state carried forward) kept from the very first token. Everything
+else (GPU, other cells, guidance, playback, batches) uses ``stream.Generator``. Event models
+draw under the same grammar (grammar.py), labelled models hold their labels the same way
+(models/labels.py).
 
 The maths is ``FusedStep``'s NumPy step (``models/numpy_lstm.py``) and the draw is
 ``npsample.sample_numpy`` with a NumPy generator seeded like ``Generator``'s; the primer is fed
@@ -24,6 +27,7 @@ import numpy as np
 
 from genrnn.config import ModelConfig, SampleConfig, from_dict
 from genrnn.errors import ConfigError, GenrnnError
+from genrnn.generation.grammar import EventGrammar, LabelMask
 from genrnn.generation.npsample import sample_numpy
 from genrnn.models.checkpoint_format import (
     FORMAT,
@@ -32,19 +36,21 @@ from genrnn.models.checkpoint_format import (
     read_numpy,
     resolve_checkpoint_path,
 )
-from genrnn.models.numpy_lstm import LstmArrays, lstm_step
+from genrnn.models.labels import LabelTrack
+from genrnn.models.numpy_lstm import LstmArrays, gate_order, lstm_step
 from genrnn.tokenizers import tokenizer_from_dict
 
 
 @dataclass
 class LightModel:
-    """A character LSTM checkpoint in NumPy arrays; quacks like ``session.Model`` for the CLI."""
+    """An LSTM checkpoint in NumPy arrays; quacks like ``session.Model`` for the CLI."""
 
     path: Path
     config: ModelConfig
     tokenizer: Any
     training: dict[str, Any]
     arrays: LstmArrays
+    cond_table: np.ndarray | None = None  # (labels + 1, 4H): each label's share of layer 0's input
 
     @property
     def kind(self) -> str:
@@ -58,8 +64,8 @@ class LightModel:
 
 
 def load_light(path: str | Path) -> LightModel | None:
-    """The checkpoint as a ``LightModel``, or None when this path does not serve it (not a
-    character LSTM, or anything unexpected in the file: the PyTorch loader then reports it)."""
+    """The checkpoint as a ``LightModel``, or None when this path does not serve it (not an
+    LSTM, or anything unexpected in the file: the PyTorch loader then reports it)."""
     p = resolve_checkpoint_path(path)
     try:
         meta, _ = read_numpy(p, tensors_too=False)  # decide from the header before reading weights
@@ -67,7 +73,8 @@ def load_light(path: str | Path) -> LightModel | None:
         config = from_dict(ModelConfig, json_field(p, meta, "model_config"), where="model_config")
         tokenizer = tokenizer_from_dict(json_field(p, meta, "tokenizer"))
         training = json_field(p, meta, "training")
-        if config.cell != "lstm" or tokenizer.kind != "chars" or tokenizer.vocab_size != config.vocab_size:
+        if (config.cell != "lstm" or tokenizer.kind not in ("chars", "midi_events")
+                or tokenizer.vocab_size != config.vocab_size):
             return None
         _, tensors = read_numpy(p)
         expected = {"embed.weight": (config.vocab_size, config.embed), "head.weight": (config.vocab_size, config.hidden),
@@ -77,17 +84,31 @@ def load_light(path: str | Path) -> LightModel | None:
             expected |= {f"rnn.weight_ih_l{layer}": (4 * config.hidden, width),
                          f"rnn.weight_hh_l{layer}": (4 * config.hidden, config.hidden),
                          f"rnn.bias_ih_l{layer}": (4 * config.hidden,), f"rnn.bias_hh_l{layer}": (4 * config.hidden,)}
+        if config.cond_ids:
+            expected["cond_embed.weight"] = (len(config.cond_ids) + 1, config.embed)
         if {k: tuple(v.shape) for k, v in tensors.items()} != expected:
             return None
         if not all(np.isfinite(v).all() for v in tensors.values()):
             return None
-        return LightModel(p, config, tokenizer, training, LstmArrays.from_weights(tensors, config.layers))
+        cond = tensors.pop("cond_embed.weight", None)
+        cond_table = None
+        if cond is not None:  # as FusedStep: cond_embed @ W_ih0ᵀ, gate columns reordered, no bias
+            w_ih0 = np.asarray(tensors["rnn.weight_ih_l0"], np.float32)
+            cond_table = np.ascontiguousarray((np.asarray(cond, np.float32) @ w_ih0.T)[:, gate_order(config.hidden)])
+        return LightModel(p, config, tokenizer, training, LstmArrays.from_weights(tensors, config.layers), cond_table)
     except (GenrnnError, KeyError, TypeError, ValueError):
         return None
 
 
+@dataclass(frozen=True)
+class LightStep:
+    """What ``next(LightStream)`` gives: the drawn id (``Step.token``'s twin)."""
+
+    token: int
+
+
 class LightStream:
-    """One stream, like ``Generator`` with ``batch=1``: ``prime(ids)``, then ``next()`` → id."""
+    """One stream, like ``Generator`` with ``batch=1``: ``prime(ids)``, then ``next()`` → step."""
 
     def __init__(self, model: LightModel, settings: SampleConfig) -> None:
         self.model = model
@@ -98,7 +119,23 @@ class LightStream:
         self.h = np.zeros((c.layers, 1, c.hidden), np.float32)
         self.c = np.zeros((c.layers, 1, c.hidden), np.float32)
         self.logits: np.ndarray | None = None
-        self.first_label = len(model.tokenizer.chars) if getattr(model.tokenizer, "labels", None) else None
+        self.track = LabelTrack.from_config(c)
+        self.slots = self.track.empty(1) if self.track is not None else None
+        tok = model.tokenizer
+        self.grammar: EventGrammar | LabelMask | None = None
+        if tok.kind == "midi_events":
+            self.grammar = EventGrammar(tok.vocab_size)
+        elif getattr(tok, "labels", None):
+            self.grammar = LabelMask(tok.vocab_size, len(tok.chars))
+
+    @property
+    def allow_end(self) -> bool:
+        return self.grammar is None or self.grammar.allow_end
+
+    @allow_end.setter
+    def allow_end(self, value: bool) -> None:
+        if self.grammar is not None:
+            self.grammar.allow_end = value
 
     def prime(self, ids: Sequence[int] | None) -> None:
         tokens = list(ids) if ids else self._default_primer()
@@ -109,25 +146,39 @@ class LightStream:
             self._feed(int(t))
 
     def _default_primer(self) -> list[int]:
-        chars = self.model.tokenizer.chars
-        return [chars.index("\n")] if "\n" in chars else [0]
+        tok = self.model.tokenizer
+        if tok.kind == "midi_events":
+            return list(tok.start_tokens())
+        return [tok.chars.index("\n")] if "\n" in tok.chars else [0]
 
     def _feed(self, token: int) -> None:
-        logits, self.h, self.c = lstm_step(self.model.arrays, np.array([token]), self.h, self.c)
-        self.logits = logits
+        ids = np.array([token])
+        extra = None
+        if self.track is not None:
+            self.slots = self.track.step(self.slots, ids)
+            extra = self.model.cond_table[self.slots].sum(axis=1)
+        if self.grammar is not None:
+            self.grammar.feed((token,))
+        self.logits, self.h, self.c = lstm_step(self.model.arrays, ids, self.h, self.c, extra)
 
-    def __iter__(self) -> Iterator[int]:
+    def __iter__(self) -> Iterator[LightStep]:
         return self
 
-    def __next__(self) -> int:
+    def __next__(self) -> LightStep:
         if self.logits is None:
             self.prime(None)
         assert self.logits is not None
         logits = self.logits
-        if self.first_label is not None:  # label ids open a file, never drawn mid-text
-            logits = logits.copy()
-            logits[:, self.first_label:] = -np.inf
+        if self.grammar is not None:  # what cannot be said next (grammar.py)
+            logits = np.where(self.grammar.mask(self.settings), np.float32(-np.inf), logits)
         ids, _ = sample_numpy(logits, self.settings, self.rng)
         token = int(ids[0])
         self._feed(token)
-        return token
+        return LightStep(token)
+
+
+def open_light(model: LightModel, settings: SampleConfig, ids: Sequence[int] | None = None) -> LightStream:
+    """A primed ``LightStream`` (``session.open_stream``'s twin for generation/pieces.py)."""
+    stream = LightStream(model, settings)
+    stream.prime(ids)
+    return stream

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from genrnn.errors import ConfigError, MidiConversionError
-from genrnn.generation.stream import Generator
 from genrnn.music import notation
 from genrnn.music.notes import NoteSequence
 from genrnn.tokenizers.midi_events import (
@@ -25,6 +25,9 @@ from genrnn.tokenizers.midi_events import (
     MidiEventTokenizer,
     NoteEvent,
 )
+
+if TYPE_CHECKING:  # the torch-free sampler (light.py) streams through these functions too
+    from genrnn.generation.stream import Generator
 
 PRIMER_MARKER = "primer end"
 TUNE_SEPARATOR = "\n\n"  # records of an ABC corpus are separated by one blank line

@@ -83,9 +83,9 @@ class Generator:
         self.grammars: list[EventGrammar | LabelMask] = []
         kind = getattr(tokenizer, "kind", "")
         if kind == "midi_events":
-            self.grammars = [EventGrammar(tokenizer.vocab_size, self.device) for _ in range(batch)]
+            self.grammars = [EventGrammar(tokenizer.vocab_size) for _ in range(batch)]
         elif kind == "chars" and getattr(tokenizer, "labels", None):
-            self.grammars = [LabelMask(tokenizer.vocab_size, len(tokenizer.chars), self.device)] * batch
+            self.grammars = [LabelMask(tokenizer.vocab_size, len(tokenizer.chars))] * batch
 
     @property
     def allow_end(self) -> bool:
@@ -150,8 +150,8 @@ class Generator:
         if self.grammars:
             with torch.inference_mode():
                 mask = (self.grammars[0].mask(self._settings) if self.batch == 1
-                        else torch.stack([g.mask(self._settings) for g in self.grammars]))
-                logits = logits.masked_fill(mask, float("-inf"))
+                        else np.stack([g.mask(self._settings) for g in self.grammars]))
+                logits = logits.masked_fill(torch.from_numpy(mask).to(self.device, non_blocking=True), float("-inf"))
         if self.np_rng is not None:  # CPU: NumPy all the way, no autograd context to enter
             ids, p = sample_numpy(logits.numpy(), self._settings, self.np_rng)
             tokens, probs = torch.from_numpy(ids), torch.from_numpy(p)

@@ -45,15 +45,18 @@ class LstmArrays:
                    np.ascontiguousarray(f32["head.weight"].T), f32["head.bias"])
 
 
-def lstm_step(a: LstmArrays, ids: np.ndarray, h: np.ndarray, c: np.ndarray
+def lstm_step(a: LstmArrays, ids: np.ndarray, h: np.ndarray, c: np.ndarray, extra: np.ndarray | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """ids (B,), h and c (L, B, H) → logits (B, V), new h, new c."""
+    """ids (B,), h and c (L, B, H) → logits (B, V), new h, new c. ``extra`` (B, 4H), if given,
+    is added to layer 0's input projection (the labels in force, models/labels.py)."""
     hidden = h.shape[2]
     hs, cs = np.empty_like(h), np.empty_like(c)
     x = h[0]
     for layer in range(h.shape[0]):
         if layer == 0:
             gates = a.table0[ids] + h[0] @ a.w_hh0
+            if extra is not None:
+                gates += extra
         else:
             gates = np.concatenate([x, h[layer]], axis=1) @ a.w_cat[layer] + a.b[layer]
         sig = np.tanh(gates[:, : 3 * hidden] * 0.5) * 0.5 + 0.5  # σ(v) = ½ tanh(½v) + ½

@@ -7,6 +7,9 @@ the parallel-scan cell of models/mingru.py.
 
 State is always a tuple of tensors, each ``(layers, B, H)``: ``(h, c)`` for LSTM, ``(h,)``
 for GRU, vanilla RNNs and minGRU, ``()`` for ``none``. It is what the Generator carries forward.
+A model with labels (``config.cond_ids``, models/labels.py) carries one more tensor at the
+end, ``(1, B, G)``: the label in force for each of its G kinds, whose embeddings are added to
+every step's input.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import torch
 from torch import nn
 
 from genrnn.config import ModelConfig
+from genrnn.models.labels import LabelTrack
 from genrnn.models.mingru import MinGRUStack
 
 State = tuple[torch.Tensor, ...]
@@ -49,6 +53,13 @@ class RNNLanguageModel(nn.Module):
         if c.vocab_size < 1:
             raise ValueError("ModelConfig.vocab_size must be set before building a model")
         self.embed = nn.Embedding(c.vocab_size, c.embed)
+        self.labels = LabelTrack.from_config(c)
+        if self.labels is not None:
+            # Row 0 is "no label of this kind"; the lookup tables follow the module's device.
+            self.cond_embed = nn.Embedding(len(c.cond_ids) + 1, c.embed, padding_idx=0)
+            self.register_buffer("_slot_of", torch.from_numpy(self.labels.slot_of), persistent=False)
+            self.register_buffer("_group_of", torch.from_numpy(self.labels.group_of), persistent=False)
+            self.register_buffer("_is_reset", torch.from_numpy(self.labels.is_reset), persistent=False)
         if c.cell == "none":
             self.rnn: nn.Module = FeedForwardStack(c.embed, c.hidden, c.layers, c.dropout)
         elif c.cell == "mingru":
@@ -73,28 +84,57 @@ class RNNLanguageModel(nn.Module):
                         p.copy_(torch.eye(p.shape[0]) * 0.5)
 
     @property
-    def num_state_tensors(self) -> int:
+    def num_rnn_state(self) -> int:
+        """State tensors of the recurrence itself (h, c): 2 for LSTM, 0 for ``none``."""
         return {"lstm": 2, "none": 0}.get(self.config.cell, 1)
+
+    @property
+    def num_state_tensors(self) -> int:
+        return self.num_rnn_state + (self.labels is not None)
 
     def init_state(self, batch: int, device: torch.device | str | None = None) -> State:
         c = self.config
         dev = device or self.head.weight.device
-        return tuple(torch.zeros(c.layers, batch, c.hidden, device=dev) for _ in range(self.num_state_tensors))
+        rnn = tuple(torch.zeros(c.layers, batch, c.hidden, device=dev) for _ in range(self.num_rnn_state))
+        if self.labels is None:
+            return rnn
+        return (*rnn, torch.zeros(1, batch, self.labels.groups, device=dev))
+
+    def active_labels(self, tokens: torch.Tensor, carried: torch.Tensor) -> torch.Tensor:
+        """tokens (B, T), carried slots (B, G) → the slots in force at every step (B, T, G),
+        the token at t included (models/labels.py), in one pass of cumulative maxima."""
+        pos = torch.arange(tokens.shape[1], device=tokens.device).expand_as(tokens)
+        none = torch.full_like(pos, -1)
+        last_reset = torch.where(self._is_reset[tokens], pos, none).cummax(dim=1).values
+        slots = self._slot_of[tokens]
+        group = self._group_of[tokens]
+        out = []
+        for g in range(carried.shape[1]):
+            last = torch.where(group == g, pos, none).cummax(dim=1).values
+            held = torch.where(last_reset >= 0, torch.zeros_like(pos), carried[:, g: g + 1].expand_as(pos))
+            out.append(torch.where(last > last_reset, slots.gather(1, last.clamp(min=0)), held))
+        return torch.stack(out, dim=2)
 
     def forward(self, tokens: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """tokens (B, T) → logits (B, T, V), new state."""
+        if state is None or len(state) == 0:
+            state = self.init_state(tokens.shape[0], tokens.device)
         x = self.embed(tokens)  # (B, T, E)
+        label_state: tuple[torch.Tensor, ...] = ()
+        if self.labels is not None:
+            active = self.active_labels(tokens, state[-1][0].long())  # (B, T, G)
+            x = x + self.cond_embed(active).sum(dim=2)
+            label_state = (active[:, -1].to(state[-1].dtype).unsqueeze(0),)
+            state = state[:-1]
         if self.config.cell == "none":
             y, new_state = self.rnn(x)
         else:
-            if state is None or len(state) == 0:
-                state = self.init_state(tokens.shape[0], tokens.device)
             hx = state if self.config.cell == "lstm" else state[0]
             hx = tuple(s.to(x.dtype) for s in hx) if isinstance(hx, tuple) else hx.to(x.dtype)
             y, out = self.rnn(x, hx)  # y: (B, T, H)
             new_state = tuple(out) if isinstance(out, tuple) else (out,)
         logits = self.head(self.drop(y))  # (B, T, V)
-        return logits, new_state
+        return logits, (*new_state, *label_state)
 
     def step(self, token: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
         """One token per stream, (B,) → logits (B, V): O(1) work, the state carried."""

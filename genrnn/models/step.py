@@ -42,6 +42,8 @@ class FusedStep:
                 getattr(rnn, f"bias_ih_l{layer}").detach().float(), getattr(rnn, f"bias_hh_l{layer}").detach().float())
 
     def _build(self) -> None:
+        self.track = self.model.labels  # labels held at every step (models/labels.py), or None
+        self._extra: torch.Tensor | None = None  # this step's label rows for layer 0's input
         emb = self.model.embed.weight.detach().float()  # (V, E)
         self.head_w = self.model.head.weight.detach().float().t().contiguous()  # (H, V)
         self.head_b = self.model.head.bias.detach().float()
@@ -78,6 +80,7 @@ class FusedStep:
             self.table0 = emb @ self.w_ih[0] + self.b_ih[0]  # (V, 3H)
         else:
             self.table0 = emb @ self.w_ih[0] + self.b[0]  # (V, G·H)
+        self._build_labels()
         self.numpy = self.cell == "lstm" and self.emb.device.type == "cpu"
         if self.numpy:  # zero-copy views for the NumPy step
             self.np_arrays = LstmArrays(self.table0.numpy(), self.w_hh[0].numpy(), [w.numpy() for w in self.w_cat],
@@ -88,9 +91,27 @@ class FusedStep:
         self.w_ih = [p.weight.detach().float().t().contiguous() for p in projs]  # (in, 2H)
         self.b_ih = [p.bias.detach().float() for p in projs]
         self.table0 = self.emb @ self.w_ih[0] + self.b_ih[0]  # (V, 2H)
+        self._build_labels()
+
+    def _build_labels(self) -> None:
+        if self.track is not None:  # each label's share of layer 0's input projection, no bias
+            self.cond_table = self.model.cond_embed.weight.detach().float() @ self.w_ih[0]  # (K+1, G·H)
+
+    def _row0(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Layer 0's input projection for ``tokens``, with the labels in force added."""
+        return self.table0[tokens] if self._extra is None else self.table0[tokens] + self._extra
 
     def __call__(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """tokens (B,) → logits (B, V), new state."""
+        if self.track is not None and self.cell != "none":
+            slots = self.track.step(state[-1][0].long().cpu().numpy(), tokens.cpu().numpy())  # (B, G)
+            held = torch.from_numpy(slots).to(self.table0.device)
+            self._extra = self.cond_table[held].sum(dim=1)  # (B, G·H)
+            logits, new = self._call(tokens, state[:-1])
+            return logits, (*new, held.to(state[-1].dtype).unsqueeze(0))
+        return self._call(tokens, state)
+
+    def _call(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         if self.cell == "lstm" and self.numpy:
             return self._lstm_numpy(tokens, state)  # no autograd involved: no context needed
         with torch.inference_mode():
@@ -116,7 +137,7 @@ class FusedStep:
         x = None
         for layer in range(self.layers):
             if layer == 0:
-                gates = torch.addmm(self.table0[tokens], h[0].float(), self.w_hh[0])
+                gates = torch.addmm(self._row0(tokens), h[0].float(), self.w_hh[0])
             else:
                 gates = torch.addmm(self.b[layer], torch.cat([x, h[layer].float()], dim=1), self.w_cat[layer])
             hidden = gates.shape[1] // 4
@@ -129,7 +150,8 @@ class FusedStep:
         return torch.stack(hs), torch.stack(cs)
 
     def _lstm_numpy(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        logits, hs, cs = lstm_step(self.np_arrays, tokens.numpy(), state[0].numpy(), state[1].numpy())
+        extra = None if self._extra is None else self._extra.numpy()
+        logits, hs, cs = lstm_step(self.np_arrays, tokens.numpy(), state[0].numpy(), state[1].numpy(), extra)
         return torch.from_numpy(logits), (torch.from_numpy(hs), torch.from_numpy(cs))
 
     def _gru(self, tokens: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
@@ -137,7 +159,7 @@ class FusedStep:
         x = None
         for layer in range(self.layers):
             hl = h[layer].float()
-            gi = self.table0[tokens] if layer == 0 else torch.addmm(self.b_ih[layer], x, self.w_ih[layer])
+            gi = self._row0(tokens) if layer == 0 else torch.addmm(self.b_ih[layer], x, self.w_ih[layer])
             gh = torch.addmm(self.b_hh[layer], hl, self.w_hh[layer])
             i_r, i_z, i_n = gi.chunk(3, dim=1)
             h_r, h_z, h_n = gh.chunk(3, dim=1)
@@ -152,7 +174,7 @@ class FusedStep:
         hs = []
         x = None
         for layer in range(self.layers):
-            pre = self.table0[tokens] if layer == 0 else torch.addmm(self.b_ih[layer], x, self.w_ih[layer])
+            pre = self._row0(tokens) if layer == 0 else torch.addmm(self.b_ih[layer], x, self.w_ih[layer])
             k, pre_h = pre.chunk(2, dim=1)
             x = sequential_step(k, pre_h, h[layer].float())
             hs.append(x)
@@ -165,7 +187,7 @@ class FusedStep:
         for layer in range(self.layers):
             hl = h[layer].float()
             if layer == 0:
-                pre = torch.addmm(self.table0[tokens], hl, self.w_hh[0])
+                pre = torch.addmm(self._row0(tokens), hl, self.w_hh[0])
             else:
                 pre = torch.addmm(self.b[layer], torch.cat([x, hl], dim=1), self.w_cat[layer])
             x = act(pre)

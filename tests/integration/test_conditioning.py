@@ -13,7 +13,7 @@ import pytest
 from genrnn import session
 from genrnn.corpora import recipes
 from genrnn.tokenizers.chars import CharTokenizer
-from genrnn.tokenizers.midi_events import LABEL, START
+from genrnn.tokenizers.midi_events import LABEL, START, MidiEventTokenizer
 from tests.integration.test_music_training import genrnn, one_line_error
 
 
@@ -104,6 +104,10 @@ def test_conditioned_chorales_learn_mode_and_key_then_sample_from_mode_alone(tmp
                   "--preset", "tiny", "--max-steps", "20", "--seed", "1", "--eval-interval", "1000",
                   "--threads", "1")
     assert proc.returncode == 0, proc.stderr
+    config = session.load_model(out).config  # the labels are held at every step, by kind
+    tok = MidiEventTokenizer(list(corpus.tokenizer.labels))
+    assert config.cond_ids == tuple(tok.label_id(lb) for lb in tok.labels)
+    assert config.cond_groups == tuple(0 if lb.startswith("mode=") else 1 for lb in tok.labels)
     proc = genrnn("sample", out, "--condition", "mode=minor", "--seconds", "3", "--seed", "2",
                   "--out", tmp_path / "samples", "--num", "2")
     assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,93 @@
+"""Labels held at every step (models/labels.py): the model's window-wise tracking, the
+single-step paths, and that a label seen many windows back still conditions the output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from genrnn.config import ModelConfig
+from genrnn.errors import ConfigError
+from genrnn.models.labels import LabelTrack, label_fields
+from genrnn.models.rnn import RNNLanguageModel
+from genrnn.models.step import FusedStep
+from genrnn.tokenizers.chars import CharTokenizer
+from genrnn.tokenizers.midi_events import START, MidiEventTokenizer
+
+# vocabulary of 20: START = 1, labels 10, 11 (kind 0) and 12, 13 (kind 1)
+SPEC = {"cond_ids": (10, 11, 12, 13), "cond_groups": (0, 0, 1, 1), "cond_resets": (1,)}
+TOKENS = [1, 10, 13, 3, 4, 5, 1, 2, 3, 11, 4, 5, 6, 12, 7]
+# slots in force after each token: 1 + the label's index per kind, 0 = none
+EXPECTED = [[0, 0], [1, 0], [1, 4], [1, 4], [1, 4], [1, 4], [0, 0], [0, 0], [0, 0], [2, 0], [2, 0], [2, 0],
+            [2, 0], [2, 3], [2, 3]]
+
+
+def _model(cell: str) -> RNNLanguageModel:
+    torch.manual_seed(0)
+    return RNNLanguageModel(ModelConfig(vocab_size=20, cell=cell, embed=8, hidden=16, layers=2, dropout=0.0,
+                                        **SPEC)).eval()
+
+
+def test_label_track_and_the_model_agree_on_what_is_held():
+    track = LabelTrack(20, **{k.removeprefix("cond_"): v for k, v in SPEC.items()})
+    slots, seen = track.empty(1), []
+    for t in TOKENS:
+        slots = track.step(slots, np.array([t]))
+        seen.append(slots[0].tolist())
+    assert seen == EXPECTED
+    model = _model("lstm")
+    active = model.active_labels(torch.tensor([TOKENS]), torch.zeros(1, 2, dtype=torch.long))
+    assert active[0].tolist() == EXPECTED
+    carried = model.active_labels(torch.tensor([[3, 4, 1, 12]]), torch.tensor([[2, 3]]))
+    assert carried[0].tolist() == [[2, 3], [2, 3], [0, 0], [0, 3]]  # carried until START clears it
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh", "mingru", "none"])
+def test_windows_and_single_steps_give_the_whole_sequence_logits(cell: str):
+    model = _model(cell)
+    x = torch.tensor([TOKENS])
+    with torch.no_grad():
+        whole, state = model(x)
+        first, carried = model(x[:, :4])  # the labels are in the first window only
+        rest, _ = model(x[:, 4:], carried)
+        step, s = FusedStep(model), model.init_state(1)
+        rows = []
+        for t in TOKENS:
+            logits, s = step(torch.tensor([t]), s)
+            rows.append(logits)
+    torch.testing.assert_close(torch.cat([first, rest], 1), whole, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(torch.stack(rows, 1), whole, atol=1e-5, rtol=1e-5)
+    assert state[-1][0].tolist() == [[2.0, 3.0]]
+
+
+def test_a_label_from_a_window_long_ago_still_changes_the_output():
+    model = _model("lstm")
+    filler = torch.tensor([[3, 4, 5, 6] * 50])
+    outs = []
+    with torch.no_grad():
+        for label in (10, 11):
+            _, state = model(torch.tensor([[START, label]]))
+            h, c, held = state
+            state = (torch.zeros_like(h), torch.zeros_like(c), held)  # forget everything but the label
+            logits, _ = model(filler, state)
+            outs.append(logits[0, -1])
+    assert (outs[0] - outs[1]).abs().max() > 1e-3
+
+
+def test_label_fields_from_tokenizers():
+    events = label_fields(MidiEventTokenizer(["mode=major", "mode=minor", "key=C"]))
+    tok = MidiEventTokenizer(["mode=major", "mode=minor", "key=C"])
+    assert events == {"cond_ids": tuple(tok.label_id(x) for x in tok.labels), "cond_groups": (0, 0, 1),
+                      "cond_resets": (START,)}
+    chars = CharTokenizer("ab", ["file=x", "file=y"])
+    assert label_fields(chars) == {"cond_ids": (2, 3), "cond_groups": (0, 0), "cond_resets": ()}
+    assert label_fields(CharTokenizer("ab")) == {}
+
+
+def test_bad_label_fields_are_named():
+    with pytest.raises(ConfigError, match="cond_groups has 1 entries"):
+        ModelConfig(vocab_size=20, cond_ids=(10, 11), cond_groups=(0,))
+    with pytest.raises(ConfigError, match="below vocab_size 20"):
+        ModelConfig(vocab_size=20, cond_ids=(25,), cond_groups=(0,))
+    assert ModelConfig(vocab_size=20, cond_ids=[10], cond_groups=[0]).cond_ids == (10,)  # JSON lists
