@@ -86,14 +86,15 @@ def throughput_figures(preset: str, seconds: float, threads: int | None, device:
             "parameters": compare.parameter_count(lstm), "batch": train.batch_size, "by_seq_len": rows}
 
 
-def conditioning_figures(checkpoint: Path, per_mode: int, seconds: float) -> dict:
+def conditioning_figures(checkpoint: Path, per_mode: int, seconds: float, guidance: float = 1.0) -> dict:
     """Chorales generated from `mode=major` / `mode=minor` alone; share analysed in that mode."""
     from genrnn import session
     from genrnn.analysis.conditioning import mode_match
     from genrnn.config import SampleConfig
 
     model = session.load_model(checkpoint)
-    res = mode_match(model, per_mode, seconds, SampleConfig(temperature=1.0, top_p=0.9, seed=0))
+    res = mode_match(model, per_mode, seconds, SampleConfig(temperature=1.0, top_p=0.9, seed=0, guidance=guidance))
+    res["guidance"] = guidance
     for mode, row in res["per_mode"].items():
         log(f"conditioning mode={mode}: {row['match']}/{row['samples']} analysed as {mode}")
     res["checkpoint"] = str(checkpoint)
@@ -116,6 +117,7 @@ def main() -> None:
                     help="a chorale model trained with --conditioned: mode-match figure")
     ap.add_argument("--cond-samples", type=int, default=20, help="pieces per mode (default 20)")
     ap.add_argument("--cond-seconds", type=float, default=20.0, help="seconds per piece (default 20)")
+    ap.add_argument("--cond-guidance", type=float, default=1.0, help="classifier-free guidance W (1 = off)")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: memory,compare,throughput")
     args = ap.parse_args()
     skip = set(args.skip.split(","))
@@ -131,7 +133,8 @@ def main() -> None:
     if "throughput" not in skip:
         result["throughput"] = throughput_figures(args.preset, args.throughput_time, args.threads or None, args.device)
     if args.conditioned is not None:
-        result["conditioning"] = conditioning_figures(args.conditioned, args.cond_samples, args.cond_seconds)
+        result["conditioning"] = conditioning_figures(args.conditioned, args.cond_samples, args.cond_seconds,
+                                                     args.cond_guidance)
     result["wall_s"] = round(time.time() - start, 1)
     print(json.dumps(result))
 

@@ -2,7 +2,7 @@
 
 Each model is trained with the exact ``genrnn train`` command recorded in its checkpoint, then
 its best checkpoint is exported in bf16 to ``checkpoints/NAME.safetensors``. The budgets are
-wall-clock seconds on one NVIDIA H200; on a CPU the same commands run (bf16 where the CPU has
+wall-clock seconds on one NVIDIA H200 (bach: one H100, shared with a second run); on a CPU the same commands run (bf16 where the CPU has
 it) but reach a higher loss in the same time: pass BUDGET_SCALE=10 for a comparable result.
 
     python scripts/make_checkpoints.py [--text tinyshakespeare.txt] [--only shakespeare] [--budget-scale 1]
@@ -23,9 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = {
     "shakespeare": ["--corpus", "corpora/shakespeare.toml", "--preset", "shakespeare", "--seed", "1234",
                     "--time-budget", "40"],
-    "bach": ["--corpus", "corpora/bach_chorales.toml", "--preset", "music", "--hidden", "512", "--layers", "2",
-             "--dropout", "0.3", "--batch-size", "64", "--seq-len", "512", "--lr", "2e-3", "--warmup", "100",
-             "--eval-interval", "5", "--seed", "1", "--time-budget", "100"],
+    "bach": ["--corpus", "corpora/bach_chorales.toml", "--conditioned", "--preset", "music", "--hidden", "512",
+             "--layers", "2", "--dropout", "0.4", "--out-dropout", "0.4", "--weight-decay", "0.1",
+             "--batch-size", "64", "--seq-len", "512", "--lr", "2e-3", "--warmup", "100",
+             "--eval-interval", "5", "--seed", "1", "--time-budget", "330"],
     "folk": ["--corpus", "corpora/folk_abc.toml", "--preset", "default", "--hidden", "512", "--layers", "2",
              "--dropout", "0.3", "--batch-size", "64", "--seq-len", "256", "--lr", "2e-3", "--warmup", "100",
              "--eval-interval", "3", "--seed", "1", "--time-budget", "45"],

@@ -86,11 +86,11 @@ def _events(model: Any, settings: SampleConfig, args: argparse.Namespace, paths:
         if args.wav:
             written.append(_render(sample.sequence, path, args))
         how = "ended by the model" if sample.ended else f"cut at {args.seconds:g} s"
-        note = ""
+        note = f"; the model chose {', '.join(sample.drawn_labels)}" if sample.drawn_labels else ""
         if labels:
             ok, analysed = _matches(sample.sequence, labels)
             matched += ok
-            note = f"; analysed as {analysed} ({'matches' if ok else 'does not match'})"
+            note += f"; analysed as {analysed} ({'matches' if ok else 'does not match'})"
         err.print(f"wrote {', '.join(str(p) for p in written)}: {len(sample.sequence.notes)} notes, "
                   f"{sample.generated_seconds:.1f} s generated ({how}), seed {sample.seed}{note}")
     if labels and len(paths) > 1:

@@ -8,7 +8,7 @@ from typing import Any
 
 from genrnn.errors import ConfigError
 
-__all__ = ["condition_ids", "condition_labels"]
+__all__ = ["condition_ids", "condition_labels", "labels_to_draw"]
 
 
 def condition_labels(model: Any, conditions: Sequence[str]) -> list[str]:
@@ -44,3 +44,22 @@ def condition_ids(model: Any, conditions: Sequence[str]) -> list[int]:
     if model.kind == "midi_events":
         return list(tok.start_tokens(labels))
     return [tok.label_id(lb) for lb in labels]
+
+
+def labels_to_draw(tokenizer: Any, ids: Sequence[int]) -> list[list[int]]:
+    """For an event primer that is only START and some labels: the label kinds the model is
+    to draw itself, in training order, as lists of ids (one list per kind).
+
+    Asked for ``mode=minor`` alone, a model trained on ``START mode=… key=…`` first draws a key
+    from what it learned follows ``mode=minor`` (ancestral sampling: p(piece | mode) =
+    Σ p(key | mode) p(piece | mode, key)). Only kinds after the last given one are drawn: the
+    model never saw a key before a mode. Nothing to draw for an unlabelled or a note primer."""
+    labels: list[str] = list(getattr(tokenizer, "labels", None) or [])
+    if not labels or getattr(tokenizer, "kind", "") != "midi_events":
+        return []
+    by_id = {tokenizer.label_id(lb): lb for lb in labels}
+    if not ids or any(int(t) not in by_id for t in ids[1:]) or len(ids) < 2:
+        return []
+    kinds = list(dict.fromkeys(lb.split("=", 1)[0] for lb in labels))
+    last = max(kinds.index(by_id[int(t)].split("=", 1)[0]) for t in ids[1:])
+    return [[i for i, lb in by_id.items() if lb.split("=", 1)[0] == kind] for kind in kinds[last + 1:]]

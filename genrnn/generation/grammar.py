@@ -55,6 +55,7 @@ class EventGrammar:
         self.step = 0
         self.sounding: dict[int, int] = {}  # pitch → onset step
         self.fresh: set[int] = set()  # pitches struck at the current step
+        self.only: np.ndarray | None = None  # one draw restricted to these ids (``restrict_next``)
         # Forbidden whatever the state: PAD, START, labels; every NOTE_OFF until its note sounds.
         self._base = np.zeros(vocab_size, dtype=bool)
         self._base[[PAD, START]] = True
@@ -67,6 +68,7 @@ class EventGrammar:
     # ------------------------------------------------------------------ state
     def feed(self, tokens: Iterable[int]) -> None:
         """Advance the state by the tokens the stream has consumed (primer or drawn)."""
+        self.only = None
         for token in tokens:
             t = int(token)
             if NOTE_ON <= t < NOTE_OFF:
@@ -103,9 +105,18 @@ class EventGrammar:
                 self._forbid(NOTE_OFF + pitch, False)
         self.fresh.clear()
 
+    def restrict_next(self, ids: list[int]) -> None:
+        """The next draw, and only it, is one of ``ids`` (e.g. the label ids of one kind:
+        conditions.labels_to_draw)."""
+        self.only = np.asarray(ids, dtype=np.int64)
+
     # ------------------------------------------------------------------ mask
     def mask(self, settings: SampleConfig) -> np.ndarray:
         """(V,) bool, True = forbidden at the next draw. Never forbids everything."""
+        if self.only is not None:
+            mask = np.ones(self.vocab_size, dtype=bool)
+            mask[self.only] = False
+            return mask
         base = self._end_allowed if self.allow_end else self._end_forbidden
         limit_poly = settings.max_polyphony > 0 and len(self.sounding) >= settings.max_polyphony
         limit_steps = round(settings.max_note_seconds / STEP_SECONDS) if settings.max_note_seconds > 0 else 0

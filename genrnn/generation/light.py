@@ -137,6 +137,11 @@ class LightStream:
         if self.grammar is not None:
             self.grammar.allow_end = value
 
+    def restrict_next(self, ids: list[int]) -> None:
+        """The next draw is one of ``ids`` (event models: grammar.py)."""
+        if isinstance(self.grammar, EventGrammar):
+            self.grammar.restrict_next(ids)
+
     def prime(self, ids: Sequence[int] | None) -> None:
         tokens = list(ids) if ids else self._default_primer()
         bad = [t for t in tokens if not 0 <= int(t) < self.model.config.vocab_size]

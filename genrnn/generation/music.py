@@ -52,6 +52,7 @@ class MusicSample:
     primer_end: float  # seconds
     ended: bool  # the model wrote END before the time bound
     seed: int = 0
+    drawn_labels: list[str] = field(default_factory=list)  # labels the model chose (conditions.labels_to_draw)
 
     @property
     def generated_seconds(self) -> float:

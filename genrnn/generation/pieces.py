@@ -17,6 +17,7 @@ from typing import Any
 from genrnn.config import SampleConfig
 from genrnn.errors import ConfigError
 from genrnn.generation import music
+from genrnn.generation.conditions import labels_to_draw
 from genrnn.music.notes import MIDI_SUFFIXES
 
 OpenStream = Callable[[SampleConfig, "list[int] | None"], Any]
@@ -57,8 +58,15 @@ def sample_piece(model: Any, open_stream: OpenStream, settings: SampleConfig, pr
         raise ConfigError(f"--seconds {seconds:g}: expected a positive number of seconds")
     primer = primer or music.empty_primer(model.tokenizer)
     stream = open_stream(settings, primer.ids)
+    drawn = []
+    for kind_ids in labels_to_draw(model.tokenizer, primer.ids):  # e.g. a key for mode=minor
+        stream.restrict_next(kind_ids)
+        drawn.append(next(stream).token)
     tokens, ended = music.generate_events(stream, primer.end_time, seconds, max_tokens, allow_end=until_end)
-    return music.build_sample(model.tokenizer, primer, tokens, seconds, ended, stream.seed)
+    sample = music.build_sample(model.tokenizer, primer, drawn + tokens, seconds, ended, stream.seed)
+    names = {model.tokenizer.label_id(lb): lb for lb in getattr(model.tokenizer, "labels", [])}
+    sample.drawn_labels = [names[t] for t in drawn]
+    return sample
 
 
 def save_piece(sample: music.MusicSample, path: str | Path, musicxml: bool = False) -> list[Path]:

@@ -97,6 +97,12 @@ class Generator:
         for g in self.grammars:
             g.allow_end = value
 
+    def restrict_next(self, ids: list[int]) -> None:
+        """Every stream's next draw is one of ``ids`` (event models: grammar.py)."""
+        for g in self.grammars:
+            if isinstance(g, EventGrammar):
+                g.restrict_next(ids)
+
     @property
     def settings(self) -> SampleConfig:
         return self._settings

@@ -21,6 +21,7 @@ few microseconds of dispatch, NumPy's well under one, and a one-token step is ~2
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from genrnn.models.mingru import sequential_step
@@ -44,6 +45,7 @@ class FusedStep:
     def _build(self) -> None:
         self.track = self.model.labels  # labels held at every step (models/labels.py), or None
         self._extra: torch.Tensor | None = None  # this step's label rows for layer 0's input
+        self.numpy = False  # the NumPy LSTM step (CPU), set below
         emb = self.model.embed.weight.detach().float()  # (V, E)
         self.head_w = self.model.head.weight.detach().float().t().contiguous()  # (H, V)
         self.head_b = self.model.head.bias.detach().float()
@@ -96,6 +98,7 @@ class FusedStep:
     def _build_labels(self) -> None:
         if self.track is not None:  # each label's share of layer 0's input projection, no bias
             self.cond_table = self.model.cond_embed.weight.detach().float() @ self.w_ih[0]  # (K+1, G·H)
+            self.cond_np = self.cond_table.numpy() if self.cond_table.device.type == "cpu" else None
 
     def _row0(self, tokens: torch.Tensor) -> torch.Tensor:
         """Layer 0's input projection for ``tokens``, with the labels in force added."""
@@ -104,11 +107,15 @@ class FusedStep:
     def __call__(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """tokens (B,) → logits (B, V), new state."""
         if self.track is not None and self.cell != "none":
-            slots = self.track.step(state[-1][0].long().cpu().numpy(), tokens.cpu().numpy())  # (B, G)
-            held = torch.from_numpy(slots).to(self.table0.device)
-            self._extra = self.cond_table[held].sum(dim=1)  # (B, G·H)
+            slots = self.track.step(state[-1][0].cpu().numpy().astype(np.int64), tokens.cpu().numpy())  # (B, G)
+            held = torch.from_numpy(slots.astype(np.float32)[None])
+            if self.numpy:  # NumPy only: a torch op between NumPy's GEMVs fights BLAS's spinning threads
+                self._extra = torch.from_numpy(self.cond_np[slots].sum(axis=1))  # (B, G·H)
+            else:
+                self._extra = self.cond_table[torch.from_numpy(slots).to(self.table0.device)].sum(dim=1)
+                held = held.to(self.table0.device)
             logits, new = self._call(tokens, state[:-1])
-            return logits, (*new, held.to(state[-1].dtype).unsqueeze(0))
+            return logits, (*new, held)
         return self._call(tokens, state)
 
     def _call(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:

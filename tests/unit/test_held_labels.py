@@ -91,3 +91,36 @@ def test_bad_label_fields_are_named():
     with pytest.raises(ConfigError, match="below vocab_size 20"):
         ModelConfig(vocab_size=20, cond_ids=(25,), cond_groups=(0,))
     assert ModelConfig(vocab_size=20, cond_ids=[10], cond_groups=[0]).cond_ids == (10,)  # JSON lists
+
+
+def test_labels_not_given_are_drawn_by_the_model_in_training_order(tmp_path):
+    from genrnn import session
+    from genrnn.config import SampleConfig
+    from genrnn.generation import music, pieces
+    from genrnn.generation.conditions import labels_to_draw
+    from genrnn.generation.light import load_light, open_light
+    from genrnn.training import checkpoint as ckpt
+
+    tok = MidiEventTokenizer(["mode=major", "mode=minor", "key=C", "key=A"])
+    keys = [tok.label_id("key=C"), tok.label_id("key=A")]
+    assert labels_to_draw(tok, [START, tok.label_id("mode=minor")]) == [keys]
+    assert labels_to_draw(tok, [START, tok.label_id("mode=minor"), keys[1]]) == []  # all given
+    assert labels_to_draw(tok, [START, keys[1]]) == []  # no mode after a key: never seen in training
+    assert labels_to_draw(tok, [START]) == []  # unconditioned: the model's plain prior
+    assert labels_to_draw(tok, [START, tok.label_id("mode=minor"), 60]) == []  # a note primer
+    assert labels_to_draw(CharTokenizer("ab", ["file=x"]), [2]) == []
+
+    torch.manual_seed(0)
+    model = RNNLanguageModel(ModelConfig(vocab_size=tok.vocab_size, embed=8, hidden=16, layers=1, dropout=0.0,
+                                         **label_fields(tok)))
+    path = tmp_path / "labelled.safetensors"
+    ckpt.save_model(path, model, tok, {"corpus": {"kind": "midi_events"}})
+    loaded, light = session.load_model(path), load_light(path)
+    primer = music.empty_primer(tok, ["mode=minor"])
+    for n in range(4):
+        a = session.sample_music(loaded, SampleConfig(seed=n, temperature=1.0), primer, seconds=2.0)
+        b = pieces.sample_piece(light, lambda cfg, ids: open_light(light, cfg, ids),
+                                SampleConfig(seed=n, temperature=1.0), primer, seconds=2.0)
+        assert len(a.drawn_labels) == 1 and a.drawn_labels[0].startswith("key=")
+        assert a.tokens[0] in keys and not set(a.tokens[1:]) & {START, *tok._label_ids.values()}
+        assert b.drawn_labels == a.drawn_labels
