@@ -16,8 +16,8 @@ from genrnn.config import ModelConfig, SampleConfig, TrainConfig, resolve_preset
 from genrnn.corpora.base import PreparedCorpus
 from genrnn.errors import ConfigError, CorpusError
 from genrnn.generation import pieces
-from genrnn.generation.conditions import condition_ids, condition_labels  # noqa: F401 (re-exported)
-from genrnn.generation.stream import Generator
+from genrnn.generation.conditions import condition_ids, condition_labels, draw_labels  # noqa: F401
+from genrnn.generation.stream import Generator, default_primer
 from genrnn.models.labels import label_fields
 from genrnn.tokenizers.midi_events import LABEL as LABEL_ID
 from genrnn.training import checkpoint as ckpt
@@ -76,6 +76,9 @@ def open_stream(model: Model, settings: SampleConfig, primer: list[int] | None =
         bare = [t for t in primer if not first <= int(t) < first + len(labels)]
         if len(bare) < len(primer):
             gen.guided_by(bare)
+    # An event model trained with labels draws those it was not given (a key for mode=minor,
+    # all of them for a bare START): pieces from START alone are measurably worse.
+    gen.drawn_labels = draw_labels(gen, model.tokenizer, list(primer) if primer else default_primer(model.tokenizer))
     return gen
 
 

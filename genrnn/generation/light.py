@@ -27,6 +27,7 @@ import numpy as np
 
 from genrnn.config import ModelConfig, SampleConfig, from_dict
 from genrnn.errors import ConfigError, GenrnnError
+from genrnn.generation.conditions import draw_labels
 from genrnn.generation.grammar import EventGrammar, LabelMask
 from genrnn.generation.npsample import sample_numpy
 from genrnn.models.checkpoint_format import (
@@ -119,6 +120,7 @@ class LightStream:
         self.h = np.zeros((c.layers, 1, c.hidden), np.float32)
         self.c = np.zeros((c.layers, 1, c.hidden), np.float32)
         self.logits: np.ndarray | None = None
+        self.drawn_labels: list[str] = []  # labels the model chose after the primer (open_light)
         self.track = LabelTrack.from_config(c)
         self.slots = self.track.empty(1) if self.track is not None else None
         tok = model.tokenizer
@@ -183,7 +185,9 @@ class LightStream:
 
 
 def open_light(model: LightModel, settings: SampleConfig, ids: Sequence[int] | None = None) -> LightStream:
-    """A primed ``LightStream`` (``session.open_stream``'s twin for generation/pieces.py)."""
+    """A primed ``LightStream`` (``session.open_stream``'s twin for generation/pieces.py); an
+    event model then draws the labels it was not given (conditions.draw_labels)."""
     stream = LightStream(model, settings)
     stream.prime(ids)
+    stream.drawn_labels = draw_labels(stream, model.tokenizer, list(ids) if ids else stream._default_primer())
     return stream

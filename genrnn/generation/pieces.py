@@ -17,7 +17,6 @@ from typing import Any
 from genrnn.config import SampleConfig
 from genrnn.errors import ConfigError
 from genrnn.generation import music
-from genrnn.generation.conditions import labels_to_draw
 from genrnn.music.notes import MIDI_SUFFIXES
 
 OpenStream = Callable[[SampleConfig, "list[int] | None"], Any]
@@ -57,15 +56,10 @@ def sample_piece(model: Any, open_stream: OpenStream, settings: SampleConfig, pr
     if seconds <= 0:
         raise ConfigError(f"--seconds {seconds:g}: expected a positive number of seconds")
     primer = primer or music.empty_primer(model.tokenizer)
-    stream = open_stream(settings, primer.ids)
-    drawn = []
-    for kind_ids in labels_to_draw(model.tokenizer, primer.ids):  # e.g. a key for mode=minor
-        stream.restrict_next(kind_ids)
-        drawn.append(next(stream).token)
+    stream = open_stream(settings, primer.ids)  # the labels not given are drawn here (conditions.py)
     tokens, ended = music.generate_events(stream, primer.end_time, seconds, max_tokens, allow_end=until_end)
-    sample = music.build_sample(model.tokenizer, primer, drawn + tokens, seconds, ended, stream.seed)
-    names = {model.tokenizer.label_id(lb): lb for lb in getattr(model.tokenizer, "labels", [])}
-    sample.drawn_labels = [names[t] for t in drawn]
+    sample = music.build_sample(model.tokenizer, primer, tokens, seconds, ended, stream.seed)
+    sample.drawn_labels = list(getattr(stream, "drawn_labels", []))
     return sample
 
 

@@ -78,6 +78,7 @@ class Generator:
         self.logits: torch.Tensor | None = None  # (B, V) for the next position
         self.index = 0
         self.guide: Generator | None = None  # the unconditioned twin (classifier-free guidance)
+        self.drawn_labels: list[str] = []  # labels the model chose after the primer (session.open_stream)
         # What cannot be said next (grammar.py): the event grammar, one per stream, for event
         # models; label ids for character models trained with labels.
         self.grammars: list[EventGrammar | LabelMask] = []

@@ -106,7 +106,8 @@ def test_labels_not_given_are_drawn_by_the_model_in_training_order(tmp_path):
     assert labels_to_draw(tok, [START, tok.label_id("mode=minor")]) == [keys]
     assert labels_to_draw(tok, [START, tok.label_id("mode=minor"), keys[1]]) == []  # all given
     assert labels_to_draw(tok, [START, keys[1]]) == []  # no mode after a key: never seen in training
-    assert labels_to_draw(tok, [START]) == []  # unconditioned: the model's plain prior
+    modes = [tok.label_id("mode=major"), tok.label_id("mode=minor")]
+    assert labels_to_draw(tok, [START]) == [modes, keys]  # nothing given: the model draws them all
     assert labels_to_draw(tok, [START, tok.label_id("mode=minor"), 60]) == []  # a note primer
     assert labels_to_draw(CharTokenizer("ab", ["file=x"]), [2]) == []
 
@@ -122,5 +123,8 @@ def test_labels_not_given_are_drawn_by_the_model_in_training_order(tmp_path):
         b = pieces.sample_piece(light, lambda cfg, ids: open_light(light, cfg, ids),
                                 SampleConfig(seed=n, temperature=1.0), primer, seconds=2.0)
         assert len(a.drawn_labels) == 1 and a.drawn_labels[0].startswith("key=")
-        assert a.tokens[0] in keys and not set(a.tokens[1:]) & {START, *tok._label_ids.values()}
+        assert not set(a.tokens) & {START, *tok._label_ids.values()}  # the label came before the piece
         assert b.drawn_labels == a.drawn_labels
+    bare = session.open_stream(loaded, SampleConfig(seed=1))  # no primer: START, then both kinds drawn
+    assert [lb.split("=")[0] for lb in bare.drawn_labels] == ["mode", "key"]
+    assert [lb.split("=")[0] for lb in open_light(light, SampleConfig(seed=1)).drawn_labels] == ["mode", "key"]
