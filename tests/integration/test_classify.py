@@ -22,6 +22,7 @@ import torch
 from genrnn.cli import main
 from genrnn.errors import CheckpointError
 from genrnn.models.classifier import ClassifierConfig, SequenceClassifier
+from genrnn.music.midi_io import read_midi
 from genrnn.music.notes import Note, NoteSequence
 from genrnn.training import classify
 
@@ -154,7 +155,9 @@ def test_critic_trains_against_generated_pieces(tmp_path: Path, chorale_recipe: 
     counts = {c: v["count"] for c, v in clf.training["heldout"]["per_class"].items()}
     assert counts["real"] == counts["generated"] > 0  # each generated piece joins its partner's split
     verdict = classify.classify_file(clf, generated[0])
-    assert verdict.label in ("generated", "real") and verdict.windows == 1
+    ids = classify.piece_ids(clf, read_midi(generated[0]))  # the 3 s excerpt, cut to the window
+    assert verdict.label in ("generated", "real") and verdict.windows == len(classify.windows(ids, 64)) >= 1
+    assert clf.tokenizer.decode(ids).end_time <= 3.0 + 1e-6  # the excerpt, not the whole piece
 
 
 # ---------------------------------------------------------------- errors and usage
