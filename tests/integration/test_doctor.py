@@ -26,3 +26,18 @@ def test_doctor_fails_when_a_model_is_broken(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1
     assert not json.loads(r.stdout)["core_ok"]
+
+
+def test_doctor_passes_on_the_shipped_models_folder():
+    """Every file that ships in checkpoints/ (the harmonizer too) loads; `make run`'s first check."""
+    from pathlib import Path
+
+    shipped = Path(__file__).resolve().parents[2] / "checkpoints"
+    r = subprocess.run([sys.executable, "-m", "genrnn.cli", "doctor", "--checkpoints", str(shipped), "--json"],
+                       capture_output=True, text=True, timeout=300)
+    data = json.loads(r.stdout)
+    models = {c["name"]: c for c in data["checks"] if c["name"].startswith("model ")}
+    assert {p.name for p in shipped.glob("*.safetensors")} == {n.removeprefix("model ") for n in models}
+    assert all(c["ok"] for c in models.values()), models
+    assert "harmonizer" in models["model harmonizer.safetensors"]["detail"]
+    assert r.returncode == 0 and data["core_ok"], r.stderr
