@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,7 +14,7 @@ from rich.table import Table
 
 from genrnn.cli._common import add_device_args, out
 from genrnn.config import SampleConfig
-from genrnn.errors import ConfigError
+from genrnn.errors import ConfigError, GenrnnError
 
 if TYPE_CHECKING:
     from genrnn import session
@@ -110,7 +112,37 @@ def _rounded(value: object) -> object:
     return value
 
 
+def _other_info(path: Path, meta: dict[str, str], fmt: str, as_json: bool) -> int:
+    """``genrnn info`` on a harmonizer or classifier file: its own record, and what reads it."""
+    fields = {k: v for k, v in meta.items() if k != "format"}
+    for k, v in fields.items():
+        with contextlib.suppress(ValueError, TypeError):
+            fields[k] = json.loads(v)
+    kind = fmt.removeprefix("genrnn-")
+    if as_json:
+        out.print(json.dumps({"format": fmt, **fields}, default=str))
+        return 0
+    table = Table(title=f"{path} — a {kind} (`genrnn {'harmonize' if kind == 'harmonizer' else 'classify'}`)",
+                  show_header=False)
+    for k, v in fields.items():
+        if isinstance(v, dict):
+            for k2, v2 in v.items():
+                if not isinstance(v2, (dict, list)):
+                    table.add_row(f"{k}.{k2}", str(v2))
+        else:
+            table.add_row(k, str(v))
+    out.print(table)
+    return 0
+
+
 def run_info(args: argparse.Namespace) -> int:
+    from genrnn.models.checkpoint_format import read_numpy, resolve_checkpoint_path
+
+    path = resolve_checkpoint_path(args.checkpoint)
+    with contextlib.suppress(GenrnnError, OSError, ValueError):
+        meta = read_numpy(path, tensors_too=False)[0]
+        if meta.get("format") in ("genrnn-harmonizer", "genrnn-classifier"):
+            return _other_info(path, meta, meta["format"], args.json)
     from genrnn import session  # torch loads here, not at `genrnn --help`
     info = session.checkpoint_info(args.checkpoint)
     if args.json:
@@ -125,6 +157,7 @@ def run_info(args: argparse.Namespace) -> int:
             ("parameters", f"{info['parameters']:,}"), ("training steps", tr.get("steps")),
             ("tokens seen", f"{tr.get('tokens', 0):,}"), ("wall time", f"{tr.get('wall_time')} s"),
             ("val loss", tr.get("val_loss")), ("best val loss", tr.get("best_val_loss")),
+            ("labels", ", ".join(info["tokenizer"].get("labels", [])) or "-"),
             ("preset", tr.get("preset")), ("corpus", tr.get("corpus", {}).get("source")),
             ("recipe", tr.get("corpus", {}).get("recipe_path", "-")),
             ("corpus sha256", (tr.get("corpus", {}).get("sha256") or "")[:16]),

@@ -41,3 +41,15 @@ def test_doctor_passes_on_the_shipped_models_folder():
     assert all(c["ok"] for c in models.values()), models
     assert "harmonizer" in models["model harmonizer.safetensors"]["detail"]
     assert r.returncode == 0 and data["core_ok"], r.stderr
+
+
+def test_info_reads_every_shipped_file():
+    from pathlib import Path
+
+    shipped = Path(__file__).resolve().parents[2] / "checkpoints"
+    for path in sorted(shipped.glob("*.safetensors")):
+        r = subprocess.run([sys.executable, "-m", "genrnn.cli", "info", str(path), "--json"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, (path, r.stderr)
+        data = json.loads(r.stdout)
+        assert data.get("format", "genrnn-checkpoint").startswith("genrnn-") and data.get("training"), path
