@@ -82,16 +82,20 @@ def open_stream(model: Model, settings: SampleConfig, primer: list[int] | None =
     return gen
 
 
-CONDITION_LABELS = ["mode", "key"]  # what ``--conditioned`` adds to a MIDI-event recipe
+# What ``--conditioned`` adds to a MIDI-event recipe, in this order: mode and key (music21's key
+# profiles) and whether the piece rests between phrases (music/notation.py).
+CONDITION_LABELS = ["mode", "key", "rests"]
 
 
 def prepare_corpus(text: str | Path | None = None, recipe: str | Path | None = None,
                    cache_dir: str | Path | None = None, tokenizer: Any = None,
-                   strict: bool = False, conditioned: bool = False) -> PreparedCorpus:
+                   strict: bool = False, conditioned: bool = False,
+                   label_kinds: Sequence[str] | None = None) -> PreparedCorpus:
     """A text file/folder (``text``) or a corpus recipe (``recipe``) → token arrays.
-    ``conditioned``: label tokens open each piece (mode and key, analysed with music21's key
-    profiles, unless the recipe names its own ``labels``) or each file of a text folder
-    (``file=NAME``), for one-to-many sampling with ``--condition``."""
+    ``conditioned``: label tokens open each piece (``label_kinds``, by default mode and key,
+    analysed with music21's key profiles, and rests, unless the recipe names its own
+    ``labels``) or each file of a text folder (``file=NAME``), for one-to-many sampling with
+    ``--condition``."""
     if (text is None) == (recipe is None):
         raise ConfigError("give exactly one of --text FILE|FOLDER or --corpus RECIPE.toml")
     if text is not None:
@@ -115,9 +119,14 @@ def prepare_corpus(text: str | Path | None = None, recipe: str | Path | None = N
         if spec.tokenizer != "midi_events":
             raise ConfigError(f"--conditioned: {recipe} is an ABC recipe; ABC tunes carry their own labels in "
                               f"their header: prime with one (a --primer FILE.abc holding e.g. M:6/8 and K:Edor lines)")
-        if not spec.labels:
-            overrides = {"labels": CONDITION_LABELS}
+        if not spec.labels:  # a model's own kinds when it has them (models made before "rests")
+            overrides = {"labels": list(label_kinds or CONDITION_LABELS)}
     return prepare(recipe, cache_dir=cache_dir, strict=strict, overrides=overrides)
+
+
+def label_kinds_of(tokenizer: Any) -> list[str]:
+    """The label kinds a tokenizer was made with, in order (``mode``, ``key``, …)."""
+    return list(dict.fromkeys(lb.split("=", 1)[0] for lb in getattr(tokenizer, "labels", None) or []))
 
 
 def make_trainer(corpus: PreparedCorpus, preset: str, model_overrides: dict[str, Any],
@@ -148,7 +157,8 @@ def resume_trainer(run_dir: str | Path, train_overrides: dict[str, Any],
         corpus = prepare_corpus(text=source, cache_dir=cache_dir, tokenizer=loaded.tokenizer, conditioned=labelled)
     else:  # a recipe's corpus meta names its data source; the recipe file is recipe_path
         source = corpus_meta.get("recipe_path") or source
-        corpus = prepare_corpus(recipe=source, cache_dir=cache_dir, conditioned=labelled)
+        corpus = prepare_corpus(recipe=source, cache_dir=cache_dir, conditioned=labelled,
+                                label_kinds=label_kinds_of(loaded.tokenizer))
     if corpus.meta.get("sha256") != corpus_meta.get("sha256"):
         raise CorpusError(f"{source}: the corpus changed since {run} was trained (SHA-256 differs)")
     train_cfg = from_dict(TrainConfig, {**info["train_config"],
@@ -298,7 +308,8 @@ def evaluate_music(model: Model, recipe: str | Path, samples: int = 0,
 
     _require_kind(model, ("midi_events", "abc"), "eval --corpus")
     corpus = prepare_corpus(recipe=recipe, cache_dir=cache_dir,
-                            conditioned=bool(getattr(model.tokenizer, "labels", None)))
+                            conditioned=bool(getattr(model.tokenizer, "labels", None)),
+                            label_kinds=label_kinds_of(model.tokenizer))
     if corpus.tokenizer.to_dict() != model.tokenizer.to_dict():
         raise CorpusError(f"{recipe}: its tokenizer ({corpus.meta.get('kind')}, {corpus.tokenizer.vocab_size} "
                           f"tokens) is not the one {model.path.name} was trained with")

@@ -30,8 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--corpus", help="a corpus recipe, e.g. corpora/bach_chorales.toml")
     src.add_argument("--cache", help="cache folder for encoded corpora (default ~/.cache/genrnn)")
     src.add_argument("--conditioned", action="store_true",
-                     help="learn labels as tokens that open each piece (mode and key of each MIDI piece, "
-                          "analysed with music21) or each file of a --text FOLDER (file=NAME); then "
+                     help="learn labels that open each piece and are held at every step (mode and key of "
+                          "each MIDI piece, analysed with music21, and rests=yes|no) or each file of a "
+                          "--text FOLDER (file=NAME); then "
                           "`genrnn sample CKPT --condition mode=minor`")
     p.add_argument("--out", help="run folder for checkpoints and metrics.jsonl")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")

@@ -4,6 +4,7 @@ light sampler uses it too. ``model`` is anything with ``path``, ``kind`` and ``t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from genrnn.errors import ConfigError
@@ -72,8 +73,18 @@ def draw_labels(stream: Any, tokenizer: Any, ids: Sequence[int]) -> list[str]:
     """After priming ``stream`` with ``ids``: let the model draw the labels it was not given
     (``labels_to_draw``), one restricted draw per kind. Returns the labels drawn."""
     names = {tokenizer.label_id(lb): lb for lb in getattr(tokenizer, "labels", None) or []}
+    kinds = labels_to_draw(tokenizer, ids)
+    if not kinds:
+        return []
+    # Labels come from the model's own prior, untruncated: top-p 0.9 would always pick the
+    # majority (no piece would ever rest, almost every one would be major).
+    settings = stream.settings
+    stream.settings = replace(settings, temperature=1.0, top_k=0, top_p=1.0)
     drawn = []
-    for kind_ids in labels_to_draw(tokenizer, ids):
-        stream.restrict_next(kind_ids)
-        drawn.append(names[next(stream).token])
+    try:
+        for kind_ids in kinds:
+            stream.restrict_next(kind_ids)
+            drawn.append(names[next(stream).token])
+    finally:
+        stream.settings = settings
     return drawn

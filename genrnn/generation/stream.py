@@ -152,18 +152,25 @@ class Generator:
         w = self._settings.guidance
         if self.guide is not None and w != 1.0:
             assert self.guide.logits is not None
-            with torch.inference_mode():
-                logits = self.guide.logits + w * (logits - self.guide.logits)
+            if self.np_rng is not None:
+                u = self.guide.logits.numpy()
+                logits = torch.from_numpy(u + np.float32(w) * (logits.numpy() - u))
+            else:
+                with torch.inference_mode():
+                    logits = self.guide.logits + w * (logits - self.guide.logits)
+        mask = None
         if self.grammars:
-            with torch.inference_mode():
-                mask = (self.grammars[0].mask(self._settings) if self.batch == 1
-                        else np.stack([g.mask(self._settings) for g in self.grammars]))
-                logits = logits.masked_fill(torch.from_numpy(mask).to(self.device, non_blocking=True), float("-inf"))
-        if self.np_rng is not None:  # CPU: NumPy all the way, no autograd context to enter
-            ids, p = sample_numpy(logits.numpy(), self._settings, self.np_rng)
+            mask = (self.grammars[0].mask(self._settings) if self.batch == 1
+                    else np.stack([g.mask(self._settings) for g in self.grammars]))
+        if self.np_rng is not None:  # CPU: NumPy all the way (a torch op between NumPy's GEMVs
+            # costs far more than itself: BLAS's threads spin against torch's)
+            logits_np = logits.numpy() if mask is None else np.where(mask, np.float32(-np.inf), logits.numpy())
+            ids, p = sample_numpy(logits_np, self._settings, self.np_rng)
             tokens, probs = torch.from_numpy(ids), torch.from_numpy(p)
         else:
             with torch.inference_mode():
+                if mask is not None:
+                    logits = logits.masked_fill(torch.from_numpy(mask).to(self.device, non_blocking=True), float("-inf"))
                 tokens, probs = sample(logits, self._settings, self.rng)
         for g, t in zip(self.grammars, tokens.tolist(), strict=False):
             g.feed((t,))

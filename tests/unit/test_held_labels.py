@@ -128,3 +128,5 @@ def test_labels_not_given_are_drawn_by_the_model_in_training_order(tmp_path):
     bare = session.open_stream(loaded, SampleConfig(seed=1))  # no primer: START, then both kinds drawn
     assert [lb.split("=")[0] for lb in bare.drawn_labels] == ["mode", "key"]
     assert [lb.split("=")[0] for lb in open_light(light, SampleConfig(seed=1)).drawn_labels] == ["mode", "key"]
+    truncated = session.open_stream(loaded, SampleConfig(seed=1, top_p=0.5, temperature=0.7))
+    assert truncated.settings.top_p == 0.5 and truncated.settings.temperature == 0.7  # restored after the draws
