@@ -38,7 +38,7 @@ from genrnn.models.checkpoint_format import (
     resolve_checkpoint_path,
 )
 from genrnn.models.labels import LabelTrack
-from genrnn.models.numpy_lstm import LstmArrays, gate_order, lstm_step
+from genrnn.models.numpy_lstm import LstmArrays, lstm_step
 from genrnn.tokenizers import tokenizer_from_dict
 
 
@@ -51,7 +51,6 @@ class LightModel:
     tokenizer: Any
     training: dict[str, Any]
     arrays: LstmArrays
-    cond_table: np.ndarray | None = None  # (labels + 1, 4H): each label's share of layer 0's input
 
     @property
     def kind(self) -> str:
@@ -91,12 +90,7 @@ def load_light(path: str | Path) -> LightModel | None:
             return None
         if not all(np.isfinite(v).all() for v in tensors.values()):
             return None
-        cond = tensors.pop("cond_embed.weight", None)
-        cond_table = None
-        if cond is not None:  # as FusedStep: cond_embed @ W_ih0ᵀ, gate columns reordered, no bias
-            w_ih0 = np.asarray(tensors["rnn.weight_ih_l0"], np.float32)
-            cond_table = np.ascontiguousarray((np.asarray(cond, np.float32) @ w_ih0.T)[:, gate_order(config.hidden)])
-        return LightModel(p, config, tokenizer, training, LstmArrays.from_weights(tensors, config.layers), cond_table)
+        return LightModel(p, config, tokenizer, training, LstmArrays.from_weights(tensors, config.layers))
     except (GenrnnError, KeyError, TypeError, ValueError):
         return None
 
@@ -160,13 +154,11 @@ class LightStream:
 
     def _feed(self, token: int) -> None:
         ids = np.array([token])
-        extra = None
         if self.track is not None:
             self.slots = self.track.step(self.slots, ids)
-            extra = self.model.cond_table[self.slots].sum(axis=1)
         if self.grammar is not None:
             self.grammar.feed((token,))
-        self.logits, self.h, self.c = lstm_step(self.model.arrays, ids, self.h, self.c, extra)
+        self.logits, self.h, self.c = lstm_step(self.model.arrays, ids, self.h, self.c, self.slots)
 
     def __iter__(self) -> Iterator[LightStep]:
         return self

@@ -27,6 +27,9 @@ class LstmArrays:
     b: list[np.ndarray]  # per layer (4H,)
     head_w: np.ndarray  # (H, V)
     head_b: np.ndarray  # (V,)
+    # Held labels (models/labels.py): each label's share of layer 0's input, cond_embed @ W_ih0ᵀ
+    # without bias, (labels + 1, 4H); row 0 (no label of a kind) is zero. None without labels.
+    cond: np.ndarray | None = None
 
     @classmethod
     def from_weights(cls, w: dict[str, np.ndarray], layers: int) -> LstmArrays:
@@ -41,22 +44,24 @@ class LstmArrays:
             b.append((f32[f"rnn.bias_ih_l{layer}"] + f32[f"rnn.bias_hh_l{layer}"])[order])
         emb_in = f32["embed.weight"].shape[1]
         table0 = f32["embed.weight"] @ w_cat[0][:emb_in] + b[0]
+        cond = f32.get("cond_embed.weight")
         return cls(np.ascontiguousarray(table0), np.ascontiguousarray(w_cat[0][emb_in:]), w_cat, b,
-                   np.ascontiguousarray(f32["head.weight"].T), f32["head.bias"])
+                   np.ascontiguousarray(f32["head.weight"].T), f32["head.bias"],
+                   None if cond is None else np.ascontiguousarray(cond @ w_cat[0][:emb_in]))
 
 
-def lstm_step(a: LstmArrays, ids: np.ndarray, h: np.ndarray, c: np.ndarray, extra: np.ndarray | None = None
+def lstm_step(a: LstmArrays, ids: np.ndarray, h: np.ndarray, c: np.ndarray, slots: np.ndarray | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """ids (B,), h and c (L, B, H) → logits (B, V), new h, new c. ``extra`` (B, 4H), if given,
-    is added to layer 0's input projection (the labels in force, models/labels.py)."""
+    """ids (B,), h and c (L, B, H) → logits (B, V), new h, new c. ``slots`` (B, G): the labels
+    in force (models/labels.py), whose rows of ``a.cond`` join layer 0's input."""
     hidden = h.shape[2]
     hs, cs = np.empty_like(h), np.empty_like(c)
     x = h[0]
     for layer in range(h.shape[0]):
         if layer == 0:
             gates = a.table0[ids] + h[0] @ a.w_hh0
-            if extra is not None:
-                gates += extra
+            if slots is not None:
+                gates += a.cond[slots].sum(axis=1)
         else:
             gates = np.concatenate([x, h[layer]], axis=1) @ a.w_cat[layer] + a.b[layer]
         sig = np.tanh(gates[:, : 3 * hidden] * 0.5) * 0.5 + 0.5  # σ(v) = ½ tanh(½v) + ½

@@ -86,7 +86,8 @@ class FusedStep:
         self.numpy = self.cell == "lstm" and self.emb.device.type == "cpu"
         if self.numpy:  # zero-copy views for the NumPy step
             self.np_arrays = LstmArrays(self.table0.numpy(), self.w_hh[0].numpy(), [w.numpy() for w in self.w_cat],
-                                        [b.numpy() for b in self.b], self.head_w.numpy(), self.head_b.numpy())
+                                        [b.numpy() for b in self.b], self.head_w.numpy(), self.head_b.numpy(),
+                                        self.cond_table.numpy() if self.track is not None else None)
 
     def _build_mingru(self) -> None:
         projs = self.model.rnn.proj
@@ -98,7 +99,6 @@ class FusedStep:
     def _build_labels(self) -> None:
         if self.track is not None:  # each label's share of layer 0's input projection, no bias
             self.cond_table = self.model.cond_embed.weight.detach().float() @ self.w_ih[0]  # (K+1, G·H)
-            self.cond_np = self.cond_table.numpy() if self.cond_table.device.type == "cpu" else None
 
     def _row0(self, tokens: torch.Tensor) -> torch.Tensor:
         """Layer 0's input projection for ``tokens``, with the labels in force added."""
@@ -106,21 +106,19 @@ class FusedStep:
 
     def __call__(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """tokens (B,) → logits (B, V), new state."""
-        if self.track is not None and self.cell != "none":
-            slots = self.track.step(state[-1][0].cpu().numpy().astype(np.int64), tokens.cpu().numpy())  # (B, G)
-            held = torch.from_numpy(slots.astype(np.float32)[None])
-            if self.numpy:  # NumPy only: a torch op between NumPy's GEMVs fights BLAS's spinning threads
-                self._extra = torch.from_numpy(self.cond_np[slots].sum(axis=1))  # (B, G·H)
-            else:
-                self._extra = self.cond_table[torch.from_numpy(slots).to(self.table0.device)].sum(dim=1)
-                held = held.to(self.table0.device)
-            logits, new = self._call(tokens, state[:-1])
-            return logits, (*new, held)
-        return self._call(tokens, state)
+        if self.track is None or self.cell == "none":
+            return self._call(tokens, state, None)
+        slots = self.track.step(state[-1][0].cpu().numpy().astype(np.int64), tokens.cpu().numpy())  # (B, G)
+        held = torch.from_numpy(slots.astype(np.float32)[None])
+        if not self.numpy:  # (the NumPy step adds the label rows itself: no torch op between GEMVs)
+            self._extra = self.cond_table[torch.from_numpy(slots).to(self.table0.device)].sum(dim=1)
+            held = held.to(self.table0.device)
+        logits, new = self._call(tokens, state[:-1], slots)
+        return logits, (*new, held)
 
-    def _call(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+    def _call(self, tokens: torch.Tensor, state: State, slots: np.ndarray | None) -> tuple[torch.Tensor, State]:
         if self.cell == "lstm" and self.numpy:
-            return self._lstm_numpy(tokens, state)  # no autograd involved: no context needed
+            return self._lstm_numpy(tokens, state, slots)  # no autograd involved: no context needed
         with torch.inference_mode():
             return self._torch_step(tokens, state)
 
@@ -156,9 +154,8 @@ class FusedStep:
             cs.append(c_new)
         return torch.stack(hs), torch.stack(cs)
 
-    def _lstm_numpy(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        extra = None if self._extra is None else self._extra.numpy()
-        logits, hs, cs = lstm_step(self.np_arrays, tokens.numpy(), state[0].numpy(), state[1].numpy(), extra)
+    def _lstm_numpy(self, tokens: torch.Tensor, state: State, slots: np.ndarray | None) -> tuple[torch.Tensor, State]:
+        logits, hs, cs = lstm_step(self.np_arrays, tokens.numpy(), state[0].numpy(), state[1].numpy(), slots)
         return torch.from_numpy(logits), (torch.from_numpy(hs), torch.from_numpy(cs))
 
     def _gru(self, tokens: torch.Tensor, h: torch.Tensor) -> torch.Tensor:

@@ -132,7 +132,7 @@ def _save_events(tmp_path: Path, labels=("mode=major", "mode=minor", "key=C", "k
 def test_light_stream_follows_a_labelled_event_model_under_the_grammar(tmp_path: Path):
     path = _save_events(tmp_path)
     light = load_light(path)
-    assert light is not None and light.cond_table is not None
+    assert light is not None and light.arrays.cond is not None
     model = session.load_model(path)
     primer = session.condition_ids(model, ["mode=minor", "key=A"])
     greedy = SampleConfig(temperature=0.0, max_note_seconds=0.5)
