@@ -19,6 +19,7 @@ from genrnn.generation import pieces
 from genrnn.generation.conditions import condition_ids, condition_labels, draw_labels  # noqa: F401
 from genrnn.generation.stream import Generator, default_primer
 from genrnn.models.labels import label_fields
+from genrnn.tokenizers.base import label_kinds as kinds_of_labels
 from genrnn.tokenizers.midi_events import LABEL as LABEL_ID
 from genrnn.training import checkpoint as ckpt
 from genrnn.training.loop import Callback, Trainer, evaluate, pick_device, pick_dtype
@@ -124,11 +125,6 @@ def prepare_corpus(text: str | Path | None = None, recipe: str | Path | None = N
     return prepare(recipe, cache_dir=cache_dir, strict=strict, overrides=overrides)
 
 
-def label_kinds_of(tokenizer: Any) -> list[str]:
-    """The label kinds a tokenizer was made with, in order (``mode``, ``key``, …)."""
-    return list(dict.fromkeys(lb.split("=", 1)[0] for lb in getattr(tokenizer, "labels", None) or []))
-
-
 def make_trainer(corpus: PreparedCorpus, preset: str, model_overrides: dict[str, Any],
                  train_overrides: dict[str, Any], out_dir: str | Path,
                  callbacks: list[Callback] | None = None) -> Trainer:
@@ -158,7 +154,7 @@ def resume_trainer(run_dir: str | Path, train_overrides: dict[str, Any],
     else:  # a recipe's corpus meta names its data source; the recipe file is recipe_path
         source = corpus_meta.get("recipe_path") or source
         corpus = prepare_corpus(recipe=source, cache_dir=cache_dir, conditioned=labelled,
-                                label_kinds=label_kinds_of(loaded.tokenizer))
+                                label_kinds=kinds_of_labels(loaded.tokenizer))
     if corpus.meta.get("sha256") != corpus_meta.get("sha256"):
         raise CorpusError(f"{source}: the corpus changed since {run} was trained (SHA-256 differs)")
     train_cfg = from_dict(TrainConfig, {**info["train_config"],
@@ -309,7 +305,7 @@ def evaluate_music(model: Model, recipe: str | Path, samples: int = 0,
     _require_kind(model, ("midi_events", "abc"), "eval --corpus")
     corpus = prepare_corpus(recipe=recipe, cache_dir=cache_dir,
                             conditioned=bool(getattr(model.tokenizer, "labels", None)),
-                            label_kinds=label_kinds_of(model.tokenizer))
+                            label_kinds=kinds_of_labels(model.tokenizer))
     if corpus.tokenizer.to_dict() != model.tokenizer.to_dict():
         raise CorpusError(f"{recipe}: its tokenizer ({corpus.meta.get('kind')}, {corpus.tokenizer.vocab_size} "
                           f"tokens) is not the one {model.path.name} was trained with")

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from genrnn.errors import ConfigError
+from genrnn.tokenizers.base import label_kind, label_kinds
 
 __all__ = ["condition_ids", "condition_labels", "draw_labels", "labels_to_draw"]
 
@@ -27,11 +28,11 @@ def condition_labels(model: Any, conditions: Sequence[str]) -> list[str]:
         if "=" not in value and f"file={value}" in labels:
             value = f"file={value}"
         if value not in labels:
-            kinds = sorted({lb.split("=", 1)[0] for lb in labels})
+            kinds = sorted(set(label_kinds(model.tokenizer)))
             shown = ", ".join(labels[:24]) + (f", … ({len(labels)} in all)" if len(labels) > 24 else "")
             raise ConfigError(f"--condition {raw}: not one of {model.path.name}'s labels "
                               f"(kinds: {', '.join(kinds)}): {shown}")
-        kind = value.split("=", 1)[0]
+        kind = label_kind(value)
         if kind in chosen:
             raise ConfigError(f"--condition {raw}: {kind} is already {chosen[kind]!r}; give each kind once")
         chosen[kind] = value
@@ -64,9 +65,9 @@ def labels_to_draw(tokenizer: Any, ids: Sequence[int]) -> list[list[int]]:
     by_id = {tokenizer.label_id(lb): lb for lb in labels}
     if not ids or any(int(t) not in by_id for t in ids[1:]):
         return []
-    kinds = list(dict.fromkeys(lb.split("=", 1)[0] for lb in labels))
-    last = max((kinds.index(by_id[int(t)].split("=", 1)[0]) for t in ids[1:]), default=-1)
-    return [[i for i, lb in by_id.items() if lb.split("=", 1)[0] == kind] for kind in kinds[last + 1:]]
+    kinds = label_kinds(tokenizer)
+    last = max((kinds.index(label_kind(by_id[int(t)])) for t in ids[1:]), default=-1)
+    return [[i for i, lb in by_id.items() if label_kind(lb) == kind] for kind in kinds[last + 1:]]
 
 
 def draw_labels(stream: Any, tokenizer: Any, ids: Sequence[int]) -> list[str]:

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from genrnn.tokenizers.base import label_kind, label_kinds
+
 __all__ = ["LabelTrack", "label_fields"]
 
 
@@ -30,14 +32,14 @@ def label_fields(tokenizer: Any) -> dict[str, tuple[int, ...]]:
     labels: list[str] = list(getattr(tokenizer, "labels", None) or [])
     if not labels:
         return {}
-    kinds = list(dict.fromkeys(label.split("=", 1)[0] for label in labels))
+    kinds = label_kinds(tokenizer)
     resets: tuple[int, ...] = ()
     if getattr(tokenizer, "kind", "") == "midi_events":
         from genrnn.tokenizers.midi_events import START
 
         resets = (START,)
     return {"cond_ids": tuple(int(tokenizer.label_id(label)) for label in labels),
-            "cond_groups": tuple(kinds.index(label.split("=", 1)[0]) for label in labels),
+            "cond_groups": tuple(kinds.index(label_kind(label)) for label in labels),
             "cond_resets": resets}
 
 

@@ -30,3 +30,13 @@ class Tokenizer(Protocol):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Tokenizer: ...
+
+
+def label_kind(label: str) -> str:
+    """A conditioning label's kind: ``mode`` for ``mode=minor``, ``file`` for ``file=hamlet``."""
+    return label.split("=", 1)[0]
+
+
+def label_kinds(tokenizer: Any) -> list[str]:
+    """The kinds of a tokenizer's labels, in their training order (``[]`` without labels)."""
+    return list(dict.fromkeys(label_kind(lb) for lb in getattr(tokenizer, "labels", None) or []))
