@@ -327,7 +327,7 @@ def _midi_result(recipe: Recipe, item: Item, val: bool) -> Result:
         return Result(item.name, val, reason="only drums")
     tok = MidiEventTokenizer(notation.label_vocabulary(recipe.labels))
     key = notation.analyse_key(seq) if recipe.labels else None
-    fixed = notation.piece_labels(seq, recipe.labels)  # the same for every transposition
+    fixed = notation.piece_labels(seq, recipe.labels)  # the same for every transposition (rests)
     variants = [(1.0, 0)] if val else [(s, t) for s in recipe.stretch for t in range(recipe.transpose[0], recipe.transpose[1] + 1)]
     records, by_stretch = [], {}
     for factor, semis in variants:
@@ -336,7 +336,7 @@ def _midi_result(recipe: Recipe, item: Item, val: bool) -> Result:
         ids = tok.transpose_ids(by_stretch[factor], semis)
         if ids is None:
             continue  # a pitch would leave 0..127
-        labels = _label_tokens(recipe, key.transposed(semis) if key else None, fixed)
+        labels = _label_tokens(recipe, {**key.transposed(semis).labels, **fixed} if key else {})
         if not val and labels and recipe.label_dropout > 0:
             labels = _drop_labels(recipe, item.name, factor, semis, labels)
         head = np.asarray([START, *(tok.label_id(lb) for lb in labels)], np.uint16)
@@ -347,9 +347,9 @@ def _midi_result(recipe: Recipe, item: Item, val: bool) -> Result:
     )
 
 
-def _label_tokens(recipe: Recipe, key: notation.KeyLabel | None, fixed: dict[str, str]) -> list[str]:
-    values = {**key.labels, **fixed} if key else {}
-    return [f"{kind}={values[kind]}" for kind in recipe.labels] if key else []
+def _label_tokens(recipe: Recipe, values: dict[str, str]) -> list[str]:
+    """The recipe's labels of one record, in the recipe's order (none when it has none)."""
+    return [f"{kind}={values[kind]}" for kind in recipe.labels] if values else []
 
 
 def _drop_labels(recipe: Recipe, name: str, factor: float, semis: int, labels: list[str]) -> list[str]:
