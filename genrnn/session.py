@@ -63,8 +63,51 @@ def load_model(path: str | Path, device: str = "cpu") -> Model:
     return Model(ckpt.load_model(path, device=device))
 
 
+OTHER_FORMATS = ("genrnn-harmonizer", "genrnn-classifier")  # genrnn files that are not language models
+
+
+def file_format(path: str | Path) -> str:
+    """The ``format`` a genrnn safetensors file declares in its header ("" if none)."""
+    from genrnn.models.checkpoint_format import read_numpy, resolve_checkpoint_path
+
+    return str(read_numpy(resolve_checkpoint_path(path), tensors_too=False)[0].get("format", ""))
+
+
 def checkpoint_info(path: str | Path) -> dict[str, Any]:
+    """A language model's config, tokenizer and training record; for a harmonizer or a
+    classifier, its own header record (with ``format``)."""
+    if file_format(path) in OTHER_FORMATS:
+        import json
+
+        from genrnn.models.checkpoint_format import read_numpy, resolve_checkpoint_path
+
+        meta = read_numpy(resolve_checkpoint_path(path), tensors_too=False)[0]
+        info: dict[str, Any] = {}
+        for k, v in meta.items():
+            try:
+                info[k] = json.loads(v) if k != "format" else v
+            except ValueError:
+                info[k] = v
+        return info
     return ckpt.read_metadata(path)
+
+
+def check_model(path: str | Path) -> str:
+    """Load a shipped file and use it the way its command does (a language model samples 50
+    tokens); a one-line description, or the loader's error."""
+    fmt = file_format(path)
+    if fmt == "genrnn-harmonizer":
+        from genrnn.training.harmonize import load_harmonizer
+
+        params = sum(p.numel() for p in load_harmonizer(path).model.parameters())
+        return f"harmonizer, {params:,} parameters: loads"
+    if fmt == "genrnn-classifier":
+        from genrnn.training.classify import load_classifier
+
+        return f"classifier ({', '.join(load_classifier(path).classes)}): loads"
+    model = load_model(path)
+    open_stream(model, SampleConfig(seed=0)).take(50)
+    return f"{model.kind}, {model.config.cell} {model.config.layers}×{model.config.hidden}: loads and samples"
 
 
 def open_stream(model: Model, settings: SampleConfig, primer: list[int] | None = None,

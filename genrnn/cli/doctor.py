@@ -131,29 +131,10 @@ def _cache() -> Check:
 
 def _model(path: Path) -> Check:
     from genrnn import session
-    from genrnn.config import SampleConfig
-    from genrnn.models.checkpoint_format import read_numpy
 
     t0 = time.perf_counter()
-    fmt = read_numpy(path, tensors_too=False)[0].get("format", "")
-    if fmt == "genrnn-harmonizer":  # the shipped many-to-many model: `genrnn harmonize`
-        from genrnn.training.harmonize import load_harmonizer
-
-        harm = load_harmonizer(path)
-        params = sum(p.numel() for p in harm.model.parameters())
-        return Check(f"model {path.name}", True, f"harmonizer, {params:,} parameters: loads "
-                     f"({time.perf_counter() - t0:.2f} s)", core=True)
-    if fmt == "genrnn-classifier":  # many-to-one: `genrnn classify`
-        from genrnn.training.classify import load_classifier
-
-        clf = load_classifier(path)
-        return Check(f"model {path.name}", True, f"classifier ({', '.join(clf.classes)}): loads "
-                     f"({time.perf_counter() - t0:.2f} s)", core=True)
-    model = session.load_model(path)
-    stream = session.open_stream(model, SampleConfig(seed=0))
-    stream.take(50)
-    return Check(f"model {path.name}", True, f"{model.kind}, {model.config.cell} {model.config.layers}×"
-                 f"{model.config.hidden}: loads and samples ({time.perf_counter() - t0:.2f} s)", core=True)
+    detail = session.check_model(path)
+    return Check(f"model {path.name}", True, f"{detail} ({time.perf_counter() - t0:.2f} s)", core=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.table import Table
 
 from genrnn.cli._common import add_device_args, out
 from genrnn.config import SampleConfig
-from genrnn.errors import ConfigError, GenrnnError
+from genrnn.errors import ConfigError
 
 if TYPE_CHECKING:
     from genrnn import session
@@ -112,19 +110,14 @@ def _rounded(value: object) -> object:
     return value
 
 
-def _other_info(path: Path, meta: dict[str, str], fmt: str, as_json: bool) -> int:
+def _other_info(path: str, info: dict[str, Any]) -> int:
     """``genrnn info`` on a harmonizer or classifier file: its own record, and what reads it."""
-    fields = {k: v for k, v in meta.items() if k != "format"}
-    for k, v in fields.items():
-        with contextlib.suppress(ValueError, TypeError):
-            fields[k] = json.loads(v)
-    kind = fmt.removeprefix("genrnn-")
-    if as_json:
-        out.print(json.dumps({"format": fmt, **fields}, default=str))
-        return 0
+    kind = str(info["format"]).removeprefix("genrnn-")
     table = Table(title=f"{path} — a {kind} (`genrnn {'harmonize' if kind == 'harmonizer' else 'classify'}`)",
                   show_header=False)
-    for k, v in fields.items():
+    for k, v in info.items():
+        if k == "format":
+            continue
         if isinstance(v, dict):
             for k2, v2 in v.items():
                 if not isinstance(v2, (dict, list)):
@@ -136,18 +129,13 @@ def _other_info(path: Path, meta: dict[str, str], fmt: str, as_json: bool) -> in
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from genrnn.models.checkpoint_format import read_numpy, resolve_checkpoint_path
-
-    path = resolve_checkpoint_path(args.checkpoint)
-    with contextlib.suppress(GenrnnError, OSError, ValueError):
-        meta = read_numpy(path, tensors_too=False)[0]
-        if meta.get("format") in ("genrnn-harmonizer", "genrnn-classifier"):
-            return _other_info(path, meta, meta["format"], args.json)
     from genrnn import session  # torch loads here, not at `genrnn --help`
     info = session.checkpoint_info(args.checkpoint)
     if args.json:
         out.print(json.dumps(info, default=str))
         return 0
+    if info.get("format") in session.OTHER_FORMATS:
+        return _other_info(args.checkpoint, info)
     cfg, tr = info["model_config"], info["training"]
     table = Table(title=str(args.checkpoint), show_header=False)
     rows = [("kind", tr.get("corpus", {}).get("kind", info["tokenizer"].get("kind"))),
