@@ -76,6 +76,14 @@ class RNNLanguageModel(nn.Module):
         # PyTorch's defaults otherwise. Measured on Tiny Shakespeare (150 steps, reference
         # config): a forget-gate bias of 1 or a narrower embedding each cost ~0.1 nats/char in
         # short budgets, so neither is used.
+        if self.labels is not None:
+            # Labels start as a small nudge beside the token embedding (N(0, 1)). nn.Embedding's
+            # own N(0, 1), summed over three held kinds, outweighed the token 3:1 at every step
+            # and held the conditioned music preset at the unigram loss (4.4 nats/event) for its
+            # first 4 of 20 minutes; at 0.1 it is at 1.35 after 2 (benchmarks/README.md).
+            with torch.no_grad():
+                self.cond_embed.weight.normal_(0.0, 0.1)
+                self.cond_embed.weight[0].zero_()
         if self.config.cell == "rnn_relu":
             # Identity recurrent init keeps ReLU RNNs from exploding at the start (Le et al., 2015).
             for name, p in self.rnn.named_parameters():
