@@ -10,12 +10,13 @@ from typing import Any
 from genrnn.errors import ConfigError
 from genrnn.tokenizers.base import label_kind, label_kinds
 
-__all__ = ["condition_ids", "condition_labels", "draw_labels", "labels_to_draw"]
+__all__ = ["condition_ids", "condition_labels", "draw_labels", "guide_primer", "labels_to_draw"]
 
 
 def condition_labels(model: Any, conditions: Sequence[str]) -> list[str]:
-    """``--condition`` values (``mode=minor``, ``key=A``, ``file=hamlet`` or just ``hamlet``)
-    → the model's label tokens, in the order it was trained with; each kind at most once."""
+    """``--condition`` values (``mode=minor``, ``key=Am``, ``file=hamlet`` or just ``hamlet``)
+    → the model's label tokens, in the order it was trained with; each kind at most once.
+    With a model whose keys name their mode, ``mode=minor key=A`` means ``key=Am``."""
     labels: list[str] = list(getattr(model.tokenizer, "labels", []) or [])
     if not conditions:
         return []
@@ -23,7 +24,7 @@ def condition_labels(model: Any, conditions: Sequence[str]) -> list[str]:
         raise ConfigError(f"--condition: {model.path.name} was trained without labels "
                           f"(train with --conditioned to sample from a label)")
     chosen: dict[str, str] = {}
-    for raw in conditions:
+    for raw in _key_names_mode(conditions, labels):
         value = raw.strip()
         if "=" not in value and f"file={value}" in labels:
             value = f"file={value}"
@@ -37,6 +38,28 @@ def condition_labels(model: Any, conditions: Sequence[str]) -> list[str]:
             raise ConfigError(f"--condition {raw}: {kind} is already {chosen[kind]!r}; give each kind once")
         chosen[kind] = value
     return [lb for lb in labels if lb in chosen.values()]
+
+
+def _key_names_mode(conditions: Sequence[str], labels: Sequence[str]) -> list[str]:
+    """For a model whose keys name their mode (``key=Am``): ``mode=minor key=A`` asks for
+    ``key=Am``; a key that contradicts the mode given with it is an error. Models made before
+    (``key=A`` is a tonic) take the values as they are."""
+    values = [c.strip() for c in conditions]
+    if not any(lb.startswith("key=") and lb.endswith("m") for lb in labels):
+        return values
+    mode = next((v.split("=", 1)[1] for v in values if v.startswith("mode=")), None)
+    out = []
+    for v in values:
+        if v.startswith("key=") and mode in ("major", "minor"):
+            key = v.split("=", 1)[1]
+            minor = key.endswith("m")
+            if mode == "minor" and not minor:
+                v = f"key={key}m"
+            elif mode == "major" and minor:
+                raise ConfigError(f"--condition {v}: a minor key, but mode=major was asked for; "
+                                  f"give key={key[:-1]} for {key[:-1]} major")
+        out.append(v)
+    return out
 
 
 def condition_ids(model: Any, conditions: Sequence[str]) -> list[int]:
@@ -81,11 +104,34 @@ def draw_labels(stream: Any, tokenizer: Any, ids: Sequence[int]) -> list[str]:
     # majority (no piece would ever rest, almost every one would be major).
     settings = stream.settings
     stream.settings = replace(settings, temperature=1.0, top_k=0, top_p=1.0)
-    drawn = []
+    drawn: list[str] = []
+    held = [names[int(t)] for t in ids if int(t) in names]
     try:
         for kind_ids in kinds:
-            stream.restrict_next(kind_ids)
+            stream.restrict_next(_agreeing(kind_ids, names, held + drawn))
             drawn.append(names[next(stream).token])
     finally:
         stream.settings = settings
     return drawn
+
+
+def guide_primer(tokenizer: Any, ids: Sequence[int], drawn: Sequence[str]) -> list[int] | None:
+    """Classifier-free guidance's twin primer: ``ids`` without any label. Labels given or
+    drawn are all left out, so guidance leans on every label the piece holds (with the drawn
+    key left in the twin, only the mode was guided, and mode match stayed at 57.5 %; now 90 %:
+    benchmarks/README.md). None when there is nothing to guide toward."""
+    labels = {tokenizer.label_id(lb) for lb in getattr(tokenizer, "labels", None) or []}
+    bare = [int(t) for t in ids if int(t) not in labels]
+    return bare if labels and (len(bare) < len(ids) or drawn) else None
+
+
+def _agreeing(ids: list[int], names: dict[int, str], held: list[str]) -> list[int]:
+    """The label ids of one kind that agree with the labels already held: a key that names its
+    mode (``key=F#m``) only under the same ``mode``. The model's prior puts a little mass on
+    the other mode's keys (records that lost their mode label), and a major piece drawn in
+    F-sharp minor is a wrong answer, not a variation."""
+    mode = next((lb.split("=", 1)[1] for lb in held if lb.startswith("mode=")), None)
+    keys = [i for i in ids if names[i].startswith("key=")]
+    if mode not in ("major", "minor") or not any(names[i].endswith("m") for i in keys):
+        return ids
+    return [i for i in ids if not names[i].startswith("key=") or names[i].endswith("m") == (mode == "minor")]

@@ -14,7 +14,10 @@ So, before each draw, ``EventGrammar.mask`` forbids:
 - NOTE_ON and NOTE_OFF of a pitch struck at this very step (a note lasts at least one step,
   as in every encoded piece; a zero-length note or a double strike cannot be written to MIDI);
 - END, unless ``allow_end``;
-- NOTE_ON while ``settings.max_polyphony`` notes sound (0 = no limit);
+- NOTE_ON while ``settings.max_polyphony`` notes sound; when that is 0, the piece's own
+  ``voices=N`` label, for models trained with it (the model draws it before the piece, like
+  mode and key: 29 of 32 held-out chorales are "4"). Without the cap, one sampled chorale in
+  twenty drifted into six or seven voices and pulled the set's consonance from 0.85 to 0.80;
 - with ``settings.max_note_seconds`` (0 = off): a TIME_SHIFT that would carry the oldest
   sounding note past the limit, and, once a note reaches it, everything but the NOTE_OFFs of
   the notes that reached it. The longest note in the Bach chorales is 3.6 s.
@@ -27,6 +30,7 @@ PyTorch stream (``stream.Generator``) and the torch-free sampler (``light.py``) 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -49,9 +53,11 @@ from genrnn.tokenizers.midi_events import (
 class EventGrammar:
     """Tracks what the stream has said (sounding notes, time) and what it may say next."""
 
-    def __init__(self, vocab_size: int, allow_end: bool = True) -> None:
+    def __init__(self, vocab_size: int, allow_end: bool = True, voice_labels: dict[int, int] | None = None) -> None:
         self.vocab_size = vocab_size
         self.allow_end = allow_end
+        self.voice_labels = voice_labels or {}  # label id → N, for ``voices=N`` (``for_tokenizer``)
+        self.voices = 0  # the piece's voices label once fed (0 = none)
         self.step = 0
         self.sounding: dict[int, int] = {}  # pitch → onset step
         self.fresh: set[int] = set()  # pitches struck at the current step
@@ -65,13 +71,24 @@ class EventGrammar:
         self._end_forbidden = self._base.copy()
         self._end_forbidden[END] = True
 
+    @classmethod
+    def for_tokenizer(cls, tokenizer: Any) -> EventGrammar:
+        """The grammar of an event tokenizer's vocabulary, ``voices=N`` labels included."""
+        voices = {tokenizer.label_id(lb): int(lb.split("=", 1)[1])
+                  for lb in getattr(tokenizer, "labels", []) or [] if lb.startswith("voices=")}
+        return cls(tokenizer.vocab_size, voice_labels=voices)
+
     # ------------------------------------------------------------------ state
     def feed(self, tokens: Iterable[int]) -> None:
         """Advance the state by the tokens the stream has consumed (primer or drawn)."""
         self.only = None
         for token in tokens:
             t = int(token)
-            if NOTE_ON <= t < NOTE_OFF:
+            if t >= LABEL:
+                self.voices = self.voice_labels.get(t, self.voices)
+            elif t == START:
+                self.voices = 0
+            elif NOTE_ON <= t < NOTE_OFF:
                 self._strike(t - NOTE_ON)
             elif NOTE_OFF <= t < TIME_SHIFT:
                 self._release(t - NOTE_OFF)
@@ -118,7 +135,8 @@ class EventGrammar:
             mask[self.only] = False
             return mask
         base = self._end_allowed if self.allow_end else self._end_forbidden
-        limit_poly = settings.max_polyphony > 0 and len(self.sounding) >= settings.max_polyphony
+        most = settings.max_polyphony or self.voices
+        limit_poly = most > 0 and len(self.sounding) >= most
         limit_steps = round(settings.max_note_seconds / STEP_SECONDS) if settings.max_note_seconds > 0 else 0
         if not self.sounding or not (limit_poly or limit_steps):
             return base

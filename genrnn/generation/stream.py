@@ -84,7 +84,7 @@ class Generator:
         self.grammars: list[EventGrammar | LabelMask] = []
         kind = getattr(tokenizer, "kind", "")
         if kind == "midi_events":
-            self.grammars = [EventGrammar(tokenizer.vocab_size) for _ in range(batch)]
+            self.grammars = [EventGrammar.for_tokenizer(tokenizer) for _ in range(batch)]
         elif kind == "chars" and getattr(tokenizer, "labels", None):
             self.grammars = [LabelMask(tokenizer.vocab_size, len(tokenizer.chars))] * batch
 

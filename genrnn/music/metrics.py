@@ -77,6 +77,23 @@ def polyphony(seq: NoteSequence) -> float:
     return total / covered if covered > 0 else 0.0
 
 
+def time_at_polyphony(seq: NoteSequence) -> list[float]:
+    """Seconds during which exactly k notes sound, for k = 0 … the most at once (index k);
+    the time before the first onset is not counted."""
+    edges = sorted([(n.start, 1) for n in _pitched(seq)] + [(n.end, -1) for n in _pitched(seq)],
+                   key=lambda e: (e[0], e[1]))  # at a shared instant, ends before starts
+    out: list[float] = [0.0]
+    sounding, last = 0, edges[0][0] if edges else 0.0
+    for t, d in edges:
+        if t > last:
+            out[sounding] += t - last
+            last = t
+        sounding += d
+        if sounding >= len(out):
+            out.extend([0.0] * (sounding + 1 - len(out)))
+    return out
+
+
 def note_density(seq: NoteSequence) -> float:
     """Notes per second over the piece's span."""
     _, _, span = _coverage(seq)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from genrnn.errors import MidiConversionError
+from genrnn.music.metrics import time_at_polyphony
 from genrnn.music.notes import Note, NoteSequence
 
 DEFAULT_BPM = 100.0  # chorales and most ABC tunes carry no tempo
@@ -277,8 +278,13 @@ class KeyLabel:
     correlation: float
 
     @property
+    def name(self) -> str:
+        """The ``key`` label's value: the tonic, with ``m`` for minor ("A", "Am")."""
+        return self.tonic + ("m" if self.mode == "minor" else "")
+
+    @property
     def labels(self) -> dict[str, str]:
-        return {"key": self.tonic, "mode": self.mode}
+        return {"key": self.name, "mode": self.mode}
 
     def transposed(self, semitones: int) -> KeyLabel:
         pc = (PITCH_NAMES.index(self.tonic) + semitones) % 12
@@ -322,14 +328,43 @@ def phrase_rests(seq: NoteSequence) -> str:
     return "no"
 
 
+def key_tonic(value: str) -> str:
+    """A ``key`` label's tonic ("Am" → "A", "Bb" → "Bb"); labels of models made before keys
+    named their mode are a bare tonic already."""
+    return value[:-1] if value.endswith("m") else value
+
+
+MAX_VOICES = 12  # the ``voices`` label's top value: twelve or more
+VOICE_SECONDS = 0.1  # k notes at once for less than this, in all, does not make k voices
+
+
+def piece_voices(seq: NoteSequence) -> str:
+    """The ``voices`` label: the most notes sounding together for ``VOICE_SECONDS`` or more in
+    all (29 of the 32 held-out chorales: "4"; the rest 5 to 7, where instruments double). The
+    sampler holds a piece to the number it drew (generation/grammar.py)."""
+    seconds = time_at_polyphony(seq)
+    most = max((k for k, t in enumerate(seconds) if t >= VOICE_SECONDS), default=0)
+    return str(min(max(most, 1), MAX_VOICES))
+
+
 def piece_labels(seq: NoteSequence, kinds: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """The piece-wide labels of ``kinds`` that do not depend on transposition (``rests``)."""
-    return {"rests": phrase_rests(seq)} if "rests" in kinds else {}
+    """The piece-wide labels of ``kinds`` that do not depend on transposition (``rests``,
+    ``voices``)."""
+    out = {}
+    if "rests" in kinds:
+        out["rests"] = phrase_rests(seq)
+    if "voices" in kinds:
+        out["voices"] = piece_voices(seq)
+    return out
 
 
 def label_vocabulary(kinds: list[str] | tuple[str, ...]) -> list[str]:
     """Every label token a recipe's ``labels = [...]`` can produce, e.g. "mode=minor"."""
-    values = {"mode": ["major", "minor"], "key": list(PITCH_NAMES), "rests": ["yes", "no"]}
+    # A key names its mode ("A" or "Am"): with the tonic alone, a model held on ``key=Bb`` and
+    # ``mode=minor`` played B-flat major, because most B-flat records are major and the key's
+    # embedding outweighed the mode's (mode match 35 % for minor; benchmarks/README.md).
+    values = {"mode": ["major", "minor"], "key": [*PITCH_NAMES, *(p + "m" for p in PITCH_NAMES)],
+              "rests": ["yes", "no"], "voices": [str(k) for k in range(1, MAX_VOICES + 1)]}
     unknown = [k for k in kinds if k not in values]
     if unknown:
         raise MidiConversionError(f"unknown label kind(s) {unknown}; expected some of {sorted(values)}")

@@ -176,7 +176,8 @@ def label_data(recipe_path: str | Path, label: str, cache_dir: str | Path | None
                  "stretch": list(LABEL_STRETCH), **_val_changes(val_percent)}
     recipe, corpus = _prepare(recipe_path, overrides, cache_dir, on_event)
     tok = corpus.tokenizer
-    classes = [v.split("=", 1)[1] for v in notation.label_vocabulary([label])]
+    classes = (list(notation.PITCH_NAMES) if label == "key"
+               else [v.split("=", 1)[1] for v in notation.label_vocabulary([label])])
     index = {c: i for i, c in enumerate(classes)}
 
     def examples(split: str) -> list[Example]:
@@ -185,6 +186,8 @@ def label_data(recipe_path: str | Path, label: str, cache_dir: str | Path | None
             rec = np.asarray(rec)
             tags = [tok.labels[int(t) - LABEL] for t in rec[rec >= LABEL]]
             value = next((t.split("=", 1)[1] for t in tags if t.startswith(f"{label}=")), None)
+            if label == "key" and value is not None:
+                value = notation.key_tonic(value)  # the key task's classes are the 12 tonics
             ids = rec[rec < LABEL]
             if value in index and len(ids):
                 out.append(Example(name, ids, index[value]))

@@ -94,12 +94,14 @@ def test_conditioned_chorales_learn_mode_and_key_then_sample_from_mode_alone(tmp
     recipe.write_text('source = "music21-chorales"\nlimit = 6\nval_percent = 20\n')
     corpus = session.prepare_corpus(recipe=recipe, cache_dir=tmp_path / "cache", conditioned=True)
     tok = corpus.tokenizer
-    assert tok.labels[:2] == ["mode=major", "mode=minor"] and len(tok.labels) == 16
-    assert tok.labels[-2:] == ["rests=yes", "rests=no"]
+    assert tok.labels[:2] == ["mode=major", "mode=minor"] and len(tok.labels) == 2 + 24 + 2 + 12
+    assert tok.labels[26:28] == ["rests=yes", "rests=no"] and tok.labels[-12:][3] == "voices=4"
     val = np.asarray(corpus.val)
     assert int(val[0]) == START and LABEL <= int(val[1]) < LABEL + 2 and LABEL + 2 <= int(val[2])
     assert len(corpus.meta["labels"]) == 6
-    assert all(set(v) == {"mode", "key", "rests"} for v in corpus.meta["labels"].values())
+    assert all(set(v) == {"mode", "key", "rests", "voices"} for v in corpus.meta["labels"].values())
+    # a key names its mode, so the pair is one token the model cannot split
+    assert all(v["key"].endswith("m") == (v["mode"] == "minor") for v in corpus.meta["labels"].values())
     out = tmp_path / "run"
     proc = genrnn("train", "--corpus", recipe, "--conditioned", "--cache", tmp_path / "cache", "--out", out,
                   "--preset", "tiny", "--max-steps", "20", "--seed", "1", "--eval-interval", "1000",
@@ -108,7 +110,7 @@ def test_conditioned_chorales_learn_mode_and_key_then_sample_from_mode_alone(tmp
     config = session.load_model(out).config  # the labels are held at every step, by kind
     tok = MidiEventTokenizer(list(corpus.tokenizer.labels))
     assert config.cond_ids == tuple(tok.label_id(lb) for lb in tok.labels)
-    assert config.cond_groups == tuple(["mode", "key", "rests"].index(lb.split("=")[0]) for lb in tok.labels)
+    assert config.cond_groups == tuple(["mode", "key", "rests", "voices"].index(lb.split("=")[0]) for lb in tok.labels)
     proc = genrnn("sample", out, "--condition", "mode=minor", "--seconds", "3", "--seed", "2",
                   "--out", tmp_path / "samples", "--num", "2")
     assert proc.returncode == 0, proc.stderr

@@ -137,3 +137,18 @@ def test_guidance_mixes_conditioned_and_unconditioned_logits():
         token = torch.tensor(step.tokens)
         plain_c.feed(token)
         plain_u.feed(token)
+
+
+def test_a_voices_label_caps_the_notes_at_once_until_the_next_piece():
+    tok = MidiEventTokenizer(["mode=major", "voices=2", "voices=4"])
+    g = EventGrammar.for_tokenizer(tok)
+    g.feed([START, tok.label_id("mode=major"), tok.label_id("voices=2"), NOTE_ON + 60, NOTE_ON + 64])
+    assert g.voices == 2
+    assert not any(NOTE_ON <= t < NOTE_OFF for t in _allowed(g))  # a third note would make three voices
+    assert NOTE_ON + 67 in _allowed(g, SampleConfig(max_note_seconds=0.0, max_polyphony=3))  # the setting wins
+    g.feed([TIME_SHIFT + 9, NOTE_OFF + 60])
+    assert NOTE_ON + 67 in _allowed(g)
+    g.feed([END, START])  # a new piece: no label yet, no cap
+    g.feed([NOTE_ON + n for n in (48, 52, 55)])
+    assert NOTE_ON + 60 in _allowed(g)
+    assert EventGrammar(tok.vocab_size).voice_labels == {}  # without the tokenizer, labels are plain ids

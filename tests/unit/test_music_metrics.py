@@ -86,3 +86,15 @@ def test_random_diatonic_stays_in_c_major_and_voice_ranges():
     assert M.scale_consistency(r) == 1.0
     assert len(r) == len(s)
     assert min(n.pitch for n in r.notes) >= min(n.pitch for n in s.notes)
+
+
+def test_time_at_polyphony_and_piece_voices():
+    seq = NoteSequence([Note(60, 80, 0.0, 2.0), Note(64, 80, 0.5, 1.0), Note(67, 80, 0.5, 1.5),
+                        Note(72, 80, 3.0, 4.0)])
+    # 0-0.5: one; 0.5-1.0: three; 1.0-1.5: two; 1.5-2.0: one; 2.0-3.0: none; 3.0-4.0: one
+    np.testing.assert_allclose(M.time_at_polyphony(seq), [1.0, 2.0, 0.5, 0.5])
+    assert M.time_at_polyphony(NoteSequence([])) == [0.0]
+    assert notation.piece_voices(seq) == "3"
+    blip = NoteSequence(seq.notes + [Note(76, 80, 0.6, 0.65)])  # four at once for 50 ms only
+    assert notation.piece_voices(blip) == "3"
+    assert "voices=4" in notation.label_vocabulary(["voices"])

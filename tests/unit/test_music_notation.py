@@ -99,7 +99,11 @@ def test_key_analysis_agrees_with_music21():
 
 def test_key_label_transposes_and_vocabulary():
     key = notation.KeyLabel("A", "minor", 0.9)
-    assert key.transposed(3).labels == {"key": "C", "mode": "minor"}
+    assert key.transposed(3).labels == {"key": "Cm", "mode": "minor"}
+    assert notation.KeyLabel("Bb", "major", 0.9).transposed(-1).labels == {"key": "A", "mode": "major"}
     assert notation.label_vocabulary(["mode"]) == ["mode=major", "mode=minor"]
+    keys = notation.label_vocabulary(["key"])
+    assert len(keys) == 24 and keys[0] == "key=C" and keys[12] == "key=Cm" and "key=Bbm" in keys
+    assert [notation.key_tonic(k) for k in ("Am", "Bb", "Bbm", "C#m", "F")] == ["A", "Bb", "Bb", "C#", "F"]
     with pytest.raises(MidiConversionError, match="unknown label"):
         notation.label_vocabulary(["tempo"])

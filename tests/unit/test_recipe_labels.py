@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from genrnn.corpora.recipes import _shuffled_records, records
@@ -36,3 +38,31 @@ def test_training_records_are_shuffled_reproducibly_and_kept_whole():
     assert not np.array_equal(a, ids)  # but not file order
     assert sorted(map(tuple, records(a))) == sorted(map(tuple, records(ids)))  # every record, intact
     assert not np.array_equal(_shuffled_records(ids, "other"), a)
+
+
+def test_keys_name_their_mode_and_conditions_follow():
+    from types import SimpleNamespace
+
+    import pytest
+
+    from genrnn.errors import ConfigError
+    from genrnn.generation.conditions import condition_labels
+    from genrnn.tokenizers.midi_events import MidiEventTokenizer
+
+    def model(labels):
+        return SimpleNamespace(path=Path("m.safetensors"), kind="midi_events",
+                               tokenizer=MidiEventTokenizer(labels))
+
+    new = model(notation.label_vocabulary(["mode", "key", "rests"]))
+    assert condition_labels(new, ["mode=minor", "key=A"]) == ["mode=minor", "key=Am"]
+    assert condition_labels(new, ["key=A", "mode=minor"]) == ["mode=minor", "key=Am"]
+    assert condition_labels(new, ["mode=minor", "key=Am"]) == ["mode=minor", "key=Am"]
+    assert condition_labels(new, ["mode=major", "key=Bb"]) == ["mode=major", "key=Bb"]
+    assert condition_labels(new, ["key=Bbm"]) == ["key=Bbm"]
+    with pytest.raises(ConfigError, match="give key=A for A major"):
+        condition_labels(new, ["mode=major", "key=Am"])
+    # a model made before keys named their mode: key=A is a tonic beside the mode
+    old = model(["mode=major", "mode=minor", *(f"key={p}" for p in notation.PITCH_NAMES)])
+    assert condition_labels(old, ["mode=minor", "key=A"]) == ["mode=minor", "key=A"]
+    with pytest.raises(ConfigError, match="not one of"):
+        condition_labels(old, ["key=Am"])
