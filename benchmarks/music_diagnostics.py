@@ -5,7 +5,7 @@
 For a conditioned chorale model against the held-out chorales (last line: one JSON object):
 
 - rests: pieces with a silence of every voice, such silences per piece, and fermatas (three or
-  more notes struck together and held ≥ 1 s) per piece, real and generated (T 1.0, top-p 0.9,
+  more notes struck together and held ≥ 1 s) per piece, real and generated (T 1.0, top-p 0.95,
   labels drawn by the model); the probability the model gives each real rest, teacher-forced;
 - label prior: the labels the model draws after a fresh START (40 streams);
 - mode: held-out nats/event with each piece's true mode, the other mode, and no mode; and the
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from genrnn import session
-from genrnn.config import SampleConfig
+from genrnn.config import SampleConfig, sampling_defaults
 from genrnn.corpora.recipes import records
 from genrnn.music.notation import analyse_key
 from genrnn.tokenizers.base import label_kinds
@@ -102,7 +102,7 @@ def main() -> None:
     val = records(corpus.val)
     real = [corpus.tokenizer.decode(r) for r in val]
     seconds = float(np.median([s.end_time for s in real]))
-    gen = [p.sequence for p in session.sample_pieces(model, args.samples, SampleConfig(temperature=1.0, top_p=0.9, seed=0),
+    gen = [p.sequence for p in session.sample_pieces(model, args.samples, SampleConfig(**sampling_defaults("midi_events"), seed=0),
                                                      seconds)]
     tf = teacher_forced_rests(model, val)
     prior = collections.Counter(lb for n in range(40)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import torch
 
+from genrnn.config import CONDITION_GUIDANCE, sampling_defaults
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 CELLS = ["lstm", "gru", "rnn_tanh", "rnn_relu", "mingru", "none"]
@@ -93,7 +95,7 @@ def conditioning_figures(checkpoint: Path, per_mode: int, seconds: float, guidan
     from genrnn.config import SampleConfig
 
     model = session.load_model(checkpoint)
-    res = mode_match(model, per_mode, seconds, SampleConfig(temperature=1.0, top_p=0.9, seed=0, guidance=guidance))
+    res = mode_match(model, per_mode, seconds, SampleConfig(**sampling_defaults("midi_events"), seed=0, guidance=guidance))
     res["guidance"] = guidance
     for mode, row in res["per_mode"].items():
         log(f"conditioning mode={mode}: {row['match']}/{row['samples']} analysed as {mode}")
@@ -117,7 +119,8 @@ def main() -> None:
                     help="a chorale model trained with --conditioned: mode-match figure")
     ap.add_argument("--cond-samples", type=int, default=20, help="pieces per mode (default 20)")
     ap.add_argument("--cond-seconds", type=float, default=20.0, help="seconds per piece (default 20)")
-    ap.add_argument("--cond-guidance", type=float, default=1.0, help="classifier-free guidance W (1 = off)")
+    ap.add_argument("--cond-guidance", type=float, default=CONDITION_GUIDANCE,
+                    help=f"classifier-free guidance W (1 = off; default {CONDITION_GUIDANCE:g}, as `genrnn sample --condition`)")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: memory,compare,throughput")
     args = ap.parse_args()
     skip = set(args.skip.split(","))

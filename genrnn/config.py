@@ -115,6 +115,28 @@ class TrainConfig:
             raise ConfigError(f"device = {self.device!r}: expected auto, cpu, cuda, cuda:N or mps")
 
 
+# What `genrnn sample` and the TUI start from, per kind of model, when the user sets nothing:
+# event models at the settings their figures are measured at (benchmarks/music_bach.py, the
+# `music` preset: top-p 0.9 writes too many short notes, density +10.9 %; 1.0 lets in clashes,
+# consonance −0.057; 0.95 meets both), text and ABC at the char-rnn classic 0.8.
+SAMPLING_DEFAULTS: dict[str, dict[str, float]] = {
+    "midi_events": {"temperature": 1.0, "top_p": 0.95},
+    "text": {"temperature": 0.8, "top_p": 1.0},
+    "abc": {"temperature": 0.8, "top_p": 1.0},
+}
+
+
+def sampling_defaults(kind: str) -> dict[str, float]:
+    """Temperature and top-p a model of ``kind`` samples at unless told otherwise."""
+    return SAMPLING_DEFAULTS.get(kind, SAMPLING_DEFAULTS["text"])
+
+
+# `genrnn sample --condition …` guides by default: logits u + 2·(c − u), u from the piece without
+# its labels. Measured on the `music` preset (benchmarks/README.md, seed_ideas.py): the asked
+# mode comes out 70 % of the time unguided, 95 % at W 2 and 3.
+CONDITION_GUIDANCE = 2.0
+
+
 @dataclass(frozen=True)
 class SampleConfig:
     """Sampling controls; a Generator may swap in a new one between any two steps."""
@@ -125,7 +147,7 @@ class SampleConfig:
     seed: int | None = None
     # Event models only (see generation/grammar.py): a note held this long is released before
     # time moves on (0 = off; Bach's longest is 3.6 s), and at most this many notes sound at
-    # once (0 = no limit).
+    # once (0 = the piece's own ``voices`` label when the model has one, else no limit).
     max_note_seconds: float = 4.0
     max_polyphony: int = 0
     # Conditioned models (labels in the primer): classifier-free guidance. The next-token

@@ -16,11 +16,10 @@ from genrnn.config import ModelConfig, SampleConfig, TrainConfig, resolve_preset
 from genrnn.corpora.base import PreparedCorpus
 from genrnn.errors import ConfigError, CorpusError
 from genrnn.generation import pieces
-from genrnn.generation.conditions import condition_ids, condition_labels, draw_labels  # noqa: F401
+from genrnn.generation.conditions import condition_ids, condition_labels, draw_labels, guide_primer  # noqa: F401
 from genrnn.generation.stream import Generator, default_primer
 from genrnn.models.labels import label_fields
 from genrnn.tokenizers.base import label_kinds as kinds_of_labels
-from genrnn.tokenizers.midi_events import LABEL as LABEL_ID
 from genrnn.training import checkpoint as ckpt
 from genrnn.training.loop import Callback, Trainer, evaluate, pick_device, pick_dtype
 
@@ -114,21 +113,20 @@ def open_stream(model: Model, settings: SampleConfig, primer: list[int] | None =
                 batch: int = 1) -> Generator:
     gen = Generator(model.checkpoint.model, model.tokenizer, settings, batch=batch)
     gen.prime(primer)
-    labels = getattr(model.tokenizer, "labels", None)
-    if labels and primer and settings.guidance != 1.0:  # a conditioned primer: its unconditioned twin
-        first = len(model.tokenizer.chars) if model.kind != "midi_events" else LABEL_ID
-        bare = [t for t in primer if not first <= int(t) < first + len(labels)]
-        if len(bare) < len(primer):
-            gen.guided_by(bare)
+    ids = list(primer) if primer else default_primer(model.tokenizer)
     # An event model trained with labels draws those it was not given (a key for mode=minor,
     # all of them for a bare START): pieces from START alone are measurably worse.
-    gen.drawn_labels = draw_labels(gen, model.tokenizer, list(primer) if primer else default_primer(model.tokenizer))
+    gen.drawn_labels = draw_labels(gen, model.tokenizer, ids)
+    bare = guide_primer(model.tokenizer, ids, gen.drawn_labels) if settings.guidance != 1.0 else None
+    if bare is not None:
+        gen.guided_by(bare)
     return gen
 
 
 # What ``--conditioned`` adds to a MIDI-event recipe, in this order: mode and key (music21's key
-# profiles) and whether the piece rests between phrases (music/notation.py).
-CONDITION_LABELS = ["mode", "key", "rests"]
+# profiles), whether the piece rests between phrases, and how many voices it has at most
+# (music/notation.py; the sampler holds a piece to its drawn ``voices``).
+CONDITION_LABELS = ["mode", "key", "rests", "voices"]
 
 
 def prepare_corpus(text: str | Path | None = None, recipe: str | Path | None = None,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genrnn.cli._common import add_device_args, err, out_dir_arg, read_text_file
-from genrnn.config import SampleConfig
+from genrnn.config import CONDITION_GUIDANCE, SampleConfig, sampling_defaults
 from genrnn.errors import ConfigError
 from genrnn.generation.conditions import condition_ids
 from genrnn.music.notes import MIDI_SUFFIXES
@@ -28,15 +29,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prime", help="primer text fed before sampling")
     p.add_argument("--primer", help="primer file (.txt or .abc for text models)")
     p.add_argument("--length", type=int, default=None, help=f"tokens to generate (default {DEFAULT_LENGTH})")
-    p.add_argument("--temperature", type=float, default=0.8, help="0 = argmax (default 0.8)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="0 = argmax (default 1.0 for MIDI-event models, else 0.8)")
     p.add_argument("--top-k", type=int, default=0, help="keep the K most likely tokens (0 = off)")
-    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass in (0, 1] (1 = off)")
+    p.add_argument("--top-p", type=float, default=None,
+                   help="nucleus sampling mass in (0, 1] (1 = off; default 0.9 for MIDI-event models, else 1)")
     p.add_argument("--seed", type=int, default=None, help="same seed, same output")
     p.add_argument("--condition", action="append", metavar="LABEL",
                    help="generate from a label the model was trained with (--conditioned): "
                         "mode=minor, key=A, file=NAME; repeat for several")
-    p.add_argument("--guidance", type=float, default=1.0, metavar="W",
-                   help="with --condition: classifier-free guidance, logits u + W·(c − u) (1 = off)")
+    p.add_argument("--guidance", type=float, default=None, metavar="W",
+                   help="classifier-free guidance toward the piece's labels, logits u + W·(c − u) "
+                        f"(1 = off; default {CONDITION_GUIDANCE:g} with --condition, else 1)")
     p.add_argument("--num", type=int, default=1, help="number of samples")
     p.add_argument("--out", help="folder to write one file per sample")
     m = p.add_argument_group("music", "MIDI-event and ABC models (--primer FILE.mid for event models)")
@@ -78,32 +82,44 @@ def _primer_ids(model: session.Model, args: argparse.Namespace) -> list[int] | N
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = SampleConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                            seed=args.seed, max_note_seconds=args.max_note_seconds,
-                            max_polyphony=args.max_polyphony, guidance=args.guidance)
+    if args.guidance is None:
+        args.guidance = CONDITION_GUIDANCE if args.condition else 1.0
+    asked = SampleConfig(temperature=0.8 if args.temperature is None else args.temperature, top_k=args.top_k,
+                         top_p=1.0 if args.top_p is None else args.top_p, seed=args.seed,
+                         max_note_seconds=args.max_note_seconds, max_polyphony=args.max_polyphony,
+                         guidance=args.guidance)  # checks every value before a model is read
+
+    def settings_for(kind: str) -> SampleConfig:
+        """The user's settings; temperature and top-p not given take the kind's defaults."""
+        d = sampling_defaults(kind)
+        return replace(asked, temperature=d["temperature"] if args.temperature is None else args.temperature,
+                       top_p=d["top_p"] if args.top_p is None else args.top_p)
+
     if args.num < 1:
         raise ConfigError(f"--num {args.num}: expected at least 1")
     out = out_dir_arg(args.out)
     length = args.length or DEFAULT_LENGTH
-    if args.device in (None, "cpu") and (args.guidance == 1.0 or not args.condition):
+    if args.device in (None, "cpu"):
         # An LSTM on the CPU: NumPy only, text or a .mid in a fraction of a second (PyTorch
         # alone takes ~1.3 s to import). Anything else takes the PyTorch path.
         from genrnn.generation.light import LightStream, load_light, open_light
 
         light = load_light(args.checkpoint)
-        if light is not None and light.kind == "text" and out is None:
+        if light is not None and light.kind == "text" and out is None and (args.guidance == 1.0 or not args.condition):
             _check_text_args(light, args)
             primer = _primer_ids(light, args)
-            return _stream_stdout(light, settings, primer, length, args,
+            return _stream_stdout(light, settings_for(light.kind), primer, length, args,
                                   lambda cfg: _light_stream(LightStream(light, cfg), primer))
         if light is not None and light.kind != "text":
             from genrnn.cli import sample_music
 
             if sample_music.light_ok(light, args):
-                return sample_music.run(light, settings, args, out, lambda cfg, ids: open_light(light, cfg, ids))
+                return sample_music.run(light, settings_for(light.kind), args, out,
+                                        lambda cfg, ids: open_light(light, cfg, ids))
     from genrnn import session  # torch loads here, not at `genrnn --help`
 
     model = session.load_model(args.checkpoint, device=args.device or "cpu")
+    settings = settings_for(model.kind)
     if session.is_music_model(model):
         from genrnn.cli import sample_music
 

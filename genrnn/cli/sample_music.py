@@ -29,7 +29,7 @@ DEFAULT_TUNE_CHARS = 1500
 def light_ok(model: Any, args: argparse.Namespace) -> bool:
     """Whether the torch-free sampler can do all that ``args`` ask of this music model."""
     if model.kind == "midi_events":
-        return not (args.play or args.guidance != 1.0)
+        return not args.play
     return model.kind == "abc"
 
 
@@ -108,7 +108,12 @@ def _matches(seq: Any, labels: list[str]) -> tuple[bool, str]:
     except MidiConversionError:
         return False, "no notes"
     found = key.labels
-    ok = all(found.get(kind) == value for kind, value in (lb.split("=", 1) for lb in labels))
+    # A bare tonic (models made before keys named their mode: key=A with mode=… beside it)
+    # matches either mode; the mode label, when asked for, is checked on its own.
+    wanted = {kind: value for kind, value in (lb.split("=", 1) for lb in labels)}
+    old_key = "key" in wanted and "mode" in wanted and not wanted["key"].endswith("m") and wanted["mode"] == "minor"
+    ok = all((key.tonic == value if kind == "key" and old_key else found[kind] == value)
+             for kind, value in wanted.items() if kind in found)  # rests=…: not a key property
     return ok, f"{key.tonic} {key.mode}"
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from genrnn.config import ModelConfig, SampleConfig, from_dict
 from genrnn.errors import ConfigError, GenrnnError
-from genrnn.generation.conditions import draw_labels
+from genrnn.generation.conditions import draw_labels, guide_primer
 from genrnn.generation.grammar import EventGrammar, LabelMask
 from genrnn.generation.npsample import sample_numpy
 from genrnn.models.checkpoint_format import (
@@ -115,12 +115,13 @@ class LightStream:
         self.c = np.zeros((c.layers, 1, c.hidden), np.float32)
         self.logits: np.ndarray | None = None
         self.drawn_labels: list[str] = []  # labels the model chose after the primer (open_light)
+        self.guide: LightStream | None = None  # the unlabelled twin (classifier-free guidance)
         self.track = LabelTrack.from_config(c)
         self.slots = self.track.empty(1) if self.track is not None else None
         tok = model.tokenizer
         self.grammar: EventGrammar | LabelMask | None = None
         if tok.kind == "midi_events":
-            self.grammar = EventGrammar(tok.vocab_size)
+            self.grammar = EventGrammar.for_tokenizer(tok)
         elif getattr(tok, "labels", None):
             self.grammar = LabelMask(tok.vocab_size, len(tok.chars))
 
@@ -163,16 +164,30 @@ class LightStream:
     def __iter__(self) -> Iterator[LightStep]:
         return self
 
+    def guided_by(self, unlabelled: Sequence[int]) -> None:
+        """Classifier-free guidance, as ``Generator.guided_by``: a twin primed with
+        ``unlabelled`` follows every drawn token; draws use u + w·(c − u)."""
+        twin = LightStream(self.model, self.settings)
+        twin.grammar = None  # the grammar acts once, on the mixed logits
+        twin.prime(unlabelled)
+        self.guide = twin
+
     def __next__(self) -> LightStep:
         if self.logits is None:
             self.prime(None)
         assert self.logits is not None
         logits = self.logits
+        w = self.settings.guidance
+        if self.guide is not None and w != 1.0:
+            u = self.guide.logits
+            logits = u + np.float32(w) * (logits - u)
         if self.grammar is not None:  # what cannot be said next (grammar.py)
             logits = np.where(self.grammar.mask(self.settings), np.float32(-np.inf), logits)
         ids, _ = sample_numpy(logits, self.settings, self.rng)
         token = int(ids[0])
         self._feed(token)
+        if self.guide is not None:
+            self.guide._feed(token)
         return LightStep(token)
 
 
@@ -181,5 +196,9 @@ def open_light(model: LightModel, settings: SampleConfig, ids: Sequence[int] | N
     event model then draws the labels it was not given (conditions.draw_labels)."""
     stream = LightStream(model, settings)
     stream.prime(ids)
-    stream.drawn_labels = draw_labels(stream, model.tokenizer, list(ids) if ids else stream._default_primer())
+    primer = list(ids) if ids else stream._default_primer()
+    stream.drawn_labels = draw_labels(stream, model.tokenizer, primer)
+    bare = guide_primer(model.tokenizer, primer, stream.drawn_labels) if settings.guidance != 1.0 else None
+    if bare is not None:
+        stream.guided_by(bare)
     return stream

@@ -337,3 +337,20 @@ def test_a_take_plays_while_it_is_still_being_generated() -> None:
     assert time.monotonic() - started < 3.0
     assert first_sent[0] - started > 0.4  # the take was still being made ...
     assert during[0] is not None and during[0] > 0.3  # ... while it played (notes at 0.0-0.3 s due)
+
+
+async def test_music_and_text_models_start_from_their_own_sampling_defaults(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.entries)
+        values = lambda: (screen.query_one("#temperature", Input).value, screen.query_one("#top-p", Input).value)  # noqa: E731
+        assert values() == ("0.80", "1.00")  # a text model
+        screen.panel.set_music(True)  # what picking an event model does
+        await pilot.pause()
+        assert values() == ("1.00", "0.95") and screen.panel.read().settings.top_p == 0.95
+        set_input(screen, "temperature", "1.10")
+        screen.panel.set_music(True)  # another event model: the user's value stays
+        assert values()[0] == "1.10"
+        screen.panel.set_music(False)
+        assert values() == ("0.80", "1.00")

@@ -130,3 +130,25 @@ def test_labels_not_given_are_drawn_by_the_model_in_training_order(tmp_path):
     assert [lb.split("=")[0] for lb in open_light(light, SampleConfig(seed=1)).drawn_labels] == ["mode", "key"]
     truncated = session.open_stream(loaded, SampleConfig(seed=1, top_p=0.5, temperature=0.7))
     assert truncated.settings.top_p == 0.5 and truncated.settings.temperature == 0.7  # restored after the draws
+    assert not session.open_stream(loaded, SampleConfig(seed=1)).guide  # no guidance asked: no twin
+
+
+def test_guidance_twin_holds_no_label_given_or_drawn(tmp_path):
+    from genrnn import session
+    from genrnn.config import SampleConfig
+    from genrnn.training import checkpoint as ckpt
+
+    tok = MidiEventTokenizer(["mode=major", "mode=minor", "key=C", "key=Am", "voices=4"])
+    torch.manual_seed(0)
+    model = RNNLanguageModel(ModelConfig(vocab_size=tok.vocab_size, embed=8, hidden=16, layers=1, dropout=0.0,
+                                         **label_fields(tok)))
+    path = tmp_path / "labelled.safetensors"
+    ckpt.save_model(path, model, tok, {"corpus": {"kind": "midi_events"}})
+    loaded = session.load_model(path)
+    for primer in (None, session.condition_ids(loaded, ["mode=minor"])):
+        gen = session.open_stream(loaded, SampleConfig(seed=3, guidance=2.0), primer)
+        assert len(gen.drawn_labels) == (3 if primer is None else 2)  # mode, key, voices / key, voices
+        assert gen.state[-1].any() and not gen.guide.state[-1].any()  # the twin: no label at all
+        assert gen.grammars[0].voices == 4 and not gen.guide.grammars  # the cap lives in the main stream
+        step = next(gen)
+        assert step.token < tok.vocab_size - len(tok.labels)  # a piece token, not a label

@@ -167,3 +167,24 @@ def test_genrnn_sample_writes_a_midi_piece_without_torch(tmp_path: Path):
         midi = pretty_midi.PrettyMIDI(str(tmp_path / "out" / name))
         notes = [n for inst in midi.instruments for n in inst.notes]
         assert notes and 5.0 < midi.get_end_time() <= 6.0 + 1e-6
+
+
+def test_guided_light_stream_equals_the_guided_generator(tmp_path: Path):
+    from genrnn.generation.light import open_light
+    from genrnn.music.metrics import time_at_polyphony
+
+    path = _save_events(tmp_path, labels=("mode=major", "mode=minor", "key=C", "key=Am", "voices=3"))
+    light, model = load_light(path), session.load_model(path)
+    primer = session.condition_ids(model, ["mode=minor"])
+    tokens = {}
+    for w in (1.0, 2.5):
+        cfg = SampleConfig(temperature=0.0, max_note_seconds=0.5, guidance=w)
+        a, b = open_light(light, cfg, primer), session.open_stream(model, cfg, primer)
+        assert a.drawn_labels == b.drawn_labels == ["key=Am", "voices=3"]  # the key agrees with the mode
+        assert (a.guide is not None) == (b.guide is not None) == (w != 1.0)
+        ours = [next(a).token for _ in range(200)]
+        assert ours == [step.token for _, step in zip(range(200), b, strict=False)]
+        tokens[w] = ours
+    assert tokens[1.0] != tokens[2.5]  # guidance changed the piece
+    seq = model.tokenizer.decode(primer + tokens[2.5])
+    assert seq.notes and len(time_at_polyphony(seq)) - 1 <= 3  # the drawn voices=3 holds

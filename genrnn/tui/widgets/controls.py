@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Label, Select
 
-from genrnn.config import SampleConfig
+from genrnn.config import SampleConfig, sampling_defaults
 from genrnn.errors import ConfigError
 
 TEMPERATURE_STEP = 0.05
@@ -78,12 +78,16 @@ class SamplingPanel(Vertical):
 
     # ------------------------------------------------------------------ kind of model
     def set_music(self, music: bool) -> None:
-        """Length in characters for text models, in seconds for MIDI-event models."""
+        """Length in characters for text models, in seconds for MIDI-event models; moving
+        between the two, temperature and top-p go to that kind's defaults (config.py)."""
         if music == self.music:
             return
         self.music = music
         self.query_one("#length-label", Label).update("seconds" if music else "length")
         self.query_one("#length", Input).value = "20" if music else "600"
+        defaults = sampling_defaults("midi_events" if music else "text")
+        self.set_temperature(defaults["temperature"])
+        self.query_one("#top-p", Input).value = f"{defaults['top_p']:.2f}"
 
     def set_ports(self, ports: list[tuple[str, str, bool]]) -> None:
         select = self.query_one("#port", Select)
