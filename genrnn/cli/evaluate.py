@@ -110,6 +110,12 @@ def _rounded(value: object) -> object:
     return value
 
 
+def _dropout(cfg: dict) -> str:
+    """Dropout between layers, and on the top layer's output when that differs (``--out-dropout``)."""
+    out = cfg.get("out_dropout")
+    return f"{cfg['dropout']}" + (f", top-layer output {out}" if out is not None and out != cfg["dropout"] else "")
+
+
 def _other_info(path: str, info: dict[str, Any]) -> int:
     """``genrnn info`` on a harmonizer or classifier file: its own record, and what reads it."""
     kind = str(info["format"]).removeprefix("genrnn-")
@@ -140,7 +146,7 @@ def run_info(args: argparse.Namespace) -> int:
     table = Table(title=str(args.checkpoint), show_header=False)
     rows = [("kind", tr.get("corpus", {}).get("kind", info["tokenizer"].get("kind"))),
             ("cell", cfg["cell"]), ("layers × hidden", f"{cfg['layers']} × {cfg['hidden']}"),
-            ("embedding", cfg["embed"]), ("dropout", cfg["dropout"]),
+            ("embedding", cfg["embed"]), ("dropout", _dropout(cfg)),
             ("vocabulary", f"{cfg['vocab_size']} tokens ({info['tokenizer'].get('kind')})"),
             ("parameters", f"{info['parameters']:,}"), ("training steps", tr.get("steps")),
             ("tokens seen", f"{tr.get('tokens', 0):,}"), ("wall time", f"{tr.get('wall_time')} s"),
