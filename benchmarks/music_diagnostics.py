@@ -72,6 +72,23 @@ def teacher_forced_rests(model, val_records: list) -> list[float]:  # noqa: ANN0
 
 
 @torch.inference_mode()
+def teacher_forced_fermatas(model, val_records: list) -> dict:  # noqa: ANN001
+    """Right after a note-on, where a real piece shifts time next: how many one-second holds
+    (a fermata's first shift) the model expects, Σ P(1 s | a shift), against how many Bach wrote."""
+    net, expected, actual, points = model.checkpoint.model.eval(), 0.0, 0, 0
+    for r in val_records:
+        ids = [START, *map(int, r)]
+        p = torch.softmax(net(torch.tensor([ids[:-1]]))[0][0].float(), -1)
+        shifts = p[:, TIME_SHIFT:VELOCITY]
+        for i in range(1, len(ids) - 1):
+            if NOTE_ON <= ids[i] < NOTE_OFF and TIME_SHIFT <= ids[i + 1] < VELOCITY:
+                points += 1
+                expected += float(shifts[i, -1] / shifts[i].sum())
+                actual += ids[i + 1] == VELOCITY - 1
+    return {"chord_onsets": points, "one_second_holds": actual, "expected_by_model": round(expected, 1)}
+
+
+@torch.inference_mode()
 def mode_reading(model, val_records: list) -> dict:  # noqa: ANN001
     tok, net = model.tokenizer, model.checkpoint.model.eval()
     major, minor = tok.label_id("mode=major"), tok.label_id("mode=minor")
@@ -111,7 +128,8 @@ def main() -> None:
     result = {"benchmark": "music_diagnostics", "checkpoint": str(args.checkpoint), "label_kinds": kinds,
               "rests": {"real": rest_figures([s.clipped(seconds) for s in real]), "generated": rest_figures(gen),
                         "teacher_forced_p_rest": {"rests": len(tf), "mean": round(float(np.mean(tf)), 3) if tf else None,
-                                                  "max": round(float(np.max(tf)), 3) if tf else None}},
+                                                  "max": round(float(np.max(tf)), 3) if tf else None},
+                        "teacher_forced_fermatas": teacher_forced_fermatas(model, val)},
               "label_prior_40_fresh_starts": dict(prior)}
     if "mode" in kinds:
         result["mode_nats_per_event"] = mode_reading(model, val)
