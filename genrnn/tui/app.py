@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from textual.app import App
+from textual import events
+from textual.app import App, ScreenStackError
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 
@@ -80,6 +81,16 @@ class GenrnnApp(App[None]):
         except KeyError:  # shutting down
             return None
         return screen if isinstance(screen, GenerateScreen) else None
+
+    def _on_key(self, event: events.Key) -> None:
+        # Textual calls this before App._on_key (handlers run down the class hierarchy). A key
+        # still queued when the app has closed its last screen (a fast typist at Ctrl+Q, a key
+        # storm in the tests on a slow machine) has nowhere to go: drop it, where App's binding
+        # check would raise ScreenStackError.
+        try:
+            self.screen  # noqa: B018 - the check itself
+        except ScreenStackError:
+            event.prevent_default()
 
     async def action_quit(self) -> None:
         """Stop playback and streams; checkpoint a running training first."""
