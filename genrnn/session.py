@@ -16,7 +16,7 @@ from genrnn.config import ModelConfig, SampleConfig, TrainConfig, resolve_preset
 from genrnn.corpora.base import PreparedCorpus
 from genrnn.errors import ConfigError, CorpusError
 from genrnn.generation import pieces
-from genrnn.generation.conditions import condition_ids, condition_labels, draw_labels, guide_primer  # noqa: F401
+from genrnn.generation.conditions import condition_ids, condition_labels, settle_labels  # noqa: F401
 from genrnn.generation.stream import Generator, default_primer
 from genrnn.models.labels import label_fields
 from genrnn.tokenizers.base import label_kinds as kinds_of_labels
@@ -113,13 +113,9 @@ def open_stream(model: Model, settings: SampleConfig, primer: list[int] | None =
                 batch: int = 1) -> Generator:
     gen = Generator(model.checkpoint.model, model.tokenizer, settings, batch=batch)
     gen.prime(primer)
-    ids = list(primer) if primer else default_primer(model.tokenizer)
     # An event model trained with labels draws those it was not given (a key for mode=minor,
     # all of them for a bare START): pieces from START alone are measurably worse.
-    gen.drawn_labels = draw_labels(gen, model.tokenizer, ids)
-    bare = guide_primer(model.tokenizer, ids, gen.drawn_labels) if settings.guidance != 1.0 else None
-    if bare is not None:
-        gen.guided_by(bare)
+    settle_labels(gen, model.tokenizer, list(primer) if primer else default_primer(model.tokenizer))
     return gen
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,11 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prime", help="primer text fed before sampling")
     p.add_argument("--primer", help="primer file (.txt or .abc for text models)")
     p.add_argument("--length", type=int, default=None, help=f"tokens to generate (default {DEFAULT_LENGTH})")
+    events, text = sampling_defaults("midi_events"), sampling_defaults("text")
     p.add_argument("--temperature", type=float, default=None,
-                   help="0 = argmax (default 1.0 for MIDI-event models, else 0.8)")
+                   help=f"0 = argmax (default {events['temperature']:g} for MIDI-event models, else {text['temperature']:g})")
     p.add_argument("--top-k", type=int, default=0, help="keep the K most likely tokens (0 = off)")
     p.add_argument("--top-p", type=float, default=None,
-                   help="nucleus sampling mass in (0, 1] (1 = off; default 0.9 for MIDI-event models, else 1)")
+                   help=f"nucleus sampling mass in (0, 1] (1 = off; default {events['top_p']:g} for MIDI-event "
+                        f"models, else {text['top_p']:g})")
     p.add_argument("--seed", type=int, default=None, help="same seed, same output")
     p.add_argument("--condition", action="append", metavar="LABEL",
                    help="generate from a label the model was trained with (--conditioned): "
@@ -84,16 +85,16 @@ def _primer_ids(model: session.Model, args: argparse.Namespace) -> list[int] | N
 def run(args: argparse.Namespace) -> int:
     if args.guidance is None:
         args.guidance = CONDITION_GUIDANCE if args.condition else 1.0
-    asked = SampleConfig(temperature=0.8 if args.temperature is None else args.temperature, top_k=args.top_k,
-                         top_p=1.0 if args.top_p is None else args.top_p, seed=args.seed,
-                         max_note_seconds=args.max_note_seconds, max_polyphony=args.max_polyphony,
-                         guidance=args.guidance)  # checks every value before a model is read
 
     def settings_for(kind: str) -> SampleConfig:
         """The user's settings; temperature and top-p not given take the kind's defaults."""
         d = sampling_defaults(kind)
-        return replace(asked, temperature=d["temperature"] if args.temperature is None else args.temperature,
-                       top_p=d["top_p"] if args.top_p is None else args.top_p)
+        return SampleConfig(temperature=d["temperature"] if args.temperature is None else args.temperature,
+                            top_k=args.top_k, top_p=d["top_p"] if args.top_p is None else args.top_p,
+                            seed=args.seed, max_note_seconds=args.max_note_seconds,
+                            max_polyphony=args.max_polyphony, guidance=args.guidance)
+
+    settings_for("text")  # checks every value before a model is read
 
     if args.num < 1:
         raise ConfigError(f"--num {args.num}: expected at least 1")

@@ -108,13 +108,10 @@ def _matches(seq: Any, labels: list[str]) -> tuple[bool, str]:
     except MidiConversionError:
         return False, "no notes"
     found = key.labels
-    # A bare tonic (models made before keys named their mode: key=A with mode=… beside it)
-    # matches either mode; the mode label, when asked for, is checked on its own.
-    wanted = {kind: value for kind, value in (lb.split("=", 1) for lb in labels)}
-    old_key = "key" in wanted and "mode" in wanted and not wanted["key"].endswith("m") and wanted["mode"] == "minor"
-    ok = all((key.tonic == value if kind == "key" and old_key else found[kind] == value)
-             for kind, value in wanted.items() if kind in found)  # rests=…: not a key property
-    return ok, f"{key.tonic} {key.mode}"
+    wanted = dict(lb.split("=", 1) for lb in labels if lb.split("=", 1)[0] in found)  # not rests=…
+    if wanted.get("mode") == "minor" and not wanted.get("key", "m").endswith("m"):
+        found["key"] = key.tonic  # a model made before keys named their mode: key=A is the tonic
+    return all(found[kind] == value for kind, value in wanted.items()), f"{key.tonic} {key.mode}"
 
 
 def _play(model: Any, cfg: SampleConfig, primer: Any, args: argparse.Namespace) -> Any:

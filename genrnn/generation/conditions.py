@@ -10,7 +10,7 @@ from typing import Any
 from genrnn.errors import ConfigError
 from genrnn.tokenizers.base import label_kind, label_kinds
 
-__all__ = ["condition_ids", "condition_labels", "draw_labels", "guide_primer", "labels_to_draw"]
+__all__ = ["condition_ids", "condition_labels", "draw_labels", "guide_primer", "labels_to_draw", "settle_labels"]
 
 
 def condition_labels(model: Any, conditions: Sequence[str]) -> list[str]:
@@ -45,7 +45,7 @@ def _key_names_mode(conditions: Sequence[str], labels: Sequence[str]) -> list[st
     ``key=Am``; a key that contradicts the mode given with it is an error. Models made before
     (``key=A`` is a tonic) take the values as they are."""
     values = [c.strip() for c in conditions]
-    if not any(lb.startswith("key=") and lb.endswith("m") for lb in labels):
+    if not _keys_name_mode(labels):
         return values
     mode = next((v.split("=", 1)[1] for v in values if v.startswith("mode=")), None)
     out = []
@@ -115,6 +115,17 @@ def draw_labels(stream: Any, tokenizer: Any, ids: Sequence[int]) -> list[str]:
     return drawn
 
 
+def settle_labels(stream: Any, tokenizer: Any, ids: Sequence[int]) -> None:
+    """After priming ``stream`` (``Generator`` or ``LightStream``) with ``ids``: the model draws
+    the labels it was not given (``stream.drawn_labels``), then, when its settings guide, the
+    unlabelled twin is attached."""
+    stream.drawn_labels = draw_labels(stream, tokenizer, ids)
+    if stream.settings.guidance != 1.0:
+        bare = guide_primer(tokenizer, ids, stream.drawn_labels)
+        if bare is not None:
+            stream.guided_by(bare)
+
+
 def guide_primer(tokenizer: Any, ids: Sequence[int], drawn: Sequence[str]) -> list[int] | None:
     """Classifier-free guidance's twin primer: ``ids`` without any label. Labels given or
     drawn are all left out, so guidance leans on every label the piece holds (with the drawn
@@ -131,7 +142,11 @@ def _agreeing(ids: list[int], names: dict[int, str], held: list[str]) -> list[in
     the other mode's keys (records that lost their mode label), and a major piece drawn in
     F-sharp minor is a wrong answer, not a variation."""
     mode = next((lb.split("=", 1)[1] for lb in held if lb.startswith("mode=")), None)
-    keys = [i for i in ids if names[i].startswith("key=")]
-    if mode not in ("major", "minor") or not any(names[i].endswith("m") for i in keys):
+    if mode not in ("major", "minor") or not _keys_name_mode([names[i] for i in ids]):
         return ids
     return [i for i in ids if not names[i].startswith("key=") or names[i].endswith("m") == (mode == "minor")]
+
+
+def _keys_name_mode(labels: Sequence[str]) -> bool:
+    """Whether these labels are of a model whose keys name their mode (``key=Am``, prep v5 on)."""
+    return any(lb.startswith("key=") and lb.endswith("m") for lb in labels)

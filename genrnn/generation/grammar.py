@@ -84,11 +84,7 @@ class EventGrammar:
         self.only = None
         for token in tokens:
             t = int(token)
-            if t >= LABEL:
-                self.voices = self.voice_labels.get(t, self.voices)
-            elif t == START:
-                self.voices = 0
-            elif NOTE_ON <= t < NOTE_OFF:
+            if NOTE_ON <= t < NOTE_OFF:
                 self._strike(t - NOTE_ON)
             elif NOTE_OFF <= t < TIME_SHIFT:
                 self._release(t - NOTE_OFF)
@@ -99,6 +95,10 @@ class EventGrammar:
                 self._settle()
                 for pitch in list(self.sounding):
                     self._release(pitch)
+            elif t >= LABEL:  # labels and START only open a piece: off the per-note path
+                self.voices = self.voice_labels.get(t, self.voices)
+            elif t == START:
+                self.voices = 0
 
     def _forbid(self, token: int, value: bool) -> None:
         self._end_allowed[token] = value

@@ -27,7 +27,7 @@ import numpy as np
 
 from genrnn.config import ModelConfig, SampleConfig, from_dict
 from genrnn.errors import ConfigError, GenrnnError
-from genrnn.generation.conditions import draw_labels, guide_primer
+from genrnn.generation.conditions import settle_labels
 from genrnn.generation.grammar import EventGrammar, LabelMask
 from genrnn.generation.npsample import sample_numpy
 from genrnn.models.checkpoint_format import (
@@ -193,12 +193,9 @@ class LightStream:
 
 def open_light(model: LightModel, settings: SampleConfig, ids: Sequence[int] | None = None) -> LightStream:
     """A primed ``LightStream`` (``session.open_stream``'s twin for generation/pieces.py); an
-    event model then draws the labels it was not given (conditions.draw_labels)."""
+    event model then draws the labels it was not given, and a guided one gets its twin
+    (conditions.settle_labels)."""
     stream = LightStream(model, settings)
     stream.prime(ids)
-    primer = list(ids) if ids else stream._default_primer()
-    stream.drawn_labels = draw_labels(stream, model.tokenizer, primer)
-    bare = guide_primer(model.tokenizer, primer, stream.drawn_labels) if settings.guidance != 1.0 else None
-    if bare is not None:
-        stream.guided_by(bare)
+    settle_labels(stream, model.tokenizer, list(ids) if ids else stream._default_primer())
     return stream

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from genrnn.corpora.recipes import _shuffled_records, records
+from genrnn.errors import ConfigError
+from genrnn.generation.conditions import condition_labels
 from genrnn.music import notation
 from genrnn.music.notes import Note, NoteSequence
-from genrnn.tokenizers.midi_events import END, START
+from genrnn.tokenizers.midi_events import END, START, MidiEventTokenizer
 
 
 def _chord(start: float, end: float, pitches=(48, 55, 64, 72)) -> list[Note]:
@@ -41,14 +45,6 @@ def test_training_records_are_shuffled_reproducibly_and_kept_whole():
 
 
 def test_keys_name_their_mode_and_conditions_follow():
-    from types import SimpleNamespace
-
-    import pytest
-
-    from genrnn.errors import ConfigError
-    from genrnn.generation.conditions import condition_labels
-    from genrnn.tokenizers.midi_events import MidiEventTokenizer
-
     def model(labels):
         return SimpleNamespace(path=Path("m.safetensors"), kind="midi_events",
                                tokenizer=MidiEventTokenizer(labels))
