@@ -126,18 +126,21 @@ def speed_figures(model: Any, tokens: int = 3000, seed: int = 0) -> dict[str, An
 
 
 def quality_figures(model: Any, real: list[NoteSequence], samples: int, seed: int = 0,
-                    temperature: float = 1.0, top_p: float = 1.0) -> dict[str, Any]:
-    """``samples`` unprimed pieces as long as the median held-out piece vs the held-out ones."""
+                    temperature: float = 1.0, top_p: float = 1.0,
+                    labels: list[list[str]] | None = None) -> dict[str, Any]:
+    """``samples`` pieces as long as the median held-out piece vs the held-out ones: unprimed
+    (a conditioned model draws its labels), or piece n given ``labels[n]`` (cycled)."""
     from genrnn import session
     from genrnn.config import SampleConfig
 
     cap = float(np.median([s.end_time for s in real]))
     start = time.perf_counter()
     settings = SampleConfig(temperature=temperature, top_p=top_p, seed=seed)
-    pieces = session.sample_pieces(model, samples, settings, cap)
+    pieces = session.sample_pieces(model, samples, settings, cap, labels)
     wall = time.perf_counter() - start
     cmp = metrics.compare([p.sequence for p in pieces], real)
-    out: dict[str, Any] = {"samples": samples, "temperature": temperature, "top_p": top_p,
+    out: dict[str, Any] = {"samples": samples, "labels": "held-out" if labels else "drawn",
+                           "temperature": temperature, "top_p": top_p,
                            "max_note_seconds": settings.max_note_seconds,
                            "seconds_each": round(cap, 1), "sampling_seconds": round(wall, 2)}
     checks = {}
@@ -183,6 +186,19 @@ def _training_summary(model: Any) -> dict[str, Any]:
             "model": f"{cfg.cell} {cfg.layers}x{cfg.hidden} emb {cfg.embed}"}
 
 
+def held_out_labels(model: Any, recipe: Path, real: list[NoteSequence]) -> list[list[str]]:
+    """Each held-out chorale's labels, as the model's corpus gives them, in ``real``'s order."""
+    from genrnn import session
+    from genrnn.corpora.recipes import val_labels, val_sequences
+
+    corpus = session.prepare_corpus(recipe=recipe, conditioned=True,
+                                    label_kinds=session.kinds_of_labels(model.tokenizer))
+    same = [len(s.notes) for s in val_sequences(corpus)] == [len(s.notes) for s in real]
+    if not same:
+        raise SystemExit("the labelled corpus's held-out pieces are not the benchmark's")
+    return val_labels(corpus)
+
+
 def generation_figures(real: list[NoteSequence], args: argparse.Namespace) -> dict[str, Any] | None:
     """Speed of one stream and generated vs held-out chorales, after the default music
     preset's training budget (``--checkpoint`` reuses a run; ``--train DIR`` trains one)."""
@@ -197,8 +213,9 @@ def generation_figures(real: list[NoteSequence], args: argparse.Namespace) -> di
         out["training"] = _training_summary(model)
         out["speed"] = speed_figures(model)
         print(f"generation speed: {out['speed']}")
+        labels = held_out_labels(model, args.recipe, real) if args.labels == "held-out" else None
         out["quality"] = quality_figures(model, real, args.samples, seed=args.seed,
-                                         temperature=args.temperature, top_p=args.top_p)
+                                         temperature=args.temperature, top_p=args.top_p, labels=labels)
         for name, row in out["quality"].items():
             print(f"  {name}: {row}")
     if args.abc_checkpoint is not None:
@@ -224,6 +241,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the first sampled piece (default 0)")
     parser.add_argument("--abc-checkpoint", type=Path, help="a folk_abc model: share of sampled tunes that parse")
     parser.add_argument("--tunes", type=int, default=50, help="sampled folk tunes (default 50)")
+    parser.add_argument("--labels", choices=("drawn", "held-out"), default="drawn",
+                        help="a conditioned model draws each sample's labels (default), or sample n gets "
+                             "held-out chorale n's labels (the same mix of keys, modes, rests, voices)")
     parser.add_argument("--skip-prep", action="store_true", help="use the cached corpus (no cold prep timing)")
     args = parser.parse_args()
     if args.skip_prep:

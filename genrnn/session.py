@@ -320,26 +320,35 @@ def save_tune(tune: Any, path: str | Path) -> list[Path]:
     return pieces.save_tune(tune, path)
 
 
-def sample_pieces(model: Model, num: int, settings: SampleConfig, seconds: float) -> list[Any]:
-    """``num`` unprimed pieces of ``seconds`` each (seeds ``settings.seed + n``, END masked):
-    the samples that ``evaluate_music`` compares with real pieces."""
+def sample_pieces(model: Model, num: int, settings: SampleConfig, seconds: float,
+                  labels: Sequence[Sequence[str]] | None = None) -> list[Any]:
+    """``num`` pieces of ``seconds`` each (seeds ``settings.seed + n``, END masked): the samples
+    that ``evaluate_music`` compares with real pieces. Without ``labels`` they are unprimed
+    (a conditioned model draws its own labels); with them, piece n is given ``labels[n]``
+    (cycled)."""
     base = settings.seed if settings.seed is not None else 0
-    return [sample_music(model, SampleConfig(**{**settings.__dict__, "seed": base + n}), None, seconds)
+    return [sample_music(model, SampleConfig(**{**settings.__dict__, "seed": base + n}),
+                         label_primer(model, labels[n % len(labels)]) if labels else None, seconds)
             for n in range(num)]
 
 
 def evaluate_music(model: Model, recipe: str | Path, samples: int = 0,
                    settings: SampleConfig | None = None, max_seconds: float | None = None,
-                   cache_dir: str | Path | None = None, device: str = "cpu") -> dict[str, Any]:
+                   cache_dir: str | Path | None = None, device: str = "cpu",
+                   held_out_labels: bool = False) -> dict[str, Any]:
     """Loss on a recipe's held-out split and, for ``samples`` > 0, sampled pieces against
     the held-out real ones: ``metrics.compare`` for event models (both sides of every
-    statistic), the share of tunes music21 parses for ABC models."""
+    statistic), the share of tunes music21 parses for ABC models. ``held_out_labels``: a
+    conditioned event model is given the held-out pieces' labels in turn instead of drawing
+    its own, so both sides hold the same mix of keys, modes, rests and voices."""
     import numpy as np
 
-    from genrnn.corpora.recipes import val_sequences, val_tunes
+    from genrnn.corpora.recipes import val_labels, val_sequences, val_tunes
     from genrnn.music import metrics
 
     _require_kind(model, ("midi_events", "abc"), "eval --corpus")
+    if held_out_labels and model.kind != "midi_events":
+        raise ConfigError(f"{model.path.name}: held-out labels are for conditioned event models; this is a {model.kind} model")
     corpus = prepare_corpus(recipe=recipe, cache_dir=cache_dir,
                             conditioned=bool(getattr(model.tokenizer, "labels", None)),
                             label_kinds=kinds_of_labels(model.tokenizer))
@@ -362,7 +371,13 @@ def evaluate_music(model: Model, recipe: str | Path, samples: int = 0,
         return report
     real = val_sequences(corpus)
     cap = max_seconds or float(np.median([s.end_time for s in real]))  # as long as a typical real piece
-    pieces = sample_pieces(model, samples, settings, cap)
+    labels = None
+    if held_out_labels:
+        labels = val_labels(corpus)
+        if not any(labels):
+            raise ConfigError(f"{model.path.name}: held-out labels need a conditioned model; this one has no labels")
+    pieces = sample_pieces(model, samples, settings, cap, labels)
     report["seconds_per_sample"] = cap
+    report["labels"] = "held-out" if labels else "drawn"
     report["metrics"] = metrics.compare([p.sequence for p in pieces], real)
     return report

@@ -11,7 +11,7 @@ import numpy as np
 from rich.table import Table
 
 from genrnn.cli._common import add_device_args, out
-from genrnn.config import SampleConfig
+from genrnn.config import SampleConfig, sampling_defaults
 from genrnn.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -28,7 +28,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --corpus: compare N sampled pieces with the held-out real ones")
     p.add_argument("--seconds", type=float, default=None, metavar="S",
                    help="with --samples: length of each sample (default: the median held-out piece's)")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="sampling temperature (default: the model kind's, as `genrnn sample` uses)")
+    p.add_argument("--top-p", type=float, default=None,
+                   help="nucleus sampling (default: the model kind's, as `genrnn sample` uses)")
+    p.add_argument("--labels", choices=("drawn", "held-out"), default="drawn",
+                   help="with --samples, for a conditioned event model: the model draws each sample's "
+                        "labels (default), or sample n gets held-out piece n's labels, so both sides "
+                        "hold the same mix of keys, modes, rests and voices")
     p.add_argument("--seed", type=int, default=0, help="sample n uses seed + n (default 0)")
     p.add_argument("--cache", help="cache folder for encoded corpora")
     p.add_argument("--seq-len", type=int, default=256)
@@ -66,9 +73,12 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def _eval_corpus(model: session.Model, args: argparse.Namespace) -> int:
     from genrnn import session  # torch loads here, not at `genrnn --help`
-    settings = SampleConfig(temperature=args.temperature, seed=args.seed)
+    defaults = sampling_defaults(model.kind)
+    settings = SampleConfig(temperature=defaults["temperature"] if args.temperature is None else args.temperature,
+                            top_p=defaults["top_p"] if args.top_p is None else args.top_p, seed=args.seed)
     report = session.evaluate_music(model, args.corpus, args.samples, settings, args.seconds,
-                                    cache_dir=args.cache, device=args.device or "cpu")
+                                    cache_dir=args.cache, device=args.device or "cpu",
+                                    held_out_labels=args.labels == "held-out")
     if args.json:
         out.print(json.dumps(_rounded(report)))
         return 0
@@ -86,7 +96,8 @@ def _eval_corpus(model: session.Model, args: argparse.Namespace) -> int:
 
 def _metrics_table(report: dict, samples: int) -> Table:
     m = report["metrics"]
-    table = Table(title=f"{samples} samples of {report['seconds_per_sample']:.0f} s vs "
+    given = ", given the held-out labels" if report.get("labels") == "held-out" else ""
+    table = Table(title=f"{samples} samples of {report['seconds_per_sample']:.0f} s{given} vs "
                         f"{int(m['pieces']['real'])} held-out pieces")
     for col in ("metric", "generated", "real", "difference"):
         table.add_column(col, justify="left" if col == "metric" else "right")

@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k", type=int, default=0, help="keep the K most likely tokens (0 = off)")
     p.add_argument("--top-p", type=float, default=None,
                    help=f"nucleus sampling mass in (0, 1] (1 = off; default {events['top_p']:g} for MIDI-event "
-                        f"models, else {text['top_p']:g})")
+                        f"models, where it narrows the choice of pitch only and timing is never cut, "
+                        f"else {text['top_p']:g})")
     p.add_argument("--seed", type=int, default=None, help="same seed, same output")
     p.add_argument("--condition", action="append", metavar="LABEL",
                    help="generate from a label the model was trained with (--conditioned): "

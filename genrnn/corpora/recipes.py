@@ -587,6 +587,23 @@ def val_sequences(corpus: PreparedCorpus) -> list[NoteSequence]:
     return [corpus.tokenizer.decode(r) for r in records(corpus.val)]
 
 
+def val_labels(corpus: PreparedCorpus) -> list[list[str]]:
+    """The labels each held-out piece of a midi_events corpus begins with (``val_sequences``'
+    order), e.g. ``["mode=minor", "key=Am", "rests=yes", "voices=4"]``; [] for each piece of a
+    corpus without labels. Held-out records keep all their labels (no label dropout)."""
+    tok = corpus.tokenizer
+    by_id = {tok.label_id(label): label for label in getattr(tok, "labels", None) or []}
+    out = []
+    for record in records(corpus.val):
+        head = []
+        for t in record:
+            if int(t) not in by_id:
+                break
+            head.append(by_id[int(t)])
+        out.append(head)
+    return out
+
+
 def val_tunes(corpus: PreparedCorpus) -> list[str]:
     """The held-out tunes of an ABC corpus, one record each."""
     text = corpus.tokenizer.decode(corpus.val)

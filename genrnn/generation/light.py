@@ -183,7 +183,7 @@ class LightStream:
             logits = u + np.float32(w) * (logits - u)
         if self.grammar is not None:  # what cannot be said next (grammar.py)
             logits = np.where(self.grammar.mask(self.settings), np.float32(-np.inf), logits)
-        ids, _ = sample_numpy(logits, self.settings, self.rng)
+        ids, _ = sample_numpy(logits, self.settings, self.rng, getattr(self.model.tokenizer, "nucleus", None))
         token = int(ids[0])
         self._feed(token)
         if self.guide is not None:

@@ -8,7 +8,7 @@ import numpy as np
 from genrnn.config import SampleConfig
 
 
-def distribution_numpy(logits: np.ndarray, cfg: SampleConfig) -> np.ndarray:
+def distribution_numpy(logits: np.ndarray, cfg: SampleConfig, nucleus: tuple[int, int] | None = None) -> np.ndarray:
     """NumPy twin of :func:`distribution` for the CPU stream (same maths, no dispatch cost)."""
     logits = np.asarray(logits, dtype=np.float32)
     rows = np.arange(logits.shape[0])
@@ -24,19 +24,22 @@ def distribution_numpy(logits: np.ndarray, cfg: SampleConfig) -> np.ndarray:
     probs = np.exp(z)
     probs /= probs.sum(-1, keepdims=True)
     if cfg.top_p < 1.0:
-        order = np.argsort(-probs, axis=-1, kind="stable")
-        sorted_p = np.take_along_axis(probs, order, axis=-1)
+        seg = probs if nucleus is None else probs[:, nucleus[0]:nucleus[1]]  # a view: zeros land in probs
+        q = seg if nucleus is None else seg / np.maximum(seg.sum(-1, keepdims=True), np.float32(1e-30))
+        order = np.argsort(-q, axis=-1, kind="stable")
+        sorted_p = np.take_along_axis(q, order, axis=-1)
         drop_sorted = (sorted_p.cumsum(-1) - sorted_p) >= cfg.top_p
         drop = np.empty_like(drop_sorted)
         np.put_along_axis(drop, order, drop_sorted, axis=-1)
-        probs[drop] = 0.0
+        seg[drop] = 0.0
         probs /= probs.sum(-1, keepdims=True)
     return probs
 
 
-def sample_numpy(logits: np.ndarray, cfg: SampleConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def sample_numpy(logits: np.ndarray, cfg: SampleConfig, rng: np.random.Generator,
+                 nucleus: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Draw one token per row with NumPy: returns (tokens (B,), probs (B, V))."""
-    probs = distribution_numpy(logits, cfg)
+    probs = distribution_numpy(logits, cfg, nucleus)
     if cfg.temperature == 0:
         return probs.argmax(-1), probs
     cum = probs.cumsum(-1)

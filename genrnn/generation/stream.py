@@ -82,6 +82,8 @@ class Generator:
         # What cannot be said next (grammar.py): the event grammar, one per stream, for event
         # models; label ids for character models trained with labels.
         self.grammars: list[EventGrammar | LabelMask] = []
+        # The ids top-p truncates (sampler.distribution): an event model's note-ons, else all.
+        self.nucleus: tuple[int, int] | None = getattr(tokenizer, "nucleus", None)
         kind = getattr(tokenizer, "kind", "")
         if kind == "midi_events":
             self.grammars = [EventGrammar.for_tokenizer(tokenizer) for _ in range(batch)]
@@ -165,13 +167,13 @@ class Generator:
         if self.np_rng is not None:  # CPU: NumPy all the way (a torch op between NumPy's GEMVs
             # costs far more than itself: BLAS's threads spin against torch's)
             logits_np = logits.numpy() if mask is None else np.where(mask, np.float32(-np.inf), logits.numpy())
-            ids, p = sample_numpy(logits_np, self._settings, self.np_rng)
+            ids, p = sample_numpy(logits_np, self._settings, self.np_rng, self.nucleus)
             tokens, probs = torch.from_numpy(ids), torch.from_numpy(p)
         else:
             with torch.inference_mode():
                 if mask is not None:
                     logits = logits.masked_fill(torch.from_numpy(mask).to(self.device, non_blocking=True), float("-inf"))
-                tokens, probs = sample(logits, self._settings, self.rng)
+                tokens, probs = sample(logits, self._settings, self.rng, self.nucleus)
         for g, t in zip(self.grammars, tokens.tolist(), strict=False):
             g.feed((t,))
         self.logits, self.state = self._step(tokens, self.state)

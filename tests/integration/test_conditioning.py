@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -111,6 +112,15 @@ def test_conditioned_chorales_learn_mode_and_key_then_sample_from_mode_alone(tmp
     tok = MidiEventTokenizer(list(corpus.tokenizer.labels))
     assert config.cond_ids == tuple(tok.label_id(lb) for lb in tok.labels)
     assert config.cond_groups == tuple(["mode", "key", "rests", "voices"].index(lb.split("=")[0]) for lb in tok.labels)
+    # eval can give each sample a held-out piece's labels: the same mix on both sides
+    names = corpus.meta["piece_names"]["val"]
+    assert recipes.val_labels(corpus) == [[f"{k}={corpus.meta['labels'][n][k]}" for k in ("mode", "key", "rests", "voices")]
+                                  for n in names]
+    proc = genrnn("eval", out, "--corpus", recipe, "--cache", tmp_path / "cache", "--samples", "2",
+                  "--seconds", "2", "--labels", "held-out", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.splitlines()[-1])
+    assert report["labels"] == "held-out" and report["metrics"]["pieces"]["generated"] == 2
     proc = genrnn("sample", out, "--condition", "mode=minor", "--seconds", "3", "--seed", "2",
                   "--out", tmp_path / "samples", "--num", "2")
     assert proc.returncode == 0, proc.stderr

@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -50,6 +52,49 @@ def test_numpy_distribution_matches_torch(cfg):
     logits = torch.randn(3, 17, generator=torch.Generator().manual_seed(2))
     torch.testing.assert_close(torch.from_numpy(distribution_numpy(logits.numpy(), cfg)),
                                distribution(logits, cfg), rtol=1e-5, atol=1e-6)
+
+
+def test_a_nucleus_truncates_its_own_ids_by_their_share_and_leaves_the_rest():
+    # ids 0..1 outside (say, time shifts), 2..5 inside (note-ons): 0.5 + 0.3 + 0.15 + 0.05 of theirs
+    probs = torch.tensor([[0.3, 0.1, 0.3, 0.18, 0.09, 0.03]])
+    cfg = SampleConfig(temperature=1.0, top_p=0.7)
+    for dist in (lambda c, n: distribution(probs.log(), c, n),
+                 lambda c, n: torch.from_numpy(distribution_numpy(probs.log().numpy(), c, n))):
+        p = dist(cfg, (2, 6))[0]
+        # inside: 0.5 + 0.3 reach 0.7, so 0.15 and 0.05 go; outside: untouched, then renormalised
+        assert (p[4:] == 0).all() and (p[:4] > 0).all()
+        torch.testing.assert_close(p, torch.tensor([0.3, 0.1, 0.3, 0.18, 0, 0]) / 0.88, rtol=1e-5, atol=1e-6)
+        # over every id the same top-p keeps 0.3 + 0.3 + 0.18 and drops the 0.1 outside
+        assert dist(cfg, None)[0, 1] == 0
+        # a nucleus whose ids are all masked leaves the rest as they were
+        masked = probs.clone()
+        masked[0, 2:] = 0
+        out = distribution(torch.log(masked), cfg, (2, 6))[0]
+        torch.testing.assert_close(out[:2], torch.tensor([0.75, 0.25]))
+
+
+@pytest.mark.parametrize("device_rng", ["numpy", "torch"])
+def test_an_event_model_never_cuts_a_rare_time_shift(device_rng):
+    from genrnn.config import ModelConfig
+    from genrnn.generation.stream import Generator
+    from genrnn.models.rnn import RNNLanguageModel
+    from genrnn.tokenizers.midi_events import NOTE_ON, TIME_SHIFT, MidiEventTokenizer
+
+    tok = MidiEventTokenizer()
+    model = RNNLanguageModel(ModelConfig(vocab_size=tok.vocab_size, embed=4, hidden=8, layers=1))
+    with torch.no_grad():  # every step: a note-on 0.9 (C4) or 0.06 (E4), a 1 s shift 0.04
+        model.head.weight.zero_()
+        model.head.bias.fill_(-30.0)
+        model.head.bias[NOTE_ON + 60], model.head.bias[NOTE_ON + 64] = math.log(0.9), math.log(0.06)
+        model.head.bias[TIME_SHIFT + 99] = math.log(0.04)
+    gen = Generator(model, tok, SampleConfig(temperature=1.0, top_p=0.9, seed=0), batch=4000)
+    if device_rng == "torch":
+        gen.np_rng = None  # the torch draw (GPU streams) must agree
+    counts = np.bincount(next(gen).tokens, minlength=tok.vocab_size) / 4000
+    # over the note-ons, 0.9 keeps C4 alone; the shift keeps its 0.04 of 0.94 (over every id
+    # it would be cut with E4)
+    assert counts[NOTE_ON + 64] == 0
+    assert abs(counts[TIME_SHIFT + 99] - 0.04 / 0.94) < 0.012 and counts[NOTE_ON + 60] > 0.93
 
 
 def test_numpy_draws_follow_the_distribution():
