@@ -130,7 +130,7 @@ class MidiEventTokenizer:
     # themselves. Time shifts, note-offs and velocities keep the model's probabilities, so a
     # fermata or a phrase's rest (rare, but right) is never cut. Chorales at top-p 0.8
     # (benchmarks/README.md): over every token, empty time 0.0020 and 17 % too many notes;
-    # over the note-ons, 0.0057 and +4.8 % (untruncated: 0.0036, +2.1 %, but more clashes).
+    # over the note-ons, 0.0057 and +4.8 % (untruncated: 0.0036, and more clashes).
     nucleus = (NOTE_ON, NOTE_OFF)
 
     def __init__(self, labels: Sequence[str] = ()) -> None:

@@ -348,7 +348,7 @@ async def test_music_and_text_models_start_from_their_own_sampling_defaults(make
         assert values() == ("0.80", "1.00")  # a text model
         screen.panel.set_music(True)  # what picking an event model does
         await pilot.pause()
-        assert values() == ("1.00", "0.80") and screen.panel.read().settings.top_p == 0.8
+        assert values() == ("1.00", "0.70") and screen.panel.read().settings.top_p == 0.7
         set_input(screen, "temperature", "1.10")
         screen.panel.set_music(True)  # another event model: the user's value stays
         assert values()[0] == "1.10"
