@@ -136,6 +136,8 @@ def run_generation(req: GenerateRequest, take: Take, control: StreamControl, cac
         take.text = head  # the tune's header is part of the take (saved, parsed)
     take.seed = stream.seed
     music = req.kind == "midi_events"
+    if music:  # as `genrnn sample`: the take runs to the seconds asked (the model's END ended
+        stream.allow_end = False  # 8-13 of 60 Bach takes in under 15 s, some after 3)
     decoder = _decoder() if music else None
     sounding: dict[int, tuple[float, int]] = {}
     chunk, last = Chunk(), time.monotonic()

@@ -354,3 +354,29 @@ async def test_music_and_text_models_start_from_their_own_sampling_defaults(make
         assert values()[0] == "1.10"
         screen.panel.set_music(False)
         assert values() == ("0.80", "1.00")
+
+
+def test_a_music_take_runs_to_the_seconds_asked_even_when_the_model_would_end(tmp_path: Path) -> None:
+    import torch
+
+    from genrnn.config import ModelConfig, SampleConfig
+    from genrnn.models.rnn import RNNLanguageModel
+    from genrnn.tokenizers.midi_events import END, NOTE_OFF, NOTE_ON, TIME_SHIFT, MidiEventTokenizer
+    from genrnn.training.checkpoint import save_model
+    from genrnn.tui.engine import GenerateRequest, ModelCache, StreamControl, run_generation
+
+    tok = MidiEventTokenizer()
+    model = RNNLanguageModel(ModelConfig(vocab_size=tok.vocab_size, embed=4, hidden=8, layers=1))
+    with torch.no_grad():  # END first choice at every step; else a note, its release, 0.25 s
+        model.head.weight.zero_()
+        model.head.bias.fill_(-30.0)
+        model.head.bias[END] = 2.0
+        model.head.bias[NOTE_ON + 60] = model.head.bias[NOTE_OFF + 60] = model.head.bias[TIME_SHIFT + 24] = 0.0
+    path = save_model(tmp_path / "ender.safetensors", model, tok, {})
+    settings = SampleConfig(temperature=1.0, top_p=1.0, seed=0)
+    take = Take(1, "ender", "midi_events", 1.0)
+    req = GenerateRequest(path, "ender", "midi_events", settings, seconds=3.0)
+    run_generation(req, take, StreamControl(settings), ModelCache(), lambda chunk: None)
+    assert END not in take.tokens
+    shifts = [t - TIME_SHIFT + 1 for t in take.tokens if TIME_SHIFT <= t < TIME_SHIFT + 100]
+    assert sum(shifts) * 0.01 >= 3.0 - 1e-9 and len(take.sequence().notes) >= 3

@@ -78,10 +78,11 @@ def test_an_event_model_never_cuts_a_rare_time_shift(device_rng):
     from genrnn.config import ModelConfig
     from genrnn.generation.stream import Generator
     from genrnn.models.rnn import RNNLanguageModel
-    from genrnn.tokenizers.midi_events import NOTE_ON, TIME_SHIFT, MidiEventTokenizer
+    from genrnn.tokenizers.midi_events import END, NOTE_ON, TIME_SHIFT, MidiEventTokenizer
 
     tok = MidiEventTokenizer()
     model = RNNLanguageModel(ModelConfig(vocab_size=tok.vocab_size, embed=4, hidden=8, layers=1))
+    assert tok.nucleus == (END, NOTE_ON + 128)  # END is cut like a note-on: an early END loses the piece
     with torch.no_grad():  # every step: a note-on 0.9 (C4) or 0.06 (E4), a 1 s shift 0.04
         model.head.weight.zero_()
         model.head.bias.fill_(-30.0)
