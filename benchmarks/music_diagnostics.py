@@ -5,7 +5,7 @@
 For a conditioned chorale model against the held-out chorales (last line: one JSON object):
 
 - rests: pieces with a silence of every voice, such silences per piece, and fermatas (three or
-  more notes struck together and held ≥ 1 s) per piece, real and generated (T 1.0, top-p 0.95,
+  more notes struck together and held ≥ 1 s) per piece, real and generated (the event models' sampling defaults,
   labels drawn by the model); the probability the model gives each real rest, teacher-forced;
 - label prior: the labels the model draws after a fresh START (40 streams);
 - mode: held-out nats/event with each piece's true mode, the other mode, and no mode; and the
