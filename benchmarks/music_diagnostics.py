@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from genrnn import session
-from genrnn.config import SampleConfig, sampling_defaults
+from genrnn.config import SampleConfig, sample_config
 from genrnn.corpora.recipes import records
 from genrnn.music.notation import analyse_key
 from genrnn.tokenizers.base import label_kinds
@@ -119,7 +119,7 @@ def main() -> None:
     val = records(corpus.val)
     real = [corpus.tokenizer.decode(r) for r in val]
     seconds = float(np.median([s.end_time for s in real]))
-    gen = [p.sequence for p in session.sample_pieces(model, args.samples, SampleConfig(**sampling_defaults("midi_events"), seed=0),
+    gen = [p.sequence for p in session.sample_pieces(model, args.samples, sample_config("midi_events", seed=0),
                                                      seconds)]
     tf = teacher_forced_rests(model, val)
     prior = collections.Counter(lb for n in range(40)

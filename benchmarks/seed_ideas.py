@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from genrnn.config import CONDITION_GUIDANCE, sampling_defaults
+from genrnn.config import CONDITION_GUIDANCE, sample_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
@@ -92,10 +92,9 @@ def conditioning_figures(checkpoint: Path, per_mode: int, seconds: float, guidan
     """Chorales generated from `mode=major` / `mode=minor` alone; share analysed in that mode."""
     from genrnn import session
     from genrnn.analysis.conditioning import mode_match
-    from genrnn.config import SampleConfig
 
     model = session.load_model(checkpoint)
-    res = mode_match(model, per_mode, seconds, SampleConfig(**sampling_defaults("midi_events"), seed=0, guidance=guidance))
+    res = mode_match(model, per_mode, seconds, sample_config("midi_events", seed=0, guidance=guidance))
     res["guidance"] = guidance
     for mode, row in res["per_mode"].items():
         log(f"conditioning mode={mode}: {row['match']}/{row['samples']} analysed as {mode}")

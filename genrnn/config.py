@@ -168,6 +168,15 @@ class SampleConfig:
         _check_range("guidance", self.guidance, 0.0, 20.0)
 
 
+def sample_config(kind: str, temperature: float | None = None, top_p: float | None = None,
+                  **fields: Any) -> SampleConfig:
+    """A SampleConfig for a model of ``kind``: temperature and top-p not given (None) take the
+    kind's defaults (``sampling_defaults``); every other field as given."""
+    d = sampling_defaults(kind)
+    return SampleConfig(temperature=d["temperature"] if temperature is None else temperature,
+                        top_p=d["top_p"] if top_p is None else top_p, **fields)
+
+
 def to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 

@@ -11,7 +11,7 @@ import numpy as np
 from rich.table import Table
 
 from genrnn.cli._common import add_device_args, out
-from genrnn.config import SampleConfig, sampling_defaults
+from genrnn.config import sample_config
 from genrnn.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -73,9 +73,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def _eval_corpus(model: session.Model, args: argparse.Namespace) -> int:
     from genrnn import session  # torch loads here, not at `genrnn --help`
-    defaults = sampling_defaults(model.kind)
-    settings = SampleConfig(temperature=defaults["temperature"] if args.temperature is None else args.temperature,
-                            top_p=defaults["top_p"] if args.top_p is None else args.top_p, seed=args.seed)
+    settings = sample_config(model.kind, args.temperature, args.top_p, seed=args.seed)
     report = session.evaluate_music(model, args.corpus, args.samples, settings, args.seconds,
                                     cache_dir=args.cache, device=args.device or "cpu",
                                     held_out_labels=args.labels == "held-out")

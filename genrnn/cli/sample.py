@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genrnn.cli._common import add_device_args, err, out_dir_arg, read_text_file
-from genrnn.config import CONDITION_GUIDANCE, SampleConfig, sampling_defaults
+from genrnn.config import CONDITION_GUIDANCE, SampleConfig, sample_config, sampling_defaults
 from genrnn.errors import ConfigError
 from genrnn.generation.conditions import condition_ids
 from genrnn.music.notes import MIDI_SUFFIXES
@@ -89,11 +89,9 @@ def run(args: argparse.Namespace) -> int:
 
     def settings_for(kind: str) -> SampleConfig:
         """The user's settings; temperature and top-p not given take the kind's defaults."""
-        d = sampling_defaults(kind)
-        return SampleConfig(temperature=d["temperature"] if args.temperature is None else args.temperature,
-                            top_k=args.top_k, top_p=d["top_p"] if args.top_p is None else args.top_p,
-                            seed=args.seed, max_note_seconds=args.max_note_seconds,
-                            max_polyphony=args.max_polyphony, guidance=args.guidance)
+        return sample_config(kind, args.temperature, args.top_p, top_k=args.top_k, seed=args.seed,
+                             max_note_seconds=args.max_note_seconds, max_polyphony=args.max_polyphony,
+                             guidance=args.guidance)
 
     settings_for("text")  # checks every value before a model is read
 

@@ -119,6 +119,7 @@ class LightStream:
         self.track = LabelTrack.from_config(c)
         self.slots = self.track.empty(1) if self.track is not None else None
         tok = model.tokenizer
+        self.nucleus: tuple[int, int] | None = getattr(tok, "nucleus", None)  # as Generator's
         self.grammar: EventGrammar | LabelMask | None = None
         if tok.kind == "midi_events":
             self.grammar = EventGrammar.for_tokenizer(tok)
@@ -183,7 +184,7 @@ class LightStream:
             logits = u + np.float32(w) * (logits - u)
         if self.grammar is not None:  # what cannot be said next (grammar.py)
             logits = np.where(self.grammar.mask(self.settings), np.float32(-np.inf), logits)
-        ids, _ = sample_numpy(logits, self.settings, self.rng, getattr(self.model.tokenizer, "nucleus", None))
+        ids, _ = sample_numpy(logits, self.settings, self.rng, self.nucleus)
         token = int(ids[0])
         self._feed(token)
         if self.guide is not None:

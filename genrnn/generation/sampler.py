@@ -14,7 +14,7 @@ def distribution(logits: torch.Tensor, cfg: SampleConfig, nucleus: tuple[int, in
     """logits (B, V) → probabilities (B, V) after temperature, top-k and top-p.
 
     ``nucleus`` (ids lo..hi-1): top-p truncates only these, by their share among themselves;
-    the other tokens keep their probabilities. Event models pass their note-ons
+    the other tokens keep their probabilities. Event models pass END and their note-ons
     (``MidiEventTokenizer.nucleus``): a clash is a wrong pitch, while a fermata or a rest is a
     rare but right time shift that a nucleus over every token cut (benchmarks/README.md)."""
     logits = logits.float()

@@ -82,7 +82,8 @@ class Generator:
         # What cannot be said next (grammar.py): the event grammar, one per stream, for event
         # models; label ids for character models trained with labels.
         self.grammars: list[EventGrammar | LabelMask] = []
-        # The ids top-p truncates (sampler.distribution): an event model's note-ons, else all.
+        # The ids top-p truncates (sampler.distribution): an event model's END and note-ons
+        # (MidiEventTokenizer.nucleus), else all.
         self.nucleus: tuple[int, int] | None = getattr(tokenizer, "nucleus", None)
         kind = getattr(tokenizer, "kind", "")
         if kind == "midi_events":

@@ -156,7 +156,7 @@ def run_generation(req: GenerateRequest, take: Take, control: StreamControl, cac
         chunk.tokens += 1
         if music:
             _feed_music(decoder, token, take, chunk, sounding)
-            finished = decoder.time >= req.seconds or decoder.ended or count >= MAX_MUSIC_TOKENS
+            finished = decoder.time >= req.seconds or count >= MAX_MUSIC_TOKENS
         else:
             piece = model.decode([token])
             take.text += piece

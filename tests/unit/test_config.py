@@ -44,3 +44,16 @@ def test_unknown_preset_and_unknown_field():
 def test_round_trip_through_dict():
     cfg = TrainConfig(seq_len=77, time_budget=12.5)
     assert from_dict(TrainConfig, to_dict(cfg)) == cfg
+
+
+def test_sample_config_takes_the_kinds_defaults_only_where_not_given():
+    from genrnn.config import sample_config, sampling_defaults
+
+    events = sample_config("midi_events", seed=3)
+    assert (events.temperature, events.top_p, events.seed) == (sampling_defaults("midi_events")["temperature"],
+                                                               sampling_defaults("midi_events")["top_p"], 3)
+    assert sample_config("text").temperature == 0.8 and sample_config("text").top_p == 1.0
+    mine = sample_config("midi_events", 0.5, 1.0, top_k=4)
+    assert (mine.temperature, mine.top_p, mine.top_k) == (0.5, 1.0, 4)
+    with pytest.raises(ConfigError):
+        sample_config("midi_events", top_p=0.0)
