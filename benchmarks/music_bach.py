@@ -162,7 +162,8 @@ def quality_figures(model: Any, real: list[NoteSequence], samples: int, seed: in
     return out
 
 
-def folk_figures(abc_checkpoint: Path, tunes: int, seed: int = 0, temperature: float = 0.8) -> dict[str, Any]:
+def folk_figures(abc_checkpoint: Path, tunes: int, seed: int = 0,
+                 temperature: float = sampling_defaults("abc")["temperature"]) -> dict[str, Any]:
     from genrnn import session
     from genrnn.config import SampleConfig
 

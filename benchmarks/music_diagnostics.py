@@ -56,7 +56,7 @@ def rest_figures(pieces: list) -> dict:
 @torch.inference_mode()
 def teacher_forced_rests(model, val_records: list) -> list[float]:  # noqa: ANN001
     """P(a time shift) where a real piece rests: after the note-off that silences every voice."""
-    net, out = model.checkpoint.model.eval(), []
+    net, out = model.module.eval(), []
     for r in val_records:
         ids = [START, *map(int, r)]
         p = torch.softmax(net(torch.tensor([ids[:-1]]))[0][0].float(), -1)
@@ -75,7 +75,7 @@ def teacher_forced_rests(model, val_records: list) -> list[float]:  # noqa: ANN0
 def teacher_forced_fermatas(model, val_records: list) -> dict:  # noqa: ANN001
     """Right after a note-on, where a real piece shifts time next: how many one-second holds
     (a fermata's first shift) the model expects, Σ P(1 s | a shift), against how many Bach wrote."""
-    net, expected, actual, points = model.checkpoint.model.eval(), 0.0, 0, 0
+    net, expected, actual, points = model.module.eval(), 0.0, 0, 0
     for r in val_records:
         ids = [START, *map(int, r)]
         p = torch.softmax(net(torch.tensor([ids[:-1]]))[0][0].float(), -1)
@@ -90,7 +90,7 @@ def teacher_forced_fermatas(model, val_records: list) -> dict:  # noqa: ANN001
 
 @torch.inference_mode()
 def mode_reading(model, val_records: list) -> dict:  # noqa: ANN001
-    tok, net = model.tokenizer, model.checkpoint.model.eval()
+    tok, net = model.tokenizer, model.module.eval()
     major, minor = tok.label_id("mode=major"), tok.label_id("mode=minor")
     nll: dict[str, list[float]] = {"true": [], "flipped": [], "none": []}
     for r in val_records:

@@ -147,20 +147,19 @@ def run_genrnn(corpus: Path, out: Path, extra: list[str]) -> tuple[dict, float]:
 
 
 def load_genrnn(out: Path):  # noqa: ANN201
-    from genrnn.training.checkpoint import load_model
+    from genrnn.session import load_model
 
     return load_model(out / "last.safetensors")
 
 
 # ----------------------------------------------------------------------------- sampling
 
-def sampling_figures(ckpt) -> dict:  # noqa: ANN001
+def sampling_figures(model) -> dict:  # noqa: ANN001
     from genrnn.config import SampleConfig
-    from genrnn.generation import Generator
+    from genrnn.session import open_stream
 
     torch.set_num_threads(1)
-    gen = Generator(ckpt.model, ckpt.tokenizer, SampleConfig(temperature=0.8, seed=1))
-    gen.prime()
+    gen = open_stream(model, SampleConfig(temperature=0.8, seed=1))
     n = 10_200
     times = []
     t0 = time.perf_counter()
@@ -214,7 +213,7 @@ def main() -> None:
         summary, rss = run_genrnn(args.corpus, run_dir, ["--preset", args.preset, "--time-budget", str(args.budget),
                                                          *args.genrnn_args.split()])
         ckpt = load_genrnn(run_dir)
-        result.update({"genrnn_val_loss": round(plain_eval(ckpt.model, val), 4),
+        result.update({"genrnn_val_loss": round(plain_eval(ckpt.module, val), 4),
                        "genrnn_tok_s": round(summary["steady_tok_s"] or 0), "genrnn_peak_rss_mb": round(rss),
                        "genrnn_steps": ckpt.training.get("steps"), "genrnn_dtype": ckpt.training.get("dtype"),
                        "genrnn_config": ckpt.training.get("train_config", {}) | {"model": ckpt.config.__dict__}})

@@ -1,14 +1,17 @@
-"""Typed, frozen configuration: model, training and sampling.
+"""Typed, frozen configuration: model, training, sampling, and the classifier's and harmonizer's
+training.
 
 Every value is validated on construction with a message that names the field and the allowed
-range. Configs round-trip through plain dicts (JSON in checkpoints) and TOML files.
+range (``check_range`` and ``check_choice``, which the other configs of genrnn use too).
+Configs round-trip through plain dicts (JSON in checkpoints); TOML files (recipes) are read by
+``load_toml``. Why each default is what it is: benchmarks/README.md.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,14 +23,14 @@ DTYPES = ("auto", "fp32", "bf16")
 T = TypeVar("T")
 
 
-def _check_range(name: str, value: float, lo: float, hi: float, *, lo_open: bool = False) -> None:
+def check_range(name: str, value: float, lo: float, hi: float, *, lo_open: bool = False) -> None:
     bad = value <= lo if lo_open else value < lo
     if bad or value > hi or (isinstance(value, float) and math.isnan(value)):
         left = "(" if lo_open else "["
         raise ConfigError(f"{name} = {value!r}: expected a value in {left}{lo}, {hi}]")
 
 
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ConfigError(f"{name} = {value!r}: expected one of {', '.join(choices)}")
 
@@ -48,19 +51,19 @@ class ModelConfig:
     cond_ids: tuple[int, ...] = ()
     cond_groups: tuple[int, ...] = ()
     cond_resets: tuple[int, ...] = ()
-    # Dropout on the top layer's output only (None = ``dropout``). Separate because dropout
-    # between nn.LSTM layers halves oneDNN's speed on CPU, while this one costs nothing.
+    # Dropout on the top layer's output only (None = ``dropout``): free on oneDNN, unlike dropout
+    # between nn.LSTM layers (benchmarks/README.md).
     out_dropout: float | None = None
 
     def __post_init__(self) -> None:
-        _check_choice("cell", self.cell, CELLS)
-        _check_range("vocab_size", self.vocab_size, 0, 10_000_000)
-        _check_range("embed", self.embed, 1, 65_536)
-        _check_range("hidden", self.hidden, 1, 65_536)
-        _check_range("layers", self.layers, 1, 64)
-        _check_range("dropout", self.dropout, 0.0, 0.95)
+        check_choice("cell", self.cell, CELLS)
+        check_range("vocab_size", self.vocab_size, 0, 10_000_000)
+        check_range("embed", self.embed, 1, 65_536)
+        check_range("hidden", self.hidden, 1, 65_536)
+        check_range("layers", self.layers, 1, 64)
+        check_range("dropout", self.dropout, 0.0, 0.95)
         if self.out_dropout is not None:
-            _check_range("out_dropout", self.out_dropout, 0.0, 0.95)
+            check_range("out_dropout", self.out_dropout, 0.0, 0.95)
         for name in ("cond_ids", "cond_groups", "cond_resets"):
             value = getattr(self, name)
             if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and v >= 0 for v in value):
@@ -96,33 +99,26 @@ class TrainConfig:
     threads: int = 0  # 0 = torch default
 
     def __post_init__(self) -> None:
-        _check_range("seq_len", self.seq_len, 1, 1_000_000)
-        _check_range("batch_size", self.batch_size, 1, 1_000_000)
-        _check_range("lr", self.lr, 0.0, 10.0, lo_open=True)
-        _check_range("min_lr_frac", self.min_lr_frac, 0.0, 1.0)
-        _check_range("warmup_steps", self.warmup_steps, 0, 10_000_000)
-        _check_range("weight_decay", self.weight_decay, 0.0, 10.0)
-        _check_range("clip", self.clip, 0.0, 1e9)
-        if self.time_budget is not None:
-            _check_range("time_budget", self.time_budget, 0.0, 1e8, lo_open=True)
-        if self.max_steps is not None:
-            _check_range("max_steps", self.max_steps, 1, 10**12)
-        _check_range("eval_interval", self.eval_interval, 0.0, 1e8, lo_open=True)
-        _check_range("log_interval", self.log_interval, 1, 10**9)
-        _check_range("checkpoint_interval", self.checkpoint_interval, 0.0, 1e8, lo_open=True)
-        _check_choice("dtype", self.dtype, DTYPES)
+        check_range("seq_len", self.seq_len, 1, 1_000_000)
+        check_range("batch_size", self.batch_size, 1, 1_000_000)
+        check_range("lr", self.lr, 0.0, 10.0, lo_open=True)
+        check_range("min_lr_frac", self.min_lr_frac, 0.0, 1.0)
+        check_range("warmup_steps", self.warmup_steps, 0, 10_000_000)
+        check_range("weight_decay", self.weight_decay, 0.0, 10.0)
+        check_range("clip", self.clip, 0.0, 1e9)
+        if self.time_budget is not None or self.max_steps is not None:
+            check_budget(self.time_budget, self.max_steps)
+        check_range("eval_interval", self.eval_interval, 0.0, 1e8, lo_open=True)
+        check_range("log_interval", self.log_interval, 1, 10**9)
+        check_range("checkpoint_interval", self.checkpoint_interval, 0.0, 1e8, lo_open=True)
+        check_choice("dtype", self.dtype, DTYPES)
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda", "mps")):
             raise ConfigError(f"device = {self.device!r}: expected auto, cpu, cuda, cuda:N or mps")
 
 
-# What `genrnn sample` and the TUI start from, per kind of model, when the user sets nothing:
-# event models at the settings their figures are measured at, text and ABC at the char-rnn
-# classic 0.8. An event model's top-p truncates its note-ons only (MidiEventTokenizer.nucleus);
-# timing keeps the model's probabilities. Chosen against the *training* chorales (shipped Bach
-# model, 170 samples; benchmarks/README.md), then checked on the held-out ones: over the
-# note-ons, 0.7 matches their empty time (0.0083 vs 0.0078) and consonance (0.865 vs 0.862),
-# 0.8 rests too little (0.0057), 0.9 clashes (0.840). Over every token, 0.95 had been the best
-# compromise (density +9 %, empty time 0.0036).
+# What every stream of a model of each kind samples at unless told otherwise: `genrnn sample`,
+# the TUI, `genrnn eval` and the critic. Event models' top-p truncates their note-ons only
+# (MidiEventTokenizer.nucleus). How these were chosen: benchmarks/README.md ("Sampling defaults").
 SAMPLING_DEFAULTS: dict[str, dict[str, float]] = {
     "midi_events": {"temperature": 1.0, "top_p": 0.7},
     "text": {"temperature": 0.8, "top_p": 1.0},
@@ -135,19 +131,18 @@ def sampling_defaults(kind: str) -> dict[str, float]:
     return SAMPLING_DEFAULTS.get(kind, SAMPLING_DEFAULTS["text"])
 
 
-# `genrnn sample --condition …` guides by default: logits u + 2·(c − u), u from the piece without
-# its labels. Measured on the `music` preset (benchmarks/README.md, seed_ideas.py): the asked
-# mode comes out 70 % of the time unguided, 95 % at W 2 and 3.
+# `--condition` guides by default: logits u + 2·(c − u), u from the piece without its labels
+# (benchmarks/README.md, "Guidance").
 CONDITION_GUIDANCE = 2.0
 
 
 @dataclass(frozen=True)
 class SampleConfig:
-    """Sampling controls; a Generator may swap in a new one between any two steps."""
+    """Sampling controls; a stream may swap in a new one between any two steps."""
 
-    temperature: float = 0.8
+    temperature: float = SAMPLING_DEFAULTS["text"]["temperature"]  # a model's kind: ``sample_config``
     top_k: int = 0  # 0 = off
-    top_p: float = 1.0  # 1.0 = off
+    top_p: float = SAMPLING_DEFAULTS["text"]["top_p"]  # 1.0 = off
     seed: int | None = None
     # Event models only (see generation/grammar.py): a note held this long is released before
     # time moves on (0 = off; Bach's longest is 3.6 s), and at most this many notes sound at
@@ -159,13 +154,14 @@ class SampleConfig:
     # without them (label dropout in training taught the model both). 1 = off.
     guidance: float = 1.0
 
+
     def __post_init__(self) -> None:
-        _check_range("temperature", self.temperature, 0.0, 100.0)
-        _check_range("top_k", self.top_k, 0, 10_000_000)
-        _check_range("top_p", self.top_p, 0.0, 1.0, lo_open=True)
-        _check_range("max_note_seconds", self.max_note_seconds, 0.0, 3600.0)
-        _check_range("max_polyphony", self.max_polyphony, 0, 128)
-        _check_range("guidance", self.guidance, 0.0, 20.0)
+        check_range("temperature", self.temperature, 0.0, 100.0)
+        check_range("top_k", self.top_k, 0, 10_000_000)
+        check_range("top_p", self.top_p, 0.0, 1.0, lo_open=True)
+        check_range("max_note_seconds", self.max_note_seconds, 0.0, 3600.0)
+        check_range("max_polyphony", self.max_polyphony, 0, 128)
+        check_range("guidance", self.guidance, 0.0, 20.0)
 
 
 def sample_config(kind: str, temperature: float | None = None, top_p: float | None = None,
@@ -175,6 +171,100 @@ def sample_config(kind: str, temperature: float | None = None, top_p: float | No
     d = sampling_defaults(kind)
     return SampleConfig(temperature=d["temperature"] if temperature is None else temperature,
                         top_p=d["top_p"] if top_p is None else top_p, **fields)
+
+
+@dataclass(frozen=True)
+class ClassifyConfig:
+    """How to train a many-to-one classifier (training/classifier.py). One of ``time_budget``
+    (seconds) and ``max_steps`` ends it."""
+
+    window: int = 256  # events per training crop and per inference window
+    batch_size: int = 32
+    lr: float = 5e-3
+    min_lr_frac: float = 0.1
+    warmup_steps: int = 20
+    weight_decay: float = 0.01
+    clip: float = 1.0
+    time_budget: float | None = 120.0
+    max_steps: int | None = None
+    transpose: int = 0  # each training crop moves by a random -N..N semitones (key labels move too)
+    eval_interval: float = 15.0  # seconds between held-out checks (logged, never used to pick)
+    seed: int = 0
+    threads: int = 0  # 0 = torch's choice
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        check_range("window", self.window, 8, 1_000_000)
+        check_range("batch_size", self.batch_size, 1, 100_000)
+        check_range("lr", self.lr, 0.0, 10.0, lo_open=True)
+        check_range("min_lr_frac", self.min_lr_frac, 0.0, 1.0)
+        check_range("warmup_steps", self.warmup_steps, 0, 10_000_000)
+        check_range("weight_decay", self.weight_decay, 0.0, 10.0)
+        check_range("clip", self.clip, 0.0, 1e9)
+        check_range("transpose", self.transpose, 0, 12)
+        check_range("eval_interval", self.eval_interval, 0.0, 1e8, lo_open=True)
+        check_range("threads", self.threads, 0, 1024)
+        check_budget(self.time_budget, self.max_steps, "--steps N")
+
+
+HARMONIZER_VOICES = ("bass", "atb")  # bass alone, or alto + tenor + bass
+
+
+@dataclass(frozen=True)
+class HarmonizeConfig:
+    """How to train the harmonizer (training/harmonizer.py) on the Bach chorales."""
+
+    voices: str = "bass"  # "bass" or "atb"
+    time_budget: float = 300.0  # seconds of training (evaluation included)
+    max_epochs: int | None = None
+    batch_size: int = 4  # chorales per step: more, smaller steps learn more in a fixed time
+    window: int = 256  # frames per training window (64 quarters)
+    lr: float = 5e-3
+    min_lr_frac: float = 0.05
+    warmup_steps: int = 20
+    weight_decay: float = 0.01
+    clip: float = 1.0
+    seed: int = 0
+    val_percent: float = 10.0
+    split_salt: str = "genrnn"
+    limit: int | None = None  # first N chorales only (tests, quick looks)
+    transpose: tuple[int, int] = (-6, 5)  # augmentation range in semitones (0, 0 = none)
+    threads: int = 0  # 0 = torch's choice
+    model: dict[str, Any] = field(default_factory=dict)  # HarmonizerConfig overrides, checked when built
+
+    def __post_init__(self) -> None:
+        check_choice("voices", self.voices, HARMONIZER_VOICES)
+        check_range("time_budget", self.time_budget, 0.0, 1e8, lo_open=True)
+        if self.max_epochs is not None:
+            check_range("max_epochs", self.max_epochs, 1, 10**9)
+        check_range("batch_size", self.batch_size, 1, 100_000)
+        check_range("window", self.window, 16, 1_000_000)
+        check_range("lr", self.lr, 0.0, 10.0, lo_open=True)
+        check_range("min_lr_frac", self.min_lr_frac, 0.0, 1.0)
+        check_range("warmup_steps", self.warmup_steps, 0, 10_000_000)
+        check_range("weight_decay", self.weight_decay, 0.0, 10.0)
+        check_range("clip", self.clip, 0.0, 1e9)
+        check_range("val_percent", self.val_percent, 0.0, 100.0, lo_open=True)
+        if self.val_percent >= 100:
+            raise ConfigError(f"val_percent = {self.val_percent!r}: expected a value in (0, 100)")
+        if self.limit is not None:
+            check_range("limit", self.limit, 2, 10**9)
+        check_range("threads", self.threads, 0, 1024)
+        lo, hi = self.transpose
+        if lo > 0 or hi < 0 or hi - lo > 24:
+            raise ConfigError(f"transpose = {tuple(self.transpose)}: expected (low, high) with low <= 0 <= high "
+                              f"within two octaves")
+        object.__setattr__(self, "transpose", (int(lo), int(hi)))
+
+
+def check_budget(time_budget: float | None, max_steps: int | None, steps_flag: str = "--max-steps N") -> None:
+    """A training run ends at a time budget or a step count: at least one, each in range."""
+    if time_budget is None and max_steps is None:
+        raise ConfigError(f"give --time-budget SECONDS or {steps_flag} (the schedule ends there)")
+    if time_budget is not None:
+        check_range("time_budget", time_budget, 0.0, 1e8, lo_open=True)
+    if max_steps is not None:
+        check_range("max_steps", max_steps, 1, 10**12)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -196,7 +286,7 @@ def from_dict(cls: type[T], data: dict[str, Any], *, where: str = "config") -> T
 
 
 # Named presets: model and train fields. `--preset NAME` plus explicit flags = preset
-# overridden by the flags. "default" is calibrated in benchmarks/README.md.
+# overridden by the flags. How each was calibrated: benchmarks/README.md ("Presets").
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "tiny": {
         "model": {"embed": 16, "hidden": 32, "layers": 1, "dropout": 0.0},
@@ -207,9 +297,6 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "model": {"embed": 32, "hidden": 128, "layers": 2, "dropout": 0.0},
         "train": {"seq_len": 64, "batch_size": 32, "lr": 5e-3, "warmup_steps": 20},
     },
-    # Calibrated on Tiny Shakespeare, 150 s on the 2-core box (benchmarks/README.md): oneDNN's
-    # bf16 LSTM runs 192 wide twice as fast as 256, so more tokens beat more width there; no
-    # dropout (it halves oneDNN's speed), weight decay 0.1 instead.
     "default": {
         "model": {"embed": 64, "hidden": 192, "layers": 2, "dropout": 0.0},
         "train": {"seq_len": 128, "batch_size": 32, "lr": 4e-3, "warmup_steps": 50,
@@ -221,19 +308,12 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                   "dtype": "fp32", "weight_decay": 0.01},
     },
     # Performance-event music (corpora/bach_chorales.toml): 20 minutes on the 2-core box.
-    # Longer windows than text: a chorale is ~550 events. Width calibrated at 150 s each
-    # (conditioned chorales, bf16): 256 → 1.590 nats/event at 51k tok/s, 384 → 1.486 at 34k,
-    # 512 → 2.17 at 24k (too few steps).
-    # The 20-minute run overfitted after ~11 min (held-out best 0.837 at step 2,776, train 0.56 at
-    # the end): dropout on the top layer's output (free on oneDNN) and weight decay 0.1 → 0.822;
-    # with the chorale prep's shuffled records (v4) → 0.783 (benchmarks/README.md).
     "music": {
         "model": {"embed": 64, "hidden": 384, "layers": 2, "dropout": 0.0, "out_dropout": 0.3},
         "train": {"seq_len": 256, "batch_size": 32, "lr": 3e-3, "warmup_steps": 50, "weight_decay": 0.1,
                   "time_budget": 1200.0, "eval_interval": 60.0, "checkpoint_interval": 120.0},
     },
-    # The shipped Tiny Shakespeare model (checkpoints/README.md): sized to ship (bf16 ≤ 20 MB)
-    # and to sample on a CPU at ~1k chars/s; meant for a GPU (see make checkpoints).
+    # The shipped Tiny Shakespeare model (checkpoints/README.md), meant for a GPU.
     "shakespeare": {
         "model": {"embed": 64, "hidden": 768, "layers": 2, "dropout": 0.4},
         "train": {"seq_len": 256, "batch_size": 128, "lr": 2e-3, "warmup_steps": 100,
@@ -271,11 +351,7 @@ def load_toml(path: str | Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"{p}: file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read ({exc.strerror or exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML ({exc})") from None
-
-
-def dump_toml(data: dict[str, Any], path: str | Path) -> None:
-    import tomli_w
-
-    Path(path).write_text(tomli_w.dumps({k: v for k, v in data.items() if v is not None}))

@@ -1,123 +1,138 @@
-"""The facade the CLI and the TUI share: load a checkpoint, open a stream, train, evaluate.
+"""The facade the CLI and the TUI share: models, streams, music, training, evaluation, and the
+many-to-many harmonizer and many-to-one classifier.
 
-Front ends hold no model code: they call these functions and get plain results, generators
-and trainers back.
+Front ends hold no model code: they call these functions and get plain results, streams and
+trainers back. Importing this module does not import PyTorch: a language model is read from
+its header (``models/info.py``) and streams on the NumPy back-end when it is an LSTM on the CPU,
+so ``genrnn sample`` prints before PyTorch could have loaded; PyTorch comes in the first time a
+model's ``module`` is needed (another cell, a GPU, training, evaluation).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from genrnn.config import ModelConfig, SampleConfig, TrainConfig, resolve_preset
+from genrnn import fileformat
+from genrnn.config import SampleConfig, TrainConfig, resolve_preset, sample_config
 from genrnn.corpora.base import PreparedCorpus
 from genrnn.errors import ConfigError, CorpusError
-from genrnn.generation import pieces
-from genrnn.generation.conditions import condition_ids, condition_labels, settle_labels  # noqa: F401
-from genrnn.generation.stream import Generator, default_primer
+from genrnn.generation import music
+from genrnn.generation.conditions import condition_ids, condition_labels
+from genrnn.generation.music import (
+    abc_primer_ids,
+    check_tune,
+    perform,
+    require_kind,
+    sample_piece,
+    save_piece,
+    save_tune,
+    save_tune_text,
+    write_tune,
+)
+from genrnn.generation.stream import Stream, open_stream
+from genrnn.models.info import ModelInfo, read_info
 from genrnn.models.labels import label_fields
 from genrnn.tokenizers.base import label_kinds as kinds_of_labels
-from genrnn.training import checkpoint as ckpt
-from genrnn.training.loop import Callback, Trainer, evaluate, pick_device, pick_dtype
+
+if TYPE_CHECKING:
+    from genrnn.training.loop import Callback, Trainer
+
+__all__ = [
+    "Model", "Stream", "abc_primer_ids", "check_model", "check_tune", "checkpoint_info", "condition_ids",
+    "condition_labels", "evaluate_model", "evaluate_music", "kinds_of_labels", "label_primer", "load_model",
+    "make_trainer", "open_stream", "perform", "prepare_corpus", "read_music_primer", "resume_trainer",
+    "sample_music", "sample_piece", "sample_pieces", "sample_tune", "save_piece", "save_tune", "save_tune_text",
+    "write_tune", "critic_data",
+]
 
 
 @dataclass
-class Model:
-    """A loaded checkpoint, ready to stream from."""
+class Model(ModelInfo):
+    """A language model ready to stream from: its record, and its weights once needed."""
 
-    checkpoint: ckpt.Checkpoint
-
-    @property
-    def path(self) -> Path:
-        return self.checkpoint.path
-
-    @property
-    def tokenizer(self) -> Any:
-        return self.checkpoint.tokenizer
+    device: str = "cpu"
+    step: str = "auto"  # the streams' back-end: "numpy", "torch", or "auto" (NumPy for an LSTM on the CPU)
+    _module: Any = field(default=None, repr=False)
+    _arrays: Any = field(default=None, repr=False)
 
     @property
-    def kind(self) -> str:
-        """'text', 'abc' or 'midi_events'."""
-        return str(self.checkpoint.training.get("corpus", {}).get("kind", self.tokenizer.kind))
+    def module(self) -> Any:
+        """The PyTorch ``RNNLanguageModel`` on ``device`` (loaded, with PyTorch, on first use)."""
+        if self._module is None:
+            from genrnn.models.weights import load_module
+
+            self._module = load_module(self, self.device)
+        return self._module
 
     @property
-    def config(self) -> ModelConfig:
-        return self.checkpoint.config
+    def numpy_backend(self) -> bool:
+        """Whether streams run on the NumPy back-end (an LSTM on the CPU, unless told otherwise)."""
+        return self.step != "torch" and self.config.cell == "lstm" and self.device == "cpu"
 
-    @property
-    def training(self) -> dict[str, Any]:
-        return self.checkpoint.training
+    def backend(self, batch: int = 1) -> Any:
+        """A fresh step back-end for ``batch`` streams (generation/stream.py)."""
+        if self.numpy_backend:
+            from genrnn.generation.light import NumpyLstm, lstm_arrays
 
-    def encode_text(self, text: str) -> list[int]:
-        return [int(i) for i in self.tokenizer.encode(text)]
+            if self._arrays is None:
+                self._arrays = lstm_arrays(self)
+            return NumpyLstm(self._arrays, self.config, batch)
+        from genrnn.models.step import TorchStep
 
-    def decode(self, ids: list[int]) -> Any:
-        return self.tokenizer.decode(ids)
-
-
-def load_model(path: str | Path, device: str = "cpu") -> Model:
-    return Model(ckpt.load_model(path, device=device))
-
-
-OTHER_FORMATS = ("genrnn-harmonizer", "genrnn-classifier")  # genrnn files that are not language models
+        return TorchStep(self.module, batch)
 
 
-def file_format(path: str | Path) -> str:
-    """The ``format`` a genrnn safetensors file declares in its header ("" if none)."""
-    from genrnn.models.checkpoint_format import read_numpy, resolve_checkpoint_path
+def load_model(path: str | Path, device: str = "cpu", step: str = "auto") -> Model:
+    """A language-model file (or run folder) → ``Model``; every fault one CheckpointError.
+    ``step="torch"`` streams on PyTorch even where NumPy would serve (benchmarks, checks);
+    ``step="numpy"`` insists on NumPy (an LSTM on the CPU only)."""
+    info = read_info(path)
+    if step not in ("auto", "numpy", "torch"):
+        raise ConfigError(f"step = {step!r}: expected auto, numpy or torch")
+    if device != "cpu":
+        from genrnn.training.loop import pick_device
 
-    return str(read_numpy(resolve_checkpoint_path(path), tensors_too=False)[0].get("format", ""))
+        device = str(pick_device(device))
+    model = Model(**{f.name: getattr(info, f.name) for f in fields(ModelInfo)}, device=device, step=step)
+    if step == "numpy" and not model.numpy_backend:
+        raise ConfigError(f"{info.path.name}: the NumPy step runs an LSTM on the CPU; this is a "
+                          f"{info.config.cell} on {device}")
+    return model
 
 
 def checkpoint_info(path: str | Path) -> dict[str, Any]:
-    """A language model's config, tokenizer and training record; for a harmonizer or a
-    classifier, its own header record (with ``format``)."""
-    if file_format(path) in OTHER_FORMATS:
-        import json
-
-        from genrnn.models.checkpoint_format import read_numpy, resolve_checkpoint_path
-
-        meta = read_numpy(resolve_checkpoint_path(path), tensors_too=False)[0]
-        info: dict[str, Any] = {}
-        for k, v in meta.items():
-            try:
-                info[k] = json.loads(v) if k != "format" else v
-            except ValueError:
-                info[k] = v
-        return info
-    return ckpt.read_metadata(path)
+    """What ``genrnn info`` shows: a language model's record (its shapes checked against its
+    config), or a harmonizer's or classifier's own fields (with ``format``)."""
+    header = fileformat.read_header(path)
+    if header.format not in (fileformat.HARMONIZER, fileformat.CLASSIFIER):
+        return read_info(path).record()
+    header.expect(header.format)
+    record: dict[str, Any] = {"format": header.format, "path": str(header.path), "parameters": header.parameters}
+    for name in header.meta:
+        if name not in ("format", "format_version", "genrnn_version"):
+            record[name] = header.field(name)
+    return record
 
 
 def check_model(path: str | Path) -> str:
-    """Load a shipped file and use it the way its command does (a language model samples 50
-    tokens); a one-line description, or the loader's error."""
-    fmt = file_format(path)
-    if fmt == "genrnn-harmonizer":
-        from genrnn.training.harmonize import load_harmonizer
-
-        params = sum(p.numel() for p in load_harmonizer(path).model.parameters())
+    """Load a file and use it the way its command does (a language model samples 50 tokens);
+    a one-line description, or the loader's error."""
+    fmt = fileformat.read_header(path).format
+    if fmt == fileformat.HARMONIZER:
+        params = sum(p.numel() for p in __getattr__("load_harmonizer")(path).model.parameters())
         return f"harmonizer, {params:,} parameters: loads"
-    if fmt == "genrnn-classifier":
-        from genrnn.training.classify import load_classifier
-
-        return f"classifier ({', '.join(load_classifier(path).classes)}): loads"
+    if fmt == fileformat.CLASSIFIER:
+        return f"classifier ({', '.join(__getattr__('load_classifier')(path).classes)}): loads"
     model = load_model(path)
-    open_stream(model, SampleConfig(seed=0)).take(50)
+    open_stream(model, sample_config(model.kind, seed=0)).take(50)
     return f"{model.kind}, {model.config.cell} {model.config.layers}×{model.config.hidden}: loads and samples"
 
 
-def open_stream(model: Model, settings: SampleConfig, primer: list[int] | None = None,
-                batch: int = 1) -> Generator:
-    gen = Generator(model.checkpoint.model, model.tokenizer, settings, batch=batch)
-    gen.prime(primer)
-    # An event model trained with labels draws those it was not given (a key for mode=minor,
-    # all of them for a bare START): pieces from START alone are measurably worse.
-    settle_labels(gen, model.tokenizer, list(primer) if primer else default_primer(model.tokenizer))
-    return gen
-
+# ---------------------------------------------------------------- corpora and training
 
 # What ``--conditioned`` adds to a MIDI-event recipe, in this order: mode and key (music21's key
 # profiles), whether the piece rests between phrases, and how many voices it has at most
@@ -130,10 +145,9 @@ def prepare_corpus(text: str | Path | None = None, recipe: str | Path | None = N
                    strict: bool = False, conditioned: bool = False,
                    label_kinds: Sequence[str] | None = None) -> PreparedCorpus:
     """A text file/folder (``text``) or a corpus recipe (``recipe``) → token arrays.
-    ``conditioned``: label tokens open each piece (``label_kinds``, by default mode and key,
-    analysed with music21's key profiles, and rests, unless the recipe names its own
-    ``labels``) or each file of a text folder (``file=NAME``), for one-to-many sampling with
-    ``--condition``."""
+    ``conditioned``: label tokens open each piece (``label_kinds``, by default
+    ``CONDITION_LABELS``, unless the recipe names its own ``labels``) or each file of a text
+    folder (``file=NAME``), for one-to-many sampling with ``--condition``."""
     if (text is None) == (recipe is None):
         raise ConfigError("give exactly one of --text FILE|FOLDER or --corpus RECIPE.toml")
     if text is not None:
@@ -165,56 +179,57 @@ def prepare_corpus(text: str | Path | None = None, recipe: str | Path | None = N
 def make_trainer(corpus: PreparedCorpus, preset: str, model_overrides: dict[str, Any],
                  train_overrides: dict[str, Any], out_dir: str | Path,
                  callbacks: list[Callback] | None = None) -> Trainer:
+    from genrnn.training.loop import Trainer
+
     model_cfg, train_cfg = resolve_preset(preset, model_overrides, train_overrides,
                                           corpus.tokenizer.vocab_size)
     # A tokenizer with labels (--conditioned): the model holds them at every step.
     model_cfg = dataclasses.replace(model_cfg, **label_fields(corpus.tokenizer))
-    record = {"preset": preset}
-    return Trainer(corpus, model_cfg, train_cfg, out_dir, callbacks=callbacks, record=record)
+    return Trainer(corpus, model_cfg, train_cfg, out_dir, callbacks=callbacks, record={"preset": preset})
 
 
 def resume_trainer(run_dir: str | Path, train_overrides: dict[str, Any],
                    callbacks: list[Callback] | None = None, cache_dir: str | Path | None = None) -> Trainer:
     """Rebuild the trainer of ``run_dir`` from its last checkpoint and continue."""
     from genrnn.config import from_dict
+    from genrnn.training import checkpoint as ckpt
+    from genrnn.training.loop import Trainer
 
     run = Path(run_dir)
-    model_path = run / "last.safetensors"
-    meta = ckpt.read_metadata(model_path)
-    _, info = ckpt.load_train_state(ckpt.state_path(model_path))
-    corpus_meta = meta["training"].get("corpus", {})
+    info = read_info(run / "last.safetensors")
+    _, state = ckpt.load_train_state(ckpt.state_path(info.path))
+    corpus_meta = info.training.get("corpus", {})
     source = corpus_meta.get("source")
-    loaded = ckpt.load_model(model_path)
-    labelled = bool(getattr(loaded.tokenizer, "labels", None))
+    labelled = bool(getattr(info.tokenizer, "labels", None))
     if corpus_meta.get("kind") == "text":
-        corpus = prepare_corpus(text=source, cache_dir=cache_dir, tokenizer=loaded.tokenizer, conditioned=labelled)
+        corpus = prepare_corpus(text=source, cache_dir=cache_dir, tokenizer=info.tokenizer, conditioned=labelled)
     else:  # a recipe's corpus meta names its data source; the recipe file is recipe_path
         source = corpus_meta.get("recipe_path") or source
         corpus = prepare_corpus(recipe=source, cache_dir=cache_dir, conditioned=labelled,
-                                label_kinds=kinds_of_labels(loaded.tokenizer))
+                                label_kinds=kinds_of_labels(info.tokenizer))
     if corpus.meta.get("sha256") != corpus_meta.get("sha256"):
         raise CorpusError(f"{source}: the corpus changed since {run} was trained (SHA-256 differs)")
-    train_cfg = from_dict(TrainConfig, {**info["train_config"],
+    train_cfg = from_dict(TrainConfig, {**state["train_config"],
                                         **{k: v for k, v in train_overrides.items() if v is not None}},
                           where="resumed train config")
-    model_cfg = from_dict(ModelConfig, info["model_config"], where="resumed model config")
-    record = {k: v for k, v in meta["training"].items() if k == "preset"}
-    trainer = Trainer(corpus, model_cfg, train_cfg, run, callbacks=callbacks, record=record)
+    record = {k: v for k, v in info.training.items() if k == "preset"}
+    trainer = Trainer(corpus, info.config, train_cfg, run, callbacks=callbacks, record=record)
     trainer.resume_from(run)
     return trainer
 
 
 def evaluate_model(model: Model, corpus_val: Any, seq_len: int = 256, device: str = "cpu",
                    dtype: str = "fp32") -> float:
+    """Nats per token on ``corpus_val``, the state carried across windows."""
+    from genrnn.training.loop import evaluate, pick_device, pick_dtype
+
     dev = pick_device(device)
-    model.checkpoint.model.to(dev)
-    return evaluate(model.checkpoint.model, corpus_val, seq_len, dev, pick_dtype(dtype, dev))
+    return evaluate(model.module.to(dev), corpus_val, seq_len, dev, pick_dtype(dtype, dev))
 
 
-# ---------------------------------------------------------------- music (issue 4)
-# Event models are primed with notes and run for N seconds of musical time; ABC models write
-# whole tunes. The CLI and the TUI share these; the model-facing work is generation/music.py.
-
+# ---------------------------------------------------------------- music
+# Event models are primed with notes and run for N seconds of musical time (music.Performance:
+# the one loop of `genrnn sample`, the TUI, `eval` and the critic); ABC models write whole tunes.
 
 
 def is_music_model(model: Model) -> bool:
@@ -222,114 +237,59 @@ def is_music_model(model: Model) -> bool:
     return model.kind in ("midi_events", "abc")
 
 
-def _require_kind(model: Model, kinds: tuple[str, ...], what: str) -> None:
-    pieces.require_kind(model, kinds, what)
-
-
-def _streams(model: Model) -> pieces.OpenStream:
-    """``open_stream`` bound to ``model``, as generation/pieces.py takes it."""
-    return lambda settings, ids: open_stream(model, settings, ids)
-
-
 def read_music_primer(model: Model, path: str | Path, seconds: float | None = 4.0,
-                      labels: Sequence[str] = ()) -> Any:
+                      labels: Sequence[str] = ()) -> music.MusicPrimer:
     """A .mid primer for an event model: its first ``seconds`` (all when None) as a
     ``MusicPrimer``. Wrong kind of model or file, unreadable MIDI, no notes → one-line errors."""
-    return pieces.read_primer(model, path, seconds, labels)
+    return music.read_primer(model, path, seconds, labels)
 
 
-def label_primer(model: Model, labels: Sequence[str]) -> Any:
+def label_primer(model: Model, labels: Sequence[str]) -> music.MusicPrimer:
     """A ``MusicPrimer`` of START and ``labels`` only: a piece from its labels (one-to-many)."""
-    from genrnn.generation import music
-
-    _require_kind(model, ("midi_events",), "a label primer")
+    require_kind(model, ("midi_events",), "a label primer")
     return music.empty_primer(model.tokenizer, labels)
 
 
-def music_primer_from_sequence(model: Model, seq: Any, seconds: float | None = None) -> Any:
-    """A NoteSequence (e.g. from the TUI) → ``MusicPrimer`` for an event model."""
-    from genrnn.generation import music
-
-    _require_kind(model, ("midi_events",), "a note primer")
-    return music.primer_from_sequence(model.tokenizer, seq, seconds)
-
-
-def sample_music(model: Model, settings: SampleConfig, primer: Any = None, seconds: float = 30.0,
-                 max_tokens: int | None = None, until_end: bool = False) -> Any:
-    """One piece from an event model: primer (a ``MusicPrimer`` or None) then ``seconds`` of
-    generated music → ``MusicSample`` (sequence with the primer-end marker). The model's END
-    is masked unless ``until_end``, which lets it finish the piece before ``seconds``."""
-    return pieces.sample_piece(model, _streams(model), settings, primer, seconds, max_tokens, until_end)
+def sample_music(model: Model, settings: SampleConfig, primer: music.MusicPrimer | None = None,
+                 seconds: float = 30.0, max_tokens: int | None = None, until_end: bool = False) -> music.MusicSample:
+    """One piece from an event model: primer (or START) then ``seconds`` of generated music →
+    ``MusicSample`` (sequence with the primer-end marker). END is masked unless ``until_end``."""
+    return sample_piece(model, settings, primer, seconds, max_tokens, until_end)
 
 
-def music_events(stream: Generator, seconds: float | None = None, start_time: float = 0.0,
-                 record: list[int] | None = None, until_end: bool = False) -> Any:
-    """Iterator of ``NoteEvent(time, pitch, velocity)`` (velocity 0 = off, ``.is_on``) from an
-    event model's open stream, decoded one token at a time: for live playback and piano rolls.
-    Runs ``seconds`` of music (for ever when None); END only stops it with ``until_end``."""
-    from genrnn.generation import music
-
-    return music.note_events(stream, seconds, start_time, record, allow_end=until_end)
-
-
-def music_messages(stream: Generator, seconds: float | None = None, start_time: float = 0.0,
-                   record: list[int] | None = None, channel: int = 0, program: int | None = 0,
-                   until_end: bool = False) -> Any:
-    """``music_events`` as playback ``TimedMessage``s (a program change first), ready for
-    ``playback.play_stream``."""
-    import mido
-
-    from genrnn.playback.events import TimedMessage
-
-    if program is not None:
-        yield TimedMessage(start_time, mido.Message("program_change", channel=channel, program=program))
-    for ev in music_events(stream, seconds, start_time, record, until_end):
-        kind = "note_on" if ev.is_on else "note_off"
-        yield TimedMessage(ev.time, mido.Message(kind, channel=channel, note=ev.pitch, velocity=ev.velocity))
+def sample_pieces(model: Model, num: int, settings: SampleConfig, seconds: float | Sequence[float],
+                  labels: Sequence[Sequence[str]] | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> list[music.MusicSample]:
+    """``num`` pieces (seeds ``settings.seed + n``, END masked), each ``seconds`` long (or
+    ``seconds[n]``): what ``eval`` compares with real pieces and the critic judges. Without
+    ``labels`` they are unprimed (a conditioned model draws its own labels); with them, piece
+    n is given ``labels[n]`` (cycled)."""
+    base = settings.seed if settings.seed is not None else 0
+    lengths = [float(seconds)] * num if isinstance(seconds, int | float) else [float(s) for s in seconds]
+    if len(lengths) != num:
+        raise ConfigError(f"{len(lengths)} lengths for {num} pieces")
+    out = []
+    for n, length in enumerate(lengths):
+        primer = label_primer(model, labels[n % len(labels)]) if labels else None
+        out.append(sample_music(model, dataclasses.replace(settings, seed=base + n), primer, length))
+        if progress is not None:
+            progress(n + 1, num)
+    return out
 
 
-def finish_music_sample(model: Model, primer: Any, tokens: list[int], seconds: float,
-                        seed: int = 0) -> Any:
-    """Tokens recorded while streaming (``music_events(record=...)``) → ``MusicSample``."""
-    from genrnn.generation import music
-    from genrnn.tokenizers.midi_events import END
+def performance_messages(performance: music.Performance) -> Any:
+    """A ``Performance`` as playback ``TimedMessage``s, made one token at a time as the player
+    asks (a program change first): for ``playback.play_stream``."""
+    from genrnn.playback.events import note_event_messages
 
-    primer = primer or music.empty_primer(model.tokenizer)
-    ended = bool(tokens) and tokens[-1] == END
-    return music.build_sample(model.tokenizer, primer, tokens, seconds, ended, seed)
-
-
-def save_music(sample: Any, path: str | Path, musicxml: bool = False) -> list[Path]:
-    """Write a ``MusicSample`` as .mid (the primer-end marker included), plus .musicxml."""
-    return pieces.save_piece(sample, path, musicxml)
-
-
-def abc_primer_ids(model: Model, text: str | None) -> tuple[str, list[int]]:
-    """(head text, primer ids) for an ABC model: the tune separator, then the user's primer."""
-    return pieces.abc_primer_ids(model, text)
+    events = ((ev.time, ev.pitch, ev.velocity) for token_events in performance for ev in token_events)
+    return note_event_messages(events, start=performance.primer.end_time)
 
 
 def sample_tune(model: Model, settings: SampleConfig, primer_text: str | None = None,
-                max_chars: int = 1500, name: str = "tune") -> Any:
+                max_chars: int = 1500, name: str = "tune") -> music.TuneSample:
     """One whole tune from an ABC model → ``TuneSample`` (text, parse error or notes)."""
-    return pieces.check_tune(pieces.write_tune(model, _streams(model), settings, primer_text, max_chars), name)
-
-
-def save_tune(tune: Any, path: str | Path) -> list[Path]:
-    """Write a ``TuneSample`` as .abc (always) and .mid (when it parses)."""
-    return pieces.save_tune(tune, path)
-
-
-def sample_pieces(model: Model, num: int, settings: SampleConfig, seconds: float,
-                  labels: Sequence[Sequence[str]] | None = None) -> list[Any]:
-    """``num`` pieces of ``seconds`` each (seeds ``settings.seed + n``, END masked): the samples
-    that ``evaluate_music`` compares with real pieces. Without ``labels`` they are unprimed
-    (a conditioned model draws its own labels); with them, piece n is given ``labels[n]``
-    (cycled)."""
-    base = settings.seed if settings.seed is not None else 0
-    return [sample_music(model, SampleConfig(**{**settings.__dict__, "seed": base + n}),
-                         label_primer(model, labels[n % len(labels)]) if labels else None, seconds)
-            for n in range(num)]
+    return check_tune(write_tune(model, settings, primer_text, max_chars), name)
 
 
 def evaluate_music(model: Model, recipe: str | Path, samples: int = 0,
@@ -346,7 +306,7 @@ def evaluate_music(model: Model, recipe: str | Path, samples: int = 0,
     from genrnn.corpora.recipes import val_labels, val_sequences, val_tunes
     from genrnn.music import metrics
 
-    _require_kind(model, ("midi_events", "abc"), "eval --corpus")
+    require_kind(model, ("midi_events", "abc"), "eval --corpus")
     if held_out_labels and model.kind != "midi_events":
         raise ConfigError(f"{model.path.name}: held-out labels are for conditioned event models; this is a {model.kind} model")
     corpus = prepare_corpus(recipe=recipe, cache_dir=cache_dir,
@@ -355,7 +315,7 @@ def evaluate_music(model: Model, recipe: str | Path, samples: int = 0,
     if corpus.tokenizer.to_dict() != model.tokenizer.to_dict():
         raise CorpusError(f"{recipe}: its tokenizer ({corpus.meta.get('kind')}, {corpus.tokenizer.vocab_size} "
                           f"tokens) is not the one {model.path.name} was trained with")
-    settings = settings or SampleConfig(seed=0)
+    settings = settings or sample_config(model.kind, seed=0)
     nats = evaluate_model(model, corpus.val, device=device)
     report: dict[str, Any] = {"checkpoint": str(model.path), "recipe": corpus.meta.get("recipe"),
                               "kind": model.kind, "val_tokens": int(len(corpus.val)),
@@ -363,8 +323,8 @@ def evaluate_music(model: Model, recipe: str | Path, samples: int = 0,
     if samples <= 0:
         return report
     if model.kind == "abc":
-        tunes = [sample_tune(model, SampleConfig(**{**settings.__dict__, "seed": (settings.seed or 0) + n}),
-                             name=f"sample {n + 1}") for n in range(samples)]
+        tunes = [sample_tune(model, dataclasses.replace(settings, seed=(settings.seed or 0) + n), name=f"sample {n + 1}")
+                 for n in range(samples)]
         report["real_tunes"] = len(val_tunes(corpus))
         report["parse_share"] = sum(t.parses for t in tunes) / samples
         report["parse_failures"] = [f"sample {n + 1}: {t.error}" for n, t in enumerate(tunes) if t.error]
@@ -376,8 +336,66 @@ def evaluate_music(model: Model, recipe: str | Path, samples: int = 0,
         labels = val_labels(corpus)
         if not any(labels):
             raise ConfigError(f"{model.path.name}: held-out labels need a conditioned model; this one has no labels")
-    pieces = sample_pieces(model, samples, settings, cap, labels)
+    generated = sample_pieces(model, samples, settings, cap, labels)
     report["seconds_per_sample"] = cap
     report["labels"] = "held-out" if labels else "drawn"
-    report["metrics"] = metrics.compare([p.sequence for p in pieces], real)
+    report["metrics"] = metrics.compare([p.sequence for p in generated], real)
     return report
+
+
+# ---------------------------------------------------------------- the harmonizer and classifiers
+# Many-to-many (a melody in, voices out) and many-to-one (a piece in, a label out): their files and
+# answers are genrnn/inference/, their data and training genrnn/training/. They need PyTorch, so
+# they load on first use: ``session.load_harmonizer(path)``, ``session.train_classifier(...)``.
+_LAZY = {
+    "load_harmonizer": ("genrnn.inference.harmonizer", "load_harmonizer"),
+    "harmonize_file": ("genrnn.inference.harmonizer", "harmonize_file"),
+    "train_harmonizer": ("genrnn.training.harmonizer", "train_harmonizer"),
+    "load_classifier": ("genrnn.inference.classifier", "load_classifier"),
+    "classify_file": ("genrnn.inference.classifier", "classify_file"),
+    "label_data": ("genrnn.training.classifier_data", "label_data"),
+    "classifier_config": ("genrnn.training.classifier", "model_config"),
+    "train_classifier": ("genrnn.training.classifier", "train_classifier"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'genrnn.session' has no attribute {name!r}")
+    import importlib
+
+    module, attr = _LAZY[name]
+    return getattr(importlib.import_module(module), attr)
+
+
+def critic_data(recipe: str | Path, generator: str | Path, seconds: float = 15.0, seed: int = 0,
+                cache_dir: str | Path | None = None, val_percent: float | None = None,
+                save_dir: str | Path | None = None, on_event: Callable[[dict[str, Any]], None] | None = None,
+                augment_real: bool = True, settings: SampleConfig | None = None) -> Any:
+    """Real excerpts against as many pieces of the same lengths written by ``generator`` the way
+    ``genrnn sample`` writes them: ``sample_pieces`` at the model kind's defaults (``settings``
+    to change them), labels drawn by the model, END masked."""
+    from genrnn.training.classifier_data import critic_data as data
+
+    model = load_model(generator)
+    require_kind(model, ("midi_events",), "a critic's generator")
+    settings = settings or sample_config(model.kind)
+    settings = dataclasses.replace(settings, seed=seed if settings.seed is None else settings.seed)
+
+    def generate(lengths: Sequence[float]) -> list[Any]:
+        def progress(done: int, total: int) -> None:
+            if on_event is not None:
+                on_event({"phase": "generate", "done": done, "total": total})
+
+        return [p.sequence for p in sample_pieces(model, len(lengths), settings, lengths, progress=progress)]
+
+    generator_record = {"generator": str(model.path), "generator_sha256": _sha256(model.path),
+                        "sampling": dataclasses.asdict(settings)}
+    return data(recipe, generate, generator_record, seconds, seed, cache_dir, val_percent, save_dir, on_event,
+                augment_real)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -59,9 +59,10 @@ def main() -> int:
         train = [sys.executable, "-m", "genrnn.cli", "train", *cmd, "--out", str(run_dir), "--force"]
         subprocess.run(train, cwd=ROOT, check=True)
         export = [sys.executable, "-c",
-                  "import sys, torch; from genrnn.training import checkpoint as c; m = c.load_model(sys.argv[1]); "
+                  "import sys, torch; from genrnn.session import load_model; "
+                  "from genrnn.models.weights import save_model; m = load_model(sys.argv[1]); "
                   "m.training['command'] = sys.argv[3]; "
-                  "c.save_model(sys.argv[2], m.model, m.tokenizer, m.training, dtype=torch.bfloat16)",
+                  "save_model(sys.argv[2], m.module, m.tokenizer, m.training, dtype=torch.bfloat16)",
                   str(run_dir / "best.safetensors"), f"checkpoints/{name}.safetensors",
                   "genrnn train " + " ".join(cmd)]
         subprocess.run(export, cwd=ROOT, check=True)

@@ -49,3 +49,11 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, text_file: Path) -> Path:
     trainer = session.make_trainer(corpus, "tiny", {"hidden": 48}, {"max_steps": 150, "seed": 3}, out)
     trainer.fit()
     return out
+
+
+def torch_stream(model, tokenizer, settings=None, batch: int = 1):  # noqa: ANN001, ANN201
+    """A stream of an in-memory PyTorch model on the PyTorch back-end (no file involved)."""
+    from genrnn.generation.stream import Stream
+    from genrnn.models.step import TorchStep
+
+    return Stream(TorchStep(model, batch), tokenizer, settings)

@@ -1,6 +1,6 @@
 """What the neurons do: hidden units whose activation tracks something readable in the text.
 
-A checkpoint reads the text one character at a time (the Generator's FusedStep, state carried);
+A checkpoint reads the text one character at a time (FusedStep, state carried);
 every unit's activation at every position is kept — ``h`` of each layer, and for LSTMs also
 ``tanh(c)``, the cell Karpathy drew in "The Unreasonable Effectiveness of RNNs". Each unit is
 correlated (Pearson) with feature signals computed from the text itself: inside quotes,

@@ -12,6 +12,8 @@ from genrnn.errors import ConfigError
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+CACHE_HELP = "cache root for prepared corpora (default $GENRNN_CACHE, else ~/.cache/genrnn)"
+
 
 def add_device_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")

@@ -7,7 +7,7 @@ Two forms share the command::
 
 argparse cannot mix a ``train`` sub-subcommand with a free checkpoint path, so ``classify``
 takes the rest of the line and hands it to one of two inner parsers (each with its own
-``--help``). This module parses and prints; the work is in ``genrnn.training.classify``.
+``--help``). This module parses and prints; the work is behind ``genrnn.session``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Any
 
 from rich.table import Table
 
-from genrnn.cli._common import err, out, out_dir_arg
+from genrnn.cli._common import CACHE_HELP, err, out, out_dir_arg
+from genrnn.config import ClassifyConfig, sample_config
 from genrnn.errors import ConfigError, GenrnnError
 
 DEFAULT_BUDGET = 120.0
@@ -71,13 +72,15 @@ def _train_parser() -> argparse.ArgumentParser:
     task.add_argument("--out", required=True, metavar="DIR", help="run folder: classifier.safetensors (+ generated/ for a critic)")
     task.add_argument("--val-percent", type=float, metavar="P",
                       help="held-out share of pieces (default: the recipe's val_percent)")
-    task.add_argument("--cache", metavar="DIR", help="cache folder for encoded corpora")
+    task.add_argument("--cache", metavar="DIR", help=CACHE_HELP)
     critic = p.add_argument_group("critic (--label real)")
     critic.add_argument("--generator", metavar="CKPT", help="the MIDI-event language model whose pieces the critic judges")
     critic.add_argument("--seconds", type=float, default=15.0, metavar="S",
                         help="excerpt length: the first S seconds of each real piece, and each generated piece (default 15)")
-    critic.add_argument("--temperature", type=float, default=0.8, metavar="T",
-                        help="generator sampling temperature (default 0.8, as genrnn sample)")
+    critic.add_argument("--temperature", type=float, default=None, metavar="T",
+                        help="generator sampling temperature (default: the model kind's, as genrnn sample uses)")
+    critic.add_argument("--top-p", type=float, default=None, metavar="P",
+                        help="generator nucleus (default: the model kind's, as genrnn sample uses)")
     critic.add_argument("--as-written", action="store_true",
                         help="real pieces as written; by default each is played at a stretch and transposition "
                              "drawn from the recipe's augmentation, the distribution the generator learned")
@@ -131,34 +134,37 @@ def _overview() -> str:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from genrnn.training import classify
+    from genrnn import session
 
     if args.label == "real" and not args.generator:
         raise ConfigError("--label real needs --generator CKPT: the language model whose pieces the critic judges")
     if args.as_written and args.label != "real":
         raise ConfigError("--as-written is for --label real (a critic)")
+    if (args.temperature is not None or args.top_p is not None) and args.label != "real":
+        raise ConfigError("--temperature and --top-p are the critic's generator's (--label real)")
     if args.generator and args.label != "real":
         raise ConfigError(f"--generator is for --label real (a critic); --label {args.label} takes its labels from the recipe")
     budget = args.time_budget if args.time_budget is not None or args.steps else DEFAULT_BUDGET
     transpose = args.transpose if args.transpose is not None else (0 if args.label == "real" else 6)
-    cfg = classify.ClassifyConfig(window=args.window, batch_size=args.batch, lr=args.lr, time_budget=budget,
+    cfg = ClassifyConfig(window=args.window, batch_size=args.batch, lr=args.lr, time_budget=budget,
                                   transpose=transpose,
                                   max_steps=args.steps, eval_interval=args.eval_interval, seed=args.seed,
                                   threads=args.threads, device=args.device)
     model = {"cell": args.cell, "hidden": args.hidden, "embed": args.embed, "layers": args.layers,
              "dropout": args.dropout, "pool": args.pool, "pitch_classes": args.pitch_classes}
-    classify.model_config(model, num_classes=2)  # a bad size fails now, not after the data is built
+    session.classifier_config(model, num_classes=2)  # a bad size fails now, not after the data is built
     folder = out_dir_arg(args.out)
     assert folder is not None
     report = _Reporter(quiet=args.json)
     if args.label == "real":
-        data = classify.critic_data(args.corpus, args.generator, args.seconds, args.temperature, args.seed,
-                                    args.cache, args.val_percent, folder / "generated", report,
-                                    augment_real=not args.as_written)
+        settings = sample_config("midi_events", args.temperature, args.top_p, seed=args.seed)
+        data = session.critic_data(args.corpus, args.generator, args.seconds, args.seed, args.cache,
+                                   args.val_percent, folder / "generated", report,
+                                   augment_real=not args.as_written, settings=settings)
     else:
-        data = classify.label_data(args.corpus, args.label, args.cache, args.val_percent, report)
+        data = session.label_data(args.corpus, args.label, args.cache, args.val_percent, report)
     report.start(data, model, cfg)
-    result = classify.train_classifier(data, model, cfg, folder, report)
+    result = session.train_classifier(data, model, cfg, folder, report)
     if args.json:
         _emit({"command": "classify train", "label": args.label, "classes": result.classes,
                **_figures(result), "checkpoint": str(result.path), "task": result.task,
@@ -221,8 +227,9 @@ def _print_result(result: Any, folder: Any) -> None:
                   (" (records, augmentation included)" if not critic else " (excerpts)"))
     table.add_row("steps · wall time", f"{result.steps} · {result.seconds:.1f} s")
     if critic:
-        table.add_row("generator", f"{task.get('generator')} · temperature {task.get('temperature'):g} · "
-                                   f"{task.get('excerpt_seconds'):g} s excerpts")
+        sampling = task.get("sampling", {})
+        table.add_row("generator", f"{task.get('generator')} · temperature {sampling.get('temperature', '?')} · "
+                                   f"top-p {sampling.get('top_p', '?')} · {task.get('excerpt_seconds'):g} s excerpts")
         aug = task.get("real_augmentation")
         table.add_row("real pieces", "as written" if not aug else
                       f"each at a random stretch {aug['stretch']} and transposition {aug['transpose']} "
@@ -240,13 +247,13 @@ def _print_result(result: Any, folder: Any) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from genrnn.training import classify
+    from genrnn import session
 
-    clf = classify.load_classifier(args.checkpoint, device=args.device)
+    clf = session.load_classifier(args.checkpoint, device=args.device)
     results: list[dict[str, Any]] = []
     for path in args.files:
         try:
-            results.append({"file": path, **classify.classify_file(clf, path).row()})
+            results.append({"file": path, **session.classify_file(clf, path).row()})
         except GenrnnError as exc:
             results.append({"file": path, "error": str(exc)})
             err.print(f"genrnn classify: error: {exc}")

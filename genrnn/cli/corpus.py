@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from genrnn.cli._common import CACHE_HELP
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("corpus", help="prepare and list corpus recipes (corpora/*.toml)")
@@ -17,12 +19,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prep = sub.add_parser("prepare", help="tokenize a recipe's source into cached train/val arrays")
     prep.add_argument("recipe", type=Path, help="recipe file, e.g. corpora/bach_chorales.toml")
     prep.add_argument("--strict", action="store_true", help="the first bad file is an error")
-    prep.add_argument("--cache", type=Path, default=None, help="cache folder (default $GENRNN_CACHE or ~/.cache/genrnn/corpora)")
+    prep.add_argument("--cache", type=Path, default=None, help=CACHE_HELP)
     prep.set_defaults(func=run_prepare)
 
     lst = sub.add_parser("list", help="recipes with piece/token counts and cache state")
     lst.add_argument("--dir", type=Path, default=Path("corpora"), help="folder of recipes (default: corpora)")
-    lst.add_argument("--cache", type=Path, default=None, help="cache folder to look in")
+    lst.add_argument("--cache", type=Path, default=None, help=CACHE_HELP)
     lst.set_defaults(func=run_list)
 
 

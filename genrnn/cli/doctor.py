@@ -120,9 +120,9 @@ def _sockets() -> Check:
 
 
 def _cache() -> Check:
-    from genrnn.corpora.text import default_cache_dir
+    from genrnn.corpora.base import cache_root
 
-    cache = default_cache_dir()
+    cache = cache_root()
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=cache):
         pass

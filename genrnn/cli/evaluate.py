@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from rich.table import Table
 
-from genrnn.cli._common import add_device_args, out
+from genrnn.cli._common import CACHE_HELP, add_device_args, out
 from genrnn.config import sample_config
 from genrnn.errors import ConfigError
 
@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "labels (default), or sample n gets held-out piece n's labels, so both sides "
                         "hold the same mix of keys, modes, rests and voices")
     p.add_argument("--seed", type=int, default=0, help="sample n uses seed + n (default 0)")
-    p.add_argument("--cache", help="cache folder for encoded corpora")
+    p.add_argument("--cache", help=CACHE_HELP)
     p.add_argument("--seq-len", type=int, default=256)
     p.add_argument("--json", action="store_true", help="print one JSON line")
     add_device_args(p)
@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from genrnn import session  # torch loads here, not at `genrnn --help`
+    from genrnn import session
     if (args.text is None) == (args.corpus is None):
         raise ConfigError("give exactly one of --text FILE|FOLDER or --corpus RECIPE.toml")
     if args.samples < 0 or (args.samples and args.corpus is None):
@@ -72,7 +72,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def _eval_corpus(model: session.Model, args: argparse.Namespace) -> int:
-    from genrnn import session  # torch loads here, not at `genrnn --help`
+    from genrnn import session
     settings = sample_config(model.kind, args.temperature, args.top_p, seed=args.seed)
     report = session.evaluate_music(model, args.corpus, args.samples, settings, args.seconds,
                                     cache_dir=args.cache, device=args.device or "cpu",
@@ -144,16 +144,16 @@ def _other_info(path: str, info: dict[str, Any]) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from genrnn import session  # torch loads here, not at `genrnn --help`
+    from genrnn import session
     info = session.checkpoint_info(args.checkpoint)
     if args.json:
         out.print(json.dumps(info, default=str))
         return 0
-    if info.get("format") in session.OTHER_FORMATS:
+    if "format" in info:  # a harmonizer or a classifier
         return _other_info(args.checkpoint, info)
     cfg, tr = info["model_config"], info["training"]
     table = Table(title=str(args.checkpoint), show_header=False)
-    rows = [("kind", tr.get("corpus", {}).get("kind", info["tokenizer"].get("kind"))),
+    rows = [("kind", info["kind"]),
             ("cell", cfg["cell"]), ("layers × hidden", f"{cfg['layers']} × {cfg['hidden']}"),
             ("embedding", cfg["embed"]), ("dropout", _dropout(cfg)),
             ("vocabulary", f"{cfg['vocab_size']} tokens ({info['tokenizer'].get('kind')})"),

@@ -18,7 +18,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from genrnn.cli._common import add_device_args, err, out, read_text_file
+from genrnn.cli._common import CACHE_HELP, add_device_args, err, out, read_text_file
 from genrnn.errors import ConfigError
 
 RUNS = Path("runs")
@@ -45,7 +45,7 @@ def _emit_json(payload: dict[str, Any]) -> None:
 def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text", help="a UTF-8 text file or folder")
     p.add_argument("--corpus", help="a corpus recipe (TOML)")
-    p.add_argument("--cache", help="cache folder for encoded corpora")
+    p.add_argument("--cache", help=CACHE_HELP)
 
 
 # ------------------------------------------------------------------ compare
@@ -143,11 +143,11 @@ def _gradient_profiles(args: argparse.Namespace) -> list[Any]:
 
     if args.checkpoint:
         model = session.load_model(args.checkpoint)
-        text = args.text or model.checkpoint.training.get("corpus", {}).get("source")
+        text = args.text or model.training.get("corpus", {}).get("source")
         if not text:
             raise ConfigError("give --text FILE: the checkpoint does not name the text it was trained on")
         corpus = session.prepare_corpus(text=text, cache_dir=args.cache, tokenizer=model.tokenizer)
-        return gradients.diagnose_checkpoint(model.checkpoint.model, corpus.val, args.window, seed=args.seed)
+        return gradients.diagnose_checkpoint(model.module, corpus.val, args.window, seed=args.seed)
     cells = compare.parse_cells(args.cells)
     if args.text is None and args.corpus is None:
         raise ConfigError("give --text FILE or --corpus RECIPE (data to measure on), or a checkpoint")
@@ -273,7 +273,7 @@ def run_neurons(args: argparse.Namespace) -> int:
         raise ConfigError("--top and --chars must be at least 1")
     model = session.load_model(args.checkpoint)
     text = read_text_file(args.text, "--text")
-    report = neurons.inspect_text(model.checkpoint.model, model.tokenizer, text, args.top, args.chars)
+    report = neurons.inspect_text(model.module, model.tokenizer, text, args.top, args.chars)
     page = neurons.html_report(report, args.html)
     if args.json:
         _emit_json({"command": "inspect neurons", "checkpoint": str(model.path), "cell": model.config.cell,

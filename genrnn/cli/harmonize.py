@@ -3,7 +3,7 @@
     genrnn harmonize train --out runs/harmonizer [--voices bass|atb] [--time-budget S] [--seed N]
     genrnn harmonize MELODY.mid --out OUT.mid [--checkpoint CKPT] [--musicxml] [--temperature T]
 
-The first form trains on the Bach chorales of the music21 corpus (genrnn.training.harmonize);
+The first form trains on the Bach chorales of the music21 corpus (genrnn.training.harmonizer);
 the second writes OUT.mid: the melody exactly as it was, plus the new voice(s) on their own
 tracks, at the melody's tempo. Both print a rich table, or with ``--json`` one JSON line.
 """
@@ -17,7 +17,8 @@ from typing import Any
 
 from rich.table import Table
 
-from genrnn.cli._common import err, out
+from genrnn.cli._common import CACHE_HELP, err, out
+from genrnn.config import HarmonizeConfig
 from genrnn.errors import ConfigError
 
 DEFAULT_RUN = Path("runs/harmonizer")
@@ -54,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--limit", type=int, default=None, help="use the first N chorales only")
     t.add_argument("--val-percent", type=float, default=None, help="chorales held out, by name hash (default 10)")
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is steadier on a busy CPU)")
-    t.add_argument("--cache", help="cache folder for the prepared chorales (default $GENRNN_CACHE)")
+    t.add_argument("--cache", help=CACHE_HELP)
     t.add_argument("--bf16", action="store_true", help="store the weights as bfloat16 (half the file)")
     p.set_defaults(func=run_harmonize)
 
@@ -77,16 +78,16 @@ def _reject(args: argparse.Namespace, names: tuple[str, ...], where: str) -> Non
 # ------------------------------------------------------------------ harmonize a melody
 
 def _harmonize(args: argparse.Namespace) -> int:
-    from genrnn.training import harmonize as H
+    from genrnn import session
 
     melody_path = Path(args.target)
     if not melody_path.is_file():
         raise ConfigError(f"{melody_path}: no such MIDI file (give a .mid melody, or `train`)")
     target = Path(args.out) if args.out else Path(f"{melody_path.stem}-harmonized.mid")
     temperature = 0.0 if args.temperature is None else args.temperature
-    ckpt = H.load_harmonizer(args.checkpoint)
+    harmonizer = session.load_harmonizer(args.checkpoint)
     xml = target.with_suffix(".musicxml") if args.musicxml else None
-    result = H.harmonize_file(ckpt, melody_path, target, temperature, args.seed or 0, xml)
+    result = session.harmonize_file(harmonizer, melody_path, target, temperature, args.seed or 0, xml)
     if args.json:
         print(json.dumps(_payload(result, temperature, args.seed or 0)))
         return 0
@@ -145,7 +146,7 @@ def _print_result(r: Any, temperature: float) -> None:
 # ------------------------------------------------------------------ train
 
 def _train(args: argparse.Namespace) -> int:
-    from genrnn.training import harmonize as H
+    from genrnn import session
 
     cfg = _train_config(args)
     run = Path(args.out) if args.out else DEFAULT_RUN
@@ -162,18 +163,13 @@ def _train(args: argparse.Namespace) -> int:
     def on_epoch(row: dict[str, Any]) -> None:
         if quiet:
             return
-        voices = H.VOICE_ORDERS[cfg.voices]
+        voices = [v for v in ("bass", "tenor", "alto") if f"{v}_onset_acc" in row]
         onsets = " ".join(f"{v} {row[f'{v}_onset_acc']:.1%}" for v in voices)
         err.print(f"  epoch {row['epoch']:3d} {row['elapsed']:6.0f} s  train {row['train_loss']:.3f}  "
                   f"held-out {row['val_loss']:.3f}  {voices[0]} frames {row[f'{voices[0]}_frame_acc']:.1%}  "
                   f"onsets right: {onsets}{'  *' if row['best'] else ''}")
 
-    result = H.train_harmonizer(cfg, run, args.cache, on_epoch, on_data)
-    if args.bf16:
-        import torch
-
-        best = H.load_harmonizer(result.checkpoint)
-        H.save_harmonizer(result.checkpoint, best.model, result.training, dtype=torch.bfloat16)
+    result = session.train_harmonizer(cfg, run, args.cache, on_epoch, on_data, dtype="bf16" if args.bf16 else None)
     size = result.checkpoint.stat().st_size
     if args.json:
         print(json.dumps({"command": "harmonize train", "checkpoint": str(result.checkpoint), "bytes": size,
@@ -185,20 +181,13 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_config(args: argparse.Namespace) -> Any:
-    from genrnn.training.harmonize import HarmonizeTrainConfig
-
-    cfg = HarmonizeTrainConfig()
+def _train_config(args: argparse.Namespace) -> HarmonizeConfig:
     plain = {"voices": args.voices, "time_budget": args.time_budget, "max_epochs": args.max_epochs,
              "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed, "limit": args.limit,
              "val_percent": args.val_percent, "threads": args.threads}
-    for key, value in plain.items():
-        if value is not None:
-            setattr(cfg, key, value)
-    cfg.model = {k: v for k, v in (("hidden", args.hidden), ("decoder_hidden", args.decoder_hidden),
-                                   ("layers", args.layers)) if v is not None}
-    cfg.validate()
-    return cfg
+    model = {k: v for k, v in (("hidden", args.hidden), ("decoder_hidden", args.decoder_hidden),
+                               ("layers", args.layers)) if v is not None}
+    return HarmonizeConfig(**{k: v for k, v in plain.items() if v is not None}, model=model)
 
 
 def _print_evaluation(result: Any, size: int) -> None:

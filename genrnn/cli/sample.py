@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from genrnn.cli._common import add_device_args, err, out_dir_arg, read_text_file
 from genrnn.config import CONDITION_GUIDANCE, SampleConfig, sample_config, sampling_defaults
 from genrnn.errors import ConfigError
-from genrnn.generation.conditions import condition_ids
 from genrnn.music.notes import MIDI_SUFFIXES
 
 DEFAULT_LENGTH = 1000
@@ -76,14 +75,18 @@ def _check_text_args(model: session.Model, args: argparse.Namespace) -> None:
 
 
 def _primer_ids(model: session.Model, args: argparse.Namespace) -> list[int] | None:
+    from genrnn import session
+
     text = args.prime
     if args.primer:
         text = (text or "") + read_text_file(args.primer, "--primer")
-    ids = condition_ids(model, args.condition or []) + (model.encode_text(text) if text else [])
+    ids = session.condition_ids(model, args.condition or []) + (model.encode_text(text) if text else [])
     return ids or None
 
 
 def run(args: argparse.Namespace) -> int:
+    from genrnn import session  # no PyTorch yet: an LSTM on the CPU streams without it
+
     if args.guidance is None:
         args.guidance = CONDITION_GUIDANCE if args.condition else 1.0
 
@@ -94,73 +97,47 @@ def run(args: argparse.Namespace) -> int:
                              guidance=args.guidance)
 
     settings_for("text")  # checks every value before a model is read
-
     if args.num < 1:
         raise ConfigError(f"--num {args.num}: expected at least 1")
     out = out_dir_arg(args.out)
-    length = args.length or DEFAULT_LENGTH
-    if args.device in (None, "cpu"):
-        # An LSTM on the CPU: NumPy only, text or a .mid in a fraction of a second (PyTorch
-        # alone takes ~1.3 s to import). Anything else takes the PyTorch path.
-        from genrnn.generation.light import LightStream, load_light, open_light
-
-        light = load_light(args.checkpoint)
-        if light is not None and light.kind == "text" and out is None and (args.guidance == 1.0 or not args.condition):
-            _check_text_args(light, args)
-            primer = _primer_ids(light, args)
-            return _stream_stdout(light, settings_for(light.kind), primer, length, args,
-                                  lambda cfg: _light_stream(LightStream(light, cfg), primer))
-        if light is not None and light.kind != "text":
-            from genrnn.cli import sample_music
-
-            if sample_music.light_ok(light, args):
-                return sample_music.run(light, settings_for(light.kind), args, out,
-                                        lambda cfg, ids: open_light(light, cfg, ids))
-    from genrnn import session  # torch loads here, not at `genrnn --help`
-
     model = session.load_model(args.checkpoint, device=args.device or "cpu")
     settings = settings_for(model.kind)
     if session.is_music_model(model):
         from genrnn.cli import sample_music
 
-        return sample_music.run(model, settings, args, out, lambda cfg, ids: session.open_stream(model, cfg, ids))
+        return sample_music.run(model, settings, args, out)
     _check_text_args(model, args)
     primer = _primer_ids(model, args)
+    length = args.length or DEFAULT_LENGTH
     if out is None:
-        return _stream_stdout(model, settings, primer, length, args,
-                              lambda cfg: _torch_stream(session.open_stream(model, cfg, primer)))
+        return _stream_stdout(model, settings, primer, length, args)
     return _write_files(model, settings, primer, length, args.num, out)
 
 
-def _light_stream(stream: Any, primer: list[int] | None) -> tuple[int, Iterator[int]]:
-    stream.prime(primer)
-    return stream.seed, (step.token for step in stream)
+def _stream_stdout(model: session.Model, settings: SampleConfig, primer: list[int] | None, length: int,
+                   args: argparse.Namespace) -> int:
+    from genrnn import session
 
-
-def _torch_stream(stream: Any) -> tuple[int, Iterator[int]]:
-    return stream.seed, (step.token for step in stream)
-
-
-def _stream_stdout(model: Any, settings: SampleConfig, primer: list[int] | None, length: int,
-                   args: argparse.Namespace, open_stream: Callable[[SampleConfig], tuple[int, Iterator[int]]]) -> int:
     write, flush = sys.stdout.write, sys.stdout.flush
+    names = model.tokenizer.chars
     for n in range(args.num):
         seed = None if settings.seed is None else settings.seed + n
-        used_seed, tokens = open_stream(SampleConfig(**{**settings.__dict__, "seed": seed}))
+        stream = session.open_stream(model, replace(settings, seed=seed), primer)
         if args.num > 1:
-            write(f"--- sample {n + 1} (seed {used_seed}) ---\n")
+            write(f"--- sample {n + 1} (seed {stream.seed}) ---\n")
         if args.prime or args.primer:
             write(model.decode(primer))
-        names = model.tokenizer.chars
-        for _, token in zip(range(length), tokens, strict=False):
-            write(names[token])
+        for _, step in zip(range(length), stream, strict=False):
+            write(names[step.token])
             flush()
         write("\n")
     return 0
 
 
-def _write_files(model, settings, primer, length, num, out: Path) -> int:  # noqa: ANN001
+def _write_files(model: session.Model, settings: SampleConfig, primer: list[int] | None, length: int, num: int,
+                 out: Path) -> int:
     from genrnn import session
+
     stream = session.open_stream(model, settings, primer, batch=num)
     ids = stream.take(length)
     head = model.decode(primer) if primer else ""

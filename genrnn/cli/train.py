@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from genrnn.cli._common import add_device_args, err, out_dir_arg
+from genrnn.cli._common import CACHE_HELP, add_device_args, err, out_dir_arg
 from genrnn.config import CELLS, DTYPES, PRESETS
 from genrnn.errors import ConfigError
 
@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     src = p.add_argument_group("data")
     src.add_argument("--text", help="a UTF-8 text file, or a folder of them (recursive)")
     src.add_argument("--corpus", help="a corpus recipe, e.g. corpora/bach_chorales.toml")
-    src.add_argument("--cache", help="cache folder for encoded corpora (default ~/.cache/genrnn)")
+    src.add_argument("--cache", help=CACHE_HELP)
     src.add_argument("--conditioned", action="store_true",
                      help="learn labels that open each piece and are held at every step (mode and key of "
                           "each MIDI piece, analysed with music21, and rests=yes|no) or each file of a "

@@ -1,13 +1,27 @@
-"""What every corpus source produces: train/val token arrays plus the tokenizer that made them."""
+"""What every corpus source shares: the prepared token arrays, the held-out split by piece, and
+the cache folder.
+
+``$GENRNN_CACHE`` is the one cache root (default ``$XDG_CACHE_HOME/genrnn``, else
+``~/.cache/genrnn``); each kind of prepared data has a folder of its own under it: ``corpora``
+(recipes), ``text`` (text files and folders), ``downloads`` (text recipes' sources),
+``chorale-grids`` (the harmonizer's chorales). A ``--cache DIR`` option names another root.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from genrnn.tokenizers.base import Tokenizer
+
+CACHE_ENV = "GENRNN_CACHE"
+CACHE_KINDS = ("corpora", "text", "downloads", "chorale-grids")
 
 
 @dataclass
@@ -28,3 +42,38 @@ class PreparedCorpus:
     @property
     def num_tokens(self) -> int:
         return int(len(self.train) + len(self.val))
+
+
+def cache_root(root: str | os.PathLike[str] | None = None) -> Path:
+    """``root`` when given, else ``$GENRNN_CACHE``, else the user's cache folder's ``genrnn``."""
+    if root is None:
+        root = os.environ.get(CACHE_ENV) or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "genrnn"
+    return Path(root).expanduser()
+
+
+def cache_folder(kind: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """The folder of one ``kind`` of prepared data under the cache root (``cache_root``)."""
+    if kind not in CACHE_KINDS:
+        raise ValueError(f"cache kind {kind!r}: expected one of {CACHE_KINDS}")
+    return cache_root(root) / kind
+
+
+def _name_hash(salt: str, name: str) -> str:
+    return hashlib.sha256(f"{salt}:{name}".encode()).hexdigest()
+
+
+def is_held_out(name: str, val_percent: float, salt: str = "genrnn") -> bool:
+    """The fixed held-out split by piece: a salted hash of the piece's name, so the split is
+    stable as pieces come and go, and every model trained on a source holds out the same ones."""
+    return (int(_name_hash(salt, name)[:8], 16) % 10_000) < val_percent * 100
+
+
+def held_out_names(names: Sequence[str], val_percent: float, salt: str = "genrnn") -> set[str]:
+    """The held-out names (``is_held_out``); with two or more pieces there is at least one on
+    each side (the piece whose hash comes lowest is held out if the percentage picked none)."""
+    val = {n for n in names if is_held_out(n, val_percent, salt)}
+    if len(names) >= 2 and val_percent > 0 and not val:
+        val = {min(names, key=lambda n: _name_hash(salt, n))}
+    if len(names) >= 2 and len(val) == len(names):
+        val.discard(max(names, key=lambda n: _name_hash(salt, n)))
+    return val

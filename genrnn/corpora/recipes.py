@@ -2,9 +2,10 @@
 
 A recipe names a source (the music21 Bach chorales, music21 ABC collections, or a folder of
 the user's MIDI files), a tokenizer, a split and an augmentation. ``prepare`` turns it into a
-``PreparedCorpus`` whose arrays are ``np.load(mmap_mode="r")`` views of .npy files cached
-under ``$GENRNN_CACHE`` (default ``~/.cache/genrnn/corpora``) in a folder keyed by the hash of
-the recipe and of the source contents. Bad files are skipped and counted (``strict`` makes the
+``PreparedCorpus`` whose arrays are ``np.load(mmap_mode="r")`` views of .npy files cached in
+the cache root's ``corpora`` folder (corpora/base.py) in a folder keyed by the hash of the
+recipe and of the source contents.
+Bad files are skipped and counted (``strict`` makes the
 first one fatal); their reasons go to ``skipped.log`` in the cache folder.
 
 Recipe keys (all top level)::
@@ -33,7 +34,6 @@ import multiprocessing
 import os
 import re
 import shutil
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -43,7 +43,9 @@ from typing import Any
 
 import numpy as np
 
-from genrnn.corpora.base import PreparedCorpus
+from genrnn.config import load_toml
+from genrnn.corpora.augment import record_variants
+from genrnn.corpora.base import PreparedCorpus, cache_folder, is_held_out
 from genrnn.errors import ConfigError, CorpusError, GenrnnError
 from genrnn.music import notation
 from genrnn.music.midi_io import read_midi
@@ -51,11 +53,6 @@ from genrnn.music.notes import MIDI_SUFFIXES, NoteSequence
 from genrnn.tokenizers import tokenizer_from_dict
 from genrnn.tokenizers.chars import CharTokenizer
 from genrnn.tokenizers.midi_events import END, START, MidiEventTokenizer
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 PREP_VERSION = 6  # 2: label dropout in labelled records; 3: the ``rests`` label; 4: records shuffled; 5: keys name their mode ("Am"); 6: the ``voices`` label
 SOURCES = ("music21-chorales", "music21-abc", "folder")
@@ -92,23 +89,12 @@ class Recipe:
 # ---------------------------------------------------------------- recipe loading
 
 
-def default_cache_dir() -> Path:
-    env = os.environ.get("GENRNN_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "genrnn" / "corpora"
-
-
 def load_recipe(path: str | os.PathLike[str], overrides: dict[str, Any] | None = None) -> Recipe:
     """Read and validate a recipe; errors name the file and the field. ``overrides`` replace
     fields of the file (e.g. ``{"labels": ["mode", "key"]}`` for ``train --conditioned``) and
     are part of the cache key like any field."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CorpusError(f"{path}: cannot read recipe ({exc.strerror or exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return _recipe_from({**raw, **(overrides or {})}, path)
+    return _recipe_from({**load_toml(path), **(overrides or {})}, path)
 
 
 def _field(raw: dict[str, Any], path: Path, key: str, types: type | tuple[type, ...], default: Any) -> Any:
@@ -278,12 +264,6 @@ def cache_key(recipe: Recipe, src_hash: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def is_val(recipe: Recipe, name: str) -> bool:
-    """Fixed held-out split by piece: a salted hash of the name, stable as files come and go."""
-    h = int(hashlib.sha256(f"{recipe.split_salt}:{name}".encode()).hexdigest()[:8], 16)
-    return (h % 10_000) < recipe.val_percent * 100
-
-
 # ---------------------------------------------------------------- per-piece work (in workers)
 
 
@@ -328,7 +308,7 @@ def _midi_result(recipe: Recipe, item: Item, val: bool) -> Result:
     tok = MidiEventTokenizer(notation.label_vocabulary(recipe.labels))
     key = notation.analyse_key(seq) if recipe.labels else None
     fixed = notation.piece_labels(seq, recipe.labels)  # the same for every transposition (rests, voices)
-    variants = [(1.0, 0)] if val else [(s, t) for s in recipe.stretch for t in range(recipe.transpose[0], recipe.transpose[1] + 1)]
+    variants = [(1.0, 0)] if val else record_variants(recipe.stretch, recipe.transpose)
     records, by_stretch = [], {}
     for factor, semis in variants:
         if factor not in by_stretch:
@@ -422,8 +402,7 @@ def prepare(
     if not items:
         raise CorpusError(f"{recipe.path}: the source has no pieces")
     src_hash = source_hash(recipe, items)
-    target = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    folder = target / f"{recipe.name}-{cache_key(recipe, src_hash)}"
+    folder = cache_folder("corpora", cache_dir) / f"{recipe.name}-{cache_key(recipe, src_hash)}"
     if not (folder / "meta.json").is_file():
         start = time.perf_counter()
         results = _run_jobs(recipe, items, strict, progress)
@@ -448,7 +427,7 @@ def load_prepared(folder: str | os.PathLike[str]) -> PreparedCorpus:
 
 
 def _run_jobs(recipe: Recipe, items: list[Item], strict: bool, progress: Progress | None) -> list[Result]:
-    jobs = [(recipe, item, is_val(recipe, item.name)) for item in items]
+    jobs = [(recipe, item, is_held_out(item.name, recipe.val_percent, recipe.split_salt)) for item in items]
     results: list[Result] = []
     for done, result in enumerate(_map(jobs), start=1):
         if strict and result.reason:
@@ -613,12 +592,10 @@ def val_tunes(corpus: PreparedCorpus) -> list[str]:
 # ---------------------------------------------------------------- listing
 
 
-def list_recipes(directory: str | os.PathLike[str] = "corpora", cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+def list_recipes(directory: str | os.PathLike[str] = "corpora",
+                 cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """One row per recipe: name, description, source, tokenizer, cache state and counts."""
-    rows = []
-    for path in sorted(Path(directory).glob("*.toml")):
-        rows.append(_recipe_row(path, Path(cache_dir).expanduser() if cache_dir else default_cache_dir()))
-    return rows
+    return [_recipe_row(path, cache_folder("corpora", cache_dir)) for path in sorted(Path(directory).glob("*.toml"))]
 
 
 def _recipe_row(path: Path, cache_root: Path) -> dict[str, Any]:

@@ -18,19 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from genrnn.corpora.base import PreparedCorpus
+from genrnn.corpora.base import PreparedCorpus, cache_folder
 from genrnn.errors import ConfigError, CorpusError
 from genrnn.tokenizers.chars import CharTokenizer, text_to_codepoints
 
 CHUNK_BYTES = 4 << 20
 VAL_FRACTION = 0.1
 CACHE_VERSION = 2
-
-
-def default_cache_dir() -> Path:
-    root = os.environ.get("GENRNN_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "genrnn")
-    return Path(root)
 
 
 def list_text_files(path: Path) -> list[Path]:
@@ -153,7 +147,8 @@ def file_label(root: Path, path: Path) -> str:
 
 def prepare_text(source: str | Path, cache_dir: str | Path | None = None,
                  tokenizer: CharTokenizer | None = None, conditioned: bool = False) -> PreparedCorpus:
-    """Encode a text file or folder. With ``tokenizer`` (resuming, evaluating) its vocab is used.
+    """Encode a text file or folder into the cache (``cache_dir``: its root, corpora/base.py).
+    With ``tokenizer`` (resuming, evaluating) its vocab is used.
     ``conditioned``: each file of a folder starts with a label token ``file=NAME`` (one-to-many:
     ``sample --condition file=NAME`` writes in that file's manner)."""
     src = Path(source)
@@ -177,7 +172,7 @@ def prepare_text(source: str | Path, cache_dir: str | Path | None = None,
             raise CorpusError(f"{src}: files without a label in the model's tokenizer: {', '.join(missing[:5])}")
         count += len(files)
     vocab_key = hashlib.sha256(("".join(tok.chars) + "\0".join(tok.labels)).encode()).hexdigest()[:12]
-    cache = Path(cache_dir) if cache_dir else default_cache_dir() / "text"
+    cache = cache_folder("text", cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
     npy = cache / f"{sha[:24]}-{vocab_key}{'-labelled' if labels else ''}-v{CACHE_VERSION}.npy"
     if not npy.exists():

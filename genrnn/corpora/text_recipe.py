@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from genrnn.config import load_toml
-from genrnn.corpora.base import PreparedCorpus
+from genrnn.corpora.base import PreparedCorpus, cache_folder
 from genrnn.corpora.fetch import fetch
-from genrnn.corpora.text import default_cache_dir, prepare_text
+from genrnn.corpora.text import prepare_text
 from genrnn.errors import ConfigError
 
 
@@ -25,8 +25,7 @@ def resolve_text_source(path: str | Path, cache_dir: str | Path | None = None) -
     url, sha = data.get("url"), data.get("sha256")
     if not url or not sha:
         raise ConfigError(f"{p}: a text recipe needs `file = \"...\"` or both `url` and `sha256`")
-    cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    return fetch(str(url), str(sha), cache / "downloads", name=data.get("filename"))
+    return fetch(str(url), str(sha), cache_folder("downloads", cache_dir), name=data.get("filename"))
 
 
 def prepare_text_recipe(path: str | Path, cache_dir: str | Path | None = None, tokenizer=None) -> PreparedCorpus:  # noqa: ANN001

@@ -116,7 +116,7 @@ def draw_labels(stream: Any, tokenizer: Any, ids: Sequence[int]) -> list[str]:
 
 
 def settle_labels(stream: Any, tokenizer: Any, ids: Sequence[int]) -> None:
-    """After priming ``stream`` (``Generator`` or ``LightStream``) with ``ids``: the model draws
+    """After priming ``stream`` (``stream.Stream``) with ``ids``: the model draws
     the labels it was not given (``stream.drawn_labels``), then, when its settings guide, the
     unlabelled twin is attached."""
     stream.drawn_labels = draw_labels(stream, tokenizer, ids)

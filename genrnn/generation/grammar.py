@@ -24,7 +24,7 @@ So, before each draw, ``EventGrammar.mask`` forbids:
 
 The mask is renormalised by the sampler like any other filter (temperature, top-k, top-p act on
 what is allowed). O(notes sounding) per step, a handful of element writes. NumPy, no torch: the
-PyTorch stream (``stream.Generator``) and the torch-free sampler (``light.py``) share it.
+stream (``stream.Stream``) applies it on either back-end.
 """
 
 from __future__ import annotations

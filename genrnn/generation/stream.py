@@ -1,13 +1,19 @@
-"""The stream: a Generator holds the hidden state and yields tokens forever.
+"""The stream: one class holds a model's state and yields tokens for ever, on either back-end.
 
-    stream = Generator(model, tokenizer, settings)
-    stream.prime(tokens)
-    for step in stream:           # step.token, step.probs, step.state
-        ...                       # stream.settings may change between steps
+    stream = open_stream(model, settings, primer)   # primed, labels drawn, guidance attached
+    for step in stream:                              # step.token, step.probs
+        ...                                          # stream.settings may change between steps
 
 Each step is one call of the cell on one token: O(1) work whatever the position, the memory
-carried in the state. A new ``settings`` applies to the very next token, because sampling
-happens at the moment ``__next__`` is called, from logits already computed.
+carried in the state. A new ``settings`` applies to the very next token, because the draw
+happens when ``__next__`` is called, from logits already computed.
+
+The model's arithmetic is a *back-end* (``Backend``): ``generation/light.py``'s NumPy LSTM
+step (an LSTM on the CPU: no PyTorch needed, so output starts before PyTorch could load) or
+``models/step.py``'s PyTorch ``TorchStep`` (GPUs, every other cell). Everything else is here,
+once, in NumPy: primer checks and the default primer, the grammar masks (grammar.py),
+classifier-free guidance, and the draw (sampler.py: temperature, top-k, top-p over the
+tokenizer's nucleus). No PyTorch is imported by this module.
 """
 
 from __future__ import annotations
@@ -15,17 +21,35 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
-import torch
 
 from genrnn.config import SampleConfig
 from genrnn.errors import ConfigError
+from genrnn.generation.conditions import settle_labels
 from genrnn.generation.grammar import EventGrammar, LabelMask
-from genrnn.generation.sampler import sample, sample_numpy
-from genrnn.models.rnn import RNNLanguageModel, State
-from genrnn.models.step import FusedStep
+from genrnn.generation.sampler import sample
 from genrnn.tokenizers.base import Tokenizer
+
+
+class Backend(Protocol):
+    """A model's one-token step over ``batch`` streams, its state held inside."""
+
+    batch: int
+
+    def prime(self, ids: Sequence[int]) -> np.ndarray:
+        """Feed ``ids`` to every stream; the logits (B, V) for the next position."""
+
+    def step(self, tokens: np.ndarray) -> np.ndarray:
+        """tokens (B,) → logits (B, V), the state advanced."""
+
+    def fresh(self) -> Backend:
+        """The same weights with a new state (guidance's twin)."""
+
+    @property
+    def state(self) -> Any:
+        """The carried state (back-end specific: NumPy (h, c) or PyTorch tensors)."""
 
 
 @dataclass
@@ -34,17 +58,11 @@ class Step:
 
     index: int  # 0 for the first generated token
     tokens: list[int]
-    probs: torch.Tensor  # (B, V) the distribution the tokens were drawn from
-    state: State
+    probs: np.ndarray  # (B, V) the distribution the tokens were drawn from
 
     @property
     def token(self) -> int:
         return self.tokens[0]
-
-    @property
-    def prob(self) -> float:
-        """Probability of the chosen token (stream 0)."""
-        return float(self.probs[0, self.tokens[0]])
 
 
 def default_primer(tokenizer: Tokenizer) -> list[int]:
@@ -52,44 +70,46 @@ def default_primer(tokenizer: Tokenizer) -> list[int]:
     start = getattr(tokenizer, "start_tokens", None)
     if callable(start):
         return list(start())
-    if getattr(tokenizer, "kind", "") == "chars":
-        chars = tokenizer.chars  # type: ignore[attr-defined]
-        return [chars.index("\n")] if "\n" in chars else [0]
-    return [0]
+    chars = getattr(tokenizer, "chars", None)
+    return [chars.index("\n")] if chars and "\n" in chars else [0]
 
 
-class Generator:
-    def __init__(self, model: RNNLanguageModel, tokenizer: Tokenizer,
-                 settings: SampleConfig | None = None, *, batch: int = 1) -> None:
-        if batch < 1:
-            raise ConfigError(f"batch = {batch}: expected at least 1 stream")
-        self.model = model.eval()
+class Stream:
+    """Token after token from a back-end: the grammar, guidance and the draw live here."""
+
+    def __init__(self, backend: Backend, tokenizer: Tokenizer, settings: SampleConfig | None = None) -> None:
+        self.backend = backend
         self.tokenizer = tokenizer
-        self.batch = batch
-        self.device = next(model.parameters()).device
+        self.batch = backend.batch
         self._settings = settings or SampleConfig()
         self.seed = self._settings.seed if self._settings.seed is not None else random.SystemRandom().randrange(2**31)
-        self.rng = torch.Generator(device=self.device)
-        self.rng.manual_seed(self.seed)
-        # On the CPU the draw runs in NumPy (a few µs instead of tens): its own seeded stream.
-        self.np_rng = np.random.default_rng(self.seed) if self.device.type == "cpu" else None
-        self._step = FusedStep(model)  # snapshot of the weights, one small GEMV per layer
-        self.state: State = model.init_state(batch, self.device)
-        self.logits: torch.Tensor | None = None  # (B, V) for the next position
+        self.rng = np.random.default_rng(self.seed)
+        self.logits: np.ndarray | None = None  # (B, V) for the next position
         self.index = 0
-        self.guide: Generator | None = None  # the unconditioned twin (classifier-free guidance)
-        self.drawn_labels: list[str] = []  # labels the model chose after the primer (session.open_stream)
+        self.guide: Stream | None = None  # the unconditioned twin (classifier-free guidance)
+        self.drawn_labels: list[str] = []  # labels the model chose after the primer (open_stream)
         # What cannot be said next (grammar.py): the event grammar, one per stream, for event
         # models; label ids for character models trained with labels.
         self.grammars: list[EventGrammar | LabelMask] = []
-        # The ids top-p truncates (sampler.distribution): an event model's END and note-ons
-        # (MidiEventTokenizer.nucleus), else all.
+        # The ids top-p truncates (sampler.py): an event model's END and note-ons, else all.
         self.nucleus: tuple[int, int] | None = getattr(tokenizer, "nucleus", None)
         kind = getattr(tokenizer, "kind", "")
         if kind == "midi_events":
-            self.grammars = [EventGrammar.for_tokenizer(tokenizer) for _ in range(batch)]
+            self.grammars = [EventGrammar.for_tokenizer(tokenizer) for _ in range(self.batch)]
         elif kind == "chars" and getattr(tokenizer, "labels", None):
-            self.grammars = [LabelMask(tokenizer.vocab_size, len(tokenizer.chars))] * batch
+            self.grammars = [LabelMask(tokenizer.vocab_size, len(tokenizer.chars))] * self.batch
+
+    @property
+    def settings(self) -> SampleConfig:
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: SampleConfig) -> None:
+        self._settings = value  # takes effect at the next step
+
+    @property
+    def state(self) -> Any:
+        return self.backend.state
 
     @property
     def allow_end(self) -> bool:
@@ -107,24 +127,13 @@ class Generator:
             if isinstance(g, EventGrammar):
                 g.restrict_next(ids)
 
-    @property
-    def settings(self) -> SampleConfig:
-        return self._settings
-
-    @settings.setter
-    def settings(self, value: SampleConfig) -> None:
-        self._settings = value  # takes effect at the next step
-
-    @torch.inference_mode()
     def prime(self, tokens: Sequence[int] | None = None) -> None:
         """Feed a primer (the same for every stream); with none, the tokenizer's start."""
-        ids = list(tokens) if tokens else default_primer(self.tokenizer)
-        bad = [t for t in ids if not 0 <= int(t) < self.tokenizer.vocab_size]
+        ids = [int(t) for t in tokens] if tokens else default_primer(self.tokenizer)
+        bad = [t for t in ids if not 0 <= t < self.tokenizer.vocab_size]
         if bad:
             raise ConfigError(f"primer token ids {bad[:5]} outside the vocabulary (0..{self.tokenizer.vocab_size - 1})")
-        x = torch.tensor(ids, dtype=torch.long, device=self.device).unsqueeze(0).expand(self.batch, -1)
-        logits, self.state = self.model(x, self.state)  # (B, T, V)
-        self.logits = logits[:, -1]
+        self.logits = self.backend.prime(ids)
         for g in self.grammars:
             g.feed(ids)
 
@@ -132,17 +141,17 @@ class Generator:
         """Classifier-free guidance: a twin stream primed with ``unconditioned`` (the primer
         without its labels) follows every drawn token; each draw uses u + w·(c − u) with
         w = ``settings.guidance`` (the twin's logits u, this stream's c)."""
-        twin = Generator(self.model, self.tokenizer, self._settings, batch=self.batch)
+        twin = Stream(self.backend.fresh(), self.tokenizer, self._settings)
         twin.grammars = []  # the grammar is applied once, to the mixed logits
         twin.prime(unconditioned)
         self.guide = twin
 
-    @torch.inference_mode()
-    def feed(self, tokens: torch.Tensor) -> None:
-        """Advance the state by ``tokens`` (B,) chosen elsewhere (teacher forcing)."""
-        for g, t in zip(self.grammars, tokens.tolist(), strict=False):
+    def feed(self, tokens: Sequence[int]) -> None:
+        """Advance every stream by ``tokens`` (B,) chosen elsewhere (teacher forcing)."""
+        ids = np.asarray(tokens, dtype=np.int64).reshape(self.batch)
+        for g, t in zip(self.grammars, ids.tolist(), strict=False):
             g.feed((t,))
-        self.logits, self.state = self._step(tokens, self.state)
+        self.logits = self.backend.step(ids)
 
     def __iter__(self) -> Iterator[Step]:
         return self
@@ -154,33 +163,17 @@ class Generator:
         logits = self.logits
         w = self._settings.guidance
         if self.guide is not None and w != 1.0:
-            assert self.guide.logits is not None
-            if self.np_rng is not None:
-                u = self.guide.logits.numpy()
-                logits = torch.from_numpy(u + np.float32(w) * (logits.numpy() - u))
-            else:
-                with torch.inference_mode():
-                    logits = self.guide.logits + w * (logits - self.guide.logits)
-        mask = None
+            u = self.guide.logits
+            logits = u + np.float32(w) * (logits - u)
         if self.grammars:
-            mask = (self.grammars[0].mask(self._settings) if self.batch == 1
+            mask = (self.grammars[0].mask(self._settings)[None] if self.batch == 1
                     else np.stack([g.mask(self._settings) for g in self.grammars]))
-        if self.np_rng is not None:  # CPU: NumPy all the way (a torch op between NumPy's GEMVs
-            # costs far more than itself: BLAS's threads spin against torch's)
-            logits_np = logits.numpy() if mask is None else np.where(mask, np.float32(-np.inf), logits.numpy())
-            ids, p = sample_numpy(logits_np, self._settings, self.np_rng, self.nucleus)
-            tokens, probs = torch.from_numpy(ids), torch.from_numpy(p)
-        else:
-            with torch.inference_mode():
-                if mask is not None:
-                    logits = logits.masked_fill(torch.from_numpy(mask).to(self.device, non_blocking=True), float("-inf"))
-                tokens, probs = sample(logits, self._settings, self.rng, self.nucleus)
-        for g, t in zip(self.grammars, tokens.tolist(), strict=False):
-            g.feed((t,))
-        self.logits, self.state = self._step(tokens, self.state)
+            logits = np.where(mask, np.float32(-np.inf), logits)
+        ids, probs = sample(logits, self._settings, self.rng, self.nucleus)
+        self.feed(ids)
         if self.guide is not None:
-            self.guide.feed(tokens)
-        step = Step(self.index, tokens.tolist(), probs, self.state)
+            self.guide.feed(ids)
+        step = Step(self.index, ids.tolist(), probs)
         self.index += 1
         return step
 
@@ -188,7 +181,19 @@ class Generator:
         """The next ``n`` tokens of every stream, as one list per stream."""
         out: list[list[int]] = [[] for _ in range(self.batch)]
         for _ in range(n):
-            step = next(self)
-            for b, t in enumerate(step.tokens):
+            for b, t in enumerate(next(self).tokens):
                 out[b].append(t)
         return out
+
+
+def open_stream(model: Any, settings: SampleConfig, primer: Sequence[int] | None = None, batch: int = 1) -> Stream:
+    """A primed stream of ``model`` (anything with ``tokenizer`` and ``backend(batch)``:
+    ``session.Model``). An event model trained with labels then draws those it was not given
+    (a key for mode=minor, all of them for a bare START: pieces from START alone are
+    measurably worse), and a guided one gets its unlabelled twin (conditions.settle_labels)."""
+    if batch < 1:
+        raise ConfigError(f"batch = {batch}: expected at least 1 stream")
+    stream = Stream(model.backend(batch), model.tokenizer, settings)
+    stream.prime(primer)
+    settle_labels(stream, model.tokenizer, list(primer) if primer else default_primer(model.tokenizer))
+    return stream

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from genrnn.config import _check_choice, _check_range
+from genrnn.config import check_choice, check_range
 from genrnn.tokenizers.midi_events import NOTE_OFF, NOTE_ON, TIME_SHIFT
 
 CLASSIFIER_CELLS = ("lstm", "gru")
@@ -45,14 +45,14 @@ class ClassifierConfig:
     pitch_classes: bool = True  # note tokens also get a vector shared by their pitch class
 
     def __post_init__(self) -> None:
-        _check_range("vocab_size", self.vocab_size, 1, 10_000_000)
-        _check_range("num_classes", self.num_classes, 2, 100_000)
-        _check_choice("cell", self.cell, CLASSIFIER_CELLS)
-        _check_range("embed", self.embed, 1, 65_536)
-        _check_range("hidden", self.hidden, 1, 65_536)
-        _check_range("layers", self.layers, 1, 16)
-        _check_range("dropout", self.dropout, 0.0, 0.95)
-        _check_choice("pool", self.pool, POOLS)
+        check_range("vocab_size", self.vocab_size, 1, 10_000_000)
+        check_range("num_classes", self.num_classes, 2, 100_000)
+        check_choice("cell", self.cell, CLASSIFIER_CELLS)
+        check_range("embed", self.embed, 1, 65_536)
+        check_range("hidden", self.hidden, 1, 65_536)
+        check_range("layers", self.layers, 1, 16)
+        check_range("dropout", self.dropout, 0.0, 0.95)
+        check_choice("pool", self.pool, POOLS)
 
 
 class SequenceClassifier(nn.Module):

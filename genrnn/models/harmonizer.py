@@ -29,12 +29,16 @@ Decoding runs the decoder one frame at a time with its state carried (O(1) per f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
-from genrnn.music.voices import HOLD, METER_SIZE, REST, VOCAB_SIZE
+from genrnn.config import check_range
+from genrnn.errors import ConfigError
+from genrnn.music.voices import HOLD, METER_SIZE, REST, VOCAB_SIZE, VOICE_NAMES
 
 VOICE_ORDERS = {"bass": ("bass",), "atb": ("bass", "tenor", "alto")}  # prediction order
 
@@ -51,18 +55,14 @@ class HarmonizerConfig:
     decoder_hidden: int = 160
     dropout: float = 0.2
 
-    def validate(self) -> None:
-        """ValueError naming the field; the checkpoint loader turns it into a CheckpointError."""
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "voices", tuple(self.voices))  # JSON gives a list
         if not self.voices or any(v not in ("alto", "tenor", "bass") for v in self.voices):
-            raise ValueError(f"voices {list(self.voices)}: expected some of alto, tenor, bass")
+            raise ConfigError(f"voices = {list(self.voices)}: expected some of alto, tenor, bass")
         for name in ("vocab_size", "meter_size", "embed", "hidden", "layers", "decoder_hidden"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or not 1 <= value <= 4096:
-                raise ValueError(f"{name} = {value!r}: expected an integer in 1..4096")
-        if not isinstance(self.meter_embed, int) or not 0 <= self.meter_embed <= 4096:
-            raise ValueError(f"meter_embed = {self.meter_embed!r}: expected an integer in 0..4096")
-        if not 0.0 <= float(self.dropout) < 1.0:
-            raise ValueError(f"dropout = {self.dropout!r}: expected 0 <= dropout < 1")
+            check_range(name, getattr(self, name), 1, 4096)
+        check_range("meter_embed", self.meter_embed, 0, 4096)
+        check_range("dropout", self.dropout, 0.0, 0.95)
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -110,7 +110,6 @@ def sounding(tokens: torch.Tensor) -> torch.Tensor:
 class Harmonizer(nn.Module):
     def __init__(self, config: HarmonizerConfig) -> None:
         super().__init__()
-        config.validate()
         self.config = c = config
         self.embed = nn.Embedding(c.vocab_size, c.embed)
         self.onset = nn.Embedding(2, c.embed)  # added to the sounding pitch: struck now, or held
@@ -209,3 +208,36 @@ def _pick(logits: torch.Tensor, temperature: float, generator: torch.Generator |
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+# ---------------------------------------------------------------- batches
+
+
+@dataclass
+class Batch:
+    melody: torch.Tensor  # (B, T)
+    meter: torch.Tensor  # (B, T)
+    targets: torch.Tensor  # (B, T, V), REST in padding
+    lengths: torch.Tensor  # (B,)
+    mask: torch.Tensor  # (B, T) True on real frames
+
+
+def _voice_columns(voices: Sequence[str]) -> list[int]:
+    return [VOICE_NAMES.index(v) for v in voices]
+
+
+def make_batch(pieces: Sequence[tuple[np.ndarray, np.ndarray]], voices: Sequence[str]) -> Batch:
+    """pieces of (tokens (T, 4), meter (T,)) → padded tensors."""
+    cols = _voice_columns(voices)
+    longest = max(len(t) for t, _ in pieces)
+    n = len(pieces)
+    melody = np.full((n, longest), REST, dtype=np.int64)
+    meter = np.zeros((n, longest), dtype=np.int64)
+    targets = np.full((n, longest, len(cols)), REST, dtype=np.int64)
+    lengths = np.array([len(t) for t, _ in pieces], dtype=np.int64)
+    for i, (tokens, pos) in enumerate(pieces):
+        melody[i, : len(tokens)] = tokens[:, 0]
+        meter[i, : len(tokens)] = pos
+        targets[i, : len(tokens)] = tokens[:, cols]
+    mask = np.arange(longest)[None, :] < lengths[:, None]
+    return Batch(*(torch.from_numpy(a) for a in (melody, meter, targets, lengths, mask)))

@@ -6,7 +6,7 @@ recurrence removed, so the next token depends on the current token only. ``cell=
 the parallel-scan cell of models/mingru.py.
 
 State is always a tuple of tensors, each ``(layers, B, H)``: ``(h, c)`` for LSTM, ``(h,)``
-for GRU, vanilla RNNs and minGRU, ``()`` for ``none``. It is what the Generator carries forward.
+for GRU, vanilla RNNs and minGRU, ``()`` for ``none``. It is what a stream carries forward.
 A model with labels (``config.cond_ids``, models/labels.py) carries one more tensor at the
 end, ``(1, B, G)``: the label in force for each of its G kinds, whose embeddings are added to
 every step's input.
@@ -73,19 +73,12 @@ class RNNLanguageModel(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        # PyTorch's defaults otherwise. Measured on Tiny Shakespeare (150 steps, reference
-        # config): a forget-gate bias of 1 or a narrower embedding each cost ~0.1 nats/char in
-        # short budgets, so neither is used.
-        if self.labels is not None:
-            # Labels start as a small nudge beside the token embedding (N(0, 1)). nn.Embedding's
-            # own N(0, 1), summed over three held kinds, outweighed the token 3:1 at every step
-            # and held the conditioned music preset at the unigram loss (4.4 nats/event) for its
-            # first 4 of 20 minutes; at 0.1 it is at 1.35 after 2 (benchmarks/README.md).
+        # PyTorch's defaults otherwise; why: benchmarks/README.md ("Initialisation").
+        if self.labels is not None:  # labels: a small nudge beside the token embedding
             with torch.no_grad():
                 self.cond_embed.weight.normal_(0.0, 0.1)
                 self.cond_embed.weight[0].zero_()
-        if self.config.cell == "rnn_relu":
-            # Identity recurrent init keeps ReLU RNNs from exploding at the start (Le et al., 2015).
+        if self.config.cell == "rnn_relu":  # 0.5·I recurrent weights: no explosion at the start
             for name, p in self.rnn.named_parameters():
                 if name.startswith("weight_hh"):
                     with torch.no_grad():

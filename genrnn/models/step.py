@@ -2,7 +2,7 @@
 
 Calling ``nn.LSTM`` on a sequence of length one pays for a whole sequence kernel's set-up
 (≈0.8 ms on a 2-core CPU with oneDNN). Generation only ever needs one step, so this module
-precomputes, once per Generator:
+precomputes, once per stream:
 
 - layer 0's input projection for every token (``embed @ W_ih0ᵀ + b``): a (V, G·H) table, so
   the first layer's input costs a row lookup;
@@ -15,17 +15,20 @@ or one ``addmm`` (deeper layers) and a lerp.
 The work per token is a fixed handful of small matrix-vector products: O(1), whatever the
 position. Weights are snapshotted: build a new FusedStep after the model changes.
 
-On the CPU the LSTM step runs in NumPy on views of the same weights: each PyTorch op costs a
+``TorchStep`` wraps it as the stream's PyTorch back-end (generation/stream.py): the model's
+state on its device, primed through the whole model in one call, then one step per token. An
+LSTM on the CPU takes the NumPy back-end instead (generation/light.py): each PyTorch op costs a
 few microseconds of dispatch, NumPy's well under one, and a one-token step is ~20 tiny ops.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
 from genrnn.models.mingru import sequential_step
-from genrnn.models.numpy_lstm import LstmArrays, lstm_step
 from genrnn.models.rnn import RNNLanguageModel, State
 
 
@@ -45,7 +48,6 @@ class FusedStep:
     def _build(self) -> None:
         self.track = self.model.labels  # labels held at every step (models/labels.py), or None
         self._extra: torch.Tensor | None = None  # this step's label rows for layer 0's input
-        self.numpy = False  # the NumPy LSTM step (CPU), set below
         emb = self.model.embed.weight.detach().float()  # (V, E)
         self.head_w = self.model.head.weight.detach().float().t().contiguous()  # (H, V)
         self.head_b = self.model.head.bias.detach().float()
@@ -83,11 +85,6 @@ class FusedStep:
         else:
             self.table0 = emb @ self.w_ih[0] + self.b[0]  # (V, G·H)
         self._build_labels()
-        self.numpy = self.cell == "lstm" and self.emb.device.type == "cpu"
-        if self.numpy:  # zero-copy views for the NumPy step
-            self.np_arrays = LstmArrays(self.table0.numpy(), self.w_hh[0].numpy(), [w.numpy() for w in self.w_cat],
-                                        [b.numpy() for b in self.b], self.head_w.numpy(), self.head_b.numpy(),
-                                        self.cond_table.numpy() if self.track is not None else None)
 
     def _build_mingru(self) -> None:
         projs = self.model.rnn.proj
@@ -107,18 +104,14 @@ class FusedStep:
     def __call__(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """tokens (B,) → logits (B, V), new state."""
         if self.track is None or self.cell == "none":
-            return self._call(tokens, state, None)
+            return self._call(tokens, state)
         slots = self.track.step(state[-1][0].cpu().numpy().astype(np.int64), tokens.cpu().numpy())  # (B, G)
-        held = torch.from_numpy(slots.astype(np.float32)[None])
-        if not self.numpy:  # (the NumPy step adds the label rows itself: no torch op between GEMVs)
-            self._extra = self.cond_table[torch.from_numpy(slots).to(self.table0.device)].sum(dim=1)
-            held = held.to(self.table0.device)
-        logits, new = self._call(tokens, state[:-1], slots)
+        held = torch.from_numpy(slots.astype(np.float32)[None]).to(self.table0.device)
+        self._extra = self.cond_table[torch.from_numpy(slots).to(self.table0.device)].sum(dim=1)
+        logits, new = self._call(tokens, state[:-1])
         return logits, (*new, held)
 
-    def _call(self, tokens: torch.Tensor, state: State, slots: np.ndarray | None) -> tuple[torch.Tensor, State]:
-        if self.cell == "lstm" and self.numpy:
-            return self._lstm_numpy(tokens, state, slots)  # no autograd involved: no context needed
+    def _call(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         with torch.inference_mode():
             return self._torch_step(tokens, state)
 
@@ -153,10 +146,6 @@ class FusedStep:
             hs.append(x)
             cs.append(c_new)
         return torch.stack(hs), torch.stack(cs)
-
-    def _lstm_numpy(self, tokens: torch.Tensor, state: State, slots: np.ndarray | None) -> tuple[torch.Tensor, State]:
-        logits, hs, cs = lstm_step(self.np_arrays, tokens.numpy(), state[0].numpy(), state[1].numpy(), slots)
-        return torch.from_numpy(logits), (torch.from_numpy(hs), torch.from_numpy(cs))
 
     def _gru(self, tokens: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         hs = []
@@ -197,3 +186,28 @@ class FusedStep:
             x = act(pre)
             hs.append(x)
         return torch.stack(hs)
+
+
+class TorchStep:
+    """``stream.Backend`` in PyTorch: a model's state on its device, one ``FusedStep`` per token."""
+
+    def __init__(self, model: RNNLanguageModel, batch: int = 1, fused: FusedStep | None = None) -> None:
+        self.model = model.eval()
+        self.batch = batch
+        self.device = next(model.parameters()).device
+        self._step = fused or FusedStep(model)
+        self.state: State = model.init_state(batch, self.device)
+
+    @torch.inference_mode()
+    def prime(self, ids: Sequence[int]) -> np.ndarray:
+        x = torch.tensor(list(ids), dtype=torch.long, device=self.device).unsqueeze(0).expand(self.batch, -1)
+        logits, self.state = self.model(x, self.state)  # (B, T, V)
+        return logits[:, -1].float().cpu().numpy()
+
+    def step(self, tokens: np.ndarray) -> np.ndarray:
+        ids = torch.from_numpy(np.asarray(tokens, dtype=np.int64)).to(self.device)
+        logits, self.state = self._step(ids, self.state)
+        return logits.float().cpu().numpy()
+
+    def fresh(self) -> TorchStep:
+        return TorchStep(self.model, self.batch, self._step)

@@ -13,8 +13,8 @@ frame t of the others. ``meter`` gives each frame its position in the bar (0 = d
 - ``prepare_chorales`` reads the Bach chorales of the music21 corpus onto the grid (soprano,
   alto, tenor, bass), skips and counts the ones without exactly four vocal parts, and caches
   the result as ``.npy`` + ``.json`` (no pickle) so a second run does not parse anything.
-- ``is_val`` holds pieces out by a salted hash of their name (stable as pieces come and go).
-- ``transpose_tokens`` / ``transpositions`` do the key augmentation of training pieces.
+- ``transpose_tokens`` / ``transpositions`` move a piece on the grid (the harmonizer's key
+  augmentation, corpora/augment.py; its held-out split is corpora/base.py's, by name).
 - ``melody_from_midi`` puts an arbitrary MIDI melody on the grid at its own tempo: onsets and
   ends go to the nearest 16th; a polyphonic file gives its top voice (and says so).
 - ``harmonized_sequence`` turns generated voices back into notes, under the original melody
@@ -118,26 +118,6 @@ def meter_positions(frames: int, bar_frames: int, pickup_frames: int = 0) -> np.
     return np.minimum(pos, METER_SIZE - 1).astype(np.int8)
 
 
-# ---------------------------------------------------------------- held-out split
-
-
-def is_val(name: str, val_percent: float, salt: str = "genrnn") -> bool:
-    """Fixed held-out split by piece: a salted hash of the name (like corpora recipes)."""
-    h = int(hashlib.sha256(f"{salt}:{name}".encode()).hexdigest()[:8], 16)
-    return (h % 10_000) < val_percent * 100
-
-
-def split_names(names: Sequence[str], val_percent: float, salt: str = "genrnn") -> set[str]:
-    """The held-out names; with two or more pieces there is at least one of each side
-    (the piece whose hash comes lowest is held out if the percentage picked none)."""
-    val = {n for n in names if is_val(n, val_percent, salt)}
-    if len(names) >= 2 and val_percent > 0 and not val:
-        val = {min(names, key=lambda n: hashlib.sha256(f"{salt}:{n}".encode()).hexdigest())}
-    if len(names) >= 2 and len(val) == len(names):
-        val.discard(max(names, key=lambda n: hashlib.sha256(f"{salt}:{n}".encode()).hexdigest()))
-    return val
-
-
 # ---------------------------------------------------------------- chorales → grid
 
 
@@ -220,10 +200,6 @@ class ChoraleSet:
     @property
     def skipped_count(self) -> int:
         return sum(len(v) for v in self.skipped.values())
-
-    def split(self, val_percent: float, salt: str = "genrnn") -> tuple[list[ChoraleGrid], list[ChoraleGrid]]:
-        val = split_names([g.name for g in self.grids], val_percent, salt)
-        return [g for g in self.grids if g.name not in val], [g for g in self.grids if g.name in val]
 
 
 def _cache_folder(cache_dir: Path, names: Sequence[str]) -> Path:

@@ -120,33 +120,13 @@ def shifted(events: Iterable[TimedMessage], offset: float) -> Iterator[TimedMess
         yield TimedMessage(ev.time + offset, ev.msg)
 
 
-def token_messages(
-    tokens: Iterable[int], *, channel: int = 0, program: int | None = 0, offset: float = 0.0
-) -> Iterator[TimedMessage]:
-    """A lazy MIDI-event token stream (e.g. a Generator's tokens) as timed messages.
-
-    Decodes one token at a time with ``EventStreamDecoder``; a program change goes first
-    (unless ``program`` is None), and when the tokens run out, or the consumer closes this
-    iterator, the notes still open get their note_offs.
-    """
-    from genrnn.tokenizers.midi_events import EventStreamDecoder
-
-    decoder = EventStreamDecoder()
+def note_event_messages(events: Iterable[tuple[float, int, int]], *, channel: int = 0, program: int | None = 0,
+                        start: float = 0.0) -> Iterator[TimedMessage]:
+    """A lazy stream of (seconds, pitch, velocity; 0 = off) note events, as a model makes them,
+    as timed messages: a program change first (unless ``program`` is None) at ``start``. A
+    consumer that stops early leaves notes open: the scheduler's Output releases them."""
     if program is not None:
-        yield TimedMessage(offset, mido.Message("program_change", channel=channel, program=program))
-    try:
-        for token in tokens:
-            for ev in decoder.feed(token):
-                yield _note_message(ev.time + offset, ev.pitch, ev.velocity, channel)
-            if decoder.ended:
-                return
-    finally:
-        # a consumer that stops early closes us: the scheduler's Output releases its own notes
-        pending = decoder.close()
-    for ev in pending:
-        yield _note_message(ev.time + offset, ev.pitch, 0, channel)
-
-
-def _note_message(time: float, pitch: int, velocity: int, channel: int) -> TimedMessage:
-    kind = "note_on" if velocity > 0 else "note_off"
-    return TimedMessage(time, mido.Message(kind, channel=channel, note=pitch, velocity=velocity))
+        yield TimedMessage(start, mido.Message("program_change", channel=channel, program=program))
+    for at, pitch, velocity in events:
+        kind = "note_on" if velocity > 0 else "note_off"
+        yield TimedMessage(at, mido.Message(kind, channel=channel, note=pitch, velocity=velocity))

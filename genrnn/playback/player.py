@@ -11,7 +11,7 @@ from types import FrameType
 
 from genrnn.music.notes import NoteSequence
 from genrnn.playback.clock import Clock
-from genrnn.playback.events import TimedMessage, file_events, sequence_events
+from genrnn.playback.events import TimedMessage, sequence_events
 from genrnn.playback.ports import Output, open_output
 from genrnn.playback.scheduler import DEFAULT_LOOKAHEAD, PlaybackStats, Scheduler
 
@@ -42,11 +42,6 @@ def play_stream(
         return sched.play(events, port, loop=loop)
     with open_output(port, soundfont=soundfont) as out:
         return sched.play(events, out, loop=loop)
-
-
-def play_file(path: str | Path, port: str | Output, **kwargs: object) -> PlaybackStats:
-    """Play a .mid file (every channel message, as written) to a port; see ``play_stream``."""
-    return play_stream(file_events(path), port, **kwargs)  # type: ignore[arg-type]
 
 
 @contextmanager

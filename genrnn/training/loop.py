@@ -28,14 +28,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from genrnn import __version__
+from genrnn import __version__, fileformat
 from genrnn.config import ModelConfig, TrainConfig, to_dict
 from genrnn.corpora.base import PreparedCorpus
 from genrnn.errors import CheckpointError, ConfigError
+from genrnn.models.info import read_info
 from genrnn.models.rnn import RNNLanguageModel, State, count_parameters, detach_state
+from genrnn.models.weights import load_weights, save_model
 from genrnn.training import checkpoint as ckpt
 from genrnn.training import distributed as dist_util
 from genrnn.training.data import StreamBatcher, eval_streams
+from genrnn.training.schedule import adamw, lr_at, progress, set_lr
 
 
 @dataclass
@@ -112,14 +115,6 @@ def autocast(device: torch.device, dtype: torch.dtype):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16)
 
 
-def lr_at(cfg: TrainConfig, step: int, progress: float) -> float:
-    """Linear warmup, then cosine from lr to lr*min_lr_frac as progress goes 0 → 1."""
-    warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
-    p = min(max(progress, 0.0), 1.0)
-    cos = cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * p))
-    return cfg.lr * warm * cos
-
-
 @torch.inference_mode()
 def evaluate(model: RNNLanguageModel, data: np.ndarray, seq_len: int, device: torch.device,
              dtype: torch.dtype, max_tokens: int | None = None, streams: int = 32) -> float:
@@ -170,7 +165,7 @@ class Trainer:
         torch.manual_seed(train_cfg.seed)
         self.model = RNNLanguageModel(model_cfg).to(self.device)
         self.ddp_model = dist_util.wrap(self.model, self.device)
-        self.opt = self._make_optimizer()
+        self.opt = adamw(self.model, train_cfg, self.device)
         self.batcher = StreamBatcher(corpus.train, train_cfg.batch_size, train_cfg.seq_len,
                                      first_stream=self.rank * train_cfg.batch_size,
                                      total_streams=self.world * train_cfg.batch_size,
@@ -182,14 +177,6 @@ class Trainer:
         self.state: State = self.model.init_state(train_cfg.batch_size, self.device)
         self.tokens_seen = 0
 
-    def _make_optimizer(self) -> torch.optim.Optimizer:
-        decay = [p for n, p in self.model.named_parameters() if p.dim() >= 2 and "embed" not in n]
-        no_decay = [p for n, p in self.model.named_parameters() if not (p.dim() >= 2 and "embed" not in n)]
-        groups = [{"params": decay, "weight_decay": self.cfg.weight_decay},
-                  {"params": no_decay, "weight_decay": 0.0}]
-        fused = self.device.type == "cuda"
-        return torch.optim.AdamW(groups, lr=self.cfg.lr, betas=(0.9, 0.99), fused=fused)
-
     # ------------------------------------------------------------------ control
     def request_stop(self) -> None:
         """Finish the current step, checkpoint, and return (thread- and signal-safe)."""
@@ -200,12 +187,7 @@ class Trainer:
         return self._stop.is_set()
 
     def _progress(self, elapsed: float) -> float:
-        parts = []
-        if self.cfg.time_budget:
-            parts.append(elapsed / self.cfg.time_budget)
-        if self.cfg.max_steps:
-            parts.append(self.step / self.cfg.max_steps)
-        return max(parts)
+        return progress(self.step, elapsed, self.cfg.max_steps, self.cfg.time_budget)
 
     # ------------------------------------------------------------------ one step
     def _train_step(self, lr: float) -> tuple[float, float, bool]:
@@ -213,8 +195,7 @@ class Trainer:
         if epoch_start:
             self.state = self.model.init_state(self.cfg.batch_size, self.device)
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-        for group in self.opt.param_groups:
-            group["lr"] = lr
+        set_lr(self.opt, lr)
         with autocast(self.device, self.dtype):
             logits, state = self.ddp_model(x, self.state)  # (B, T, V)
         loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
@@ -344,7 +325,7 @@ class Trainer:
         if self.rank != 0:
             return
         path = self.out_dir / f"{kind}.safetensors"
-        ckpt.save_model(path, self.model, self.corpus.tokenizer, self.training_record(elapsed))
+        save_model(path, self.model, self.corpus.tokenizer, self.training_record(elapsed))
         if with_state:
             self._save_state(ckpt.state_path(path), elapsed, gathered)
         for cb in self.callbacks:
@@ -365,11 +346,11 @@ class Trainer:
 
     def resume_from(self, run_dir: str | Path) -> None:
         """Load last.safetensors + last.state.safetensors from ``run_dir``."""
+        fileformat.remove_stale_temps(run_dir)  # what a killed run was writing when it died
         model_path = Path(run_dir) / "last.safetensors"
-        loaded = ckpt.load_model(model_path, self.device)
-        if loaded.model.config != self.model_cfg:
+        if read_info(model_path).config != self.model_cfg:
             raise CheckpointError(f"{model_path}: model config differs from the one asked for")
-        self.model.load_state_dict(loaded.model.state_dict())
+        load_weights(fileformat.read_header(model_path), self.model)
         tensors, info = ckpt.load_train_state(ckpt.state_path(model_path))
         if info.get("world_size", 1) != self.world:
             raise CheckpointError(f"{model_path}: saved with {info.get('world_size')} processes, resuming with {self.world}")

@@ -1,21 +1,18 @@
 """The models a user can pick: shipped checkpoints and trained runs, read without torch.
 
-A safetensors file starts with an 8-byte little-endian header length and a JSON header that
-holds each tensor's shape and the ``__metadata__`` strings genrnn writes (model config,
-tokenizer, training record). Reading only that header keeps the picker instant at launch.
+Only each file's header is read (genrnn/fileformat.py: config, tokenizer, training record and
+tensor shapes), which keeps the picker instant at launch.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-MAX_HEADER = 100 * 1024 * 1024
+from genrnn import fileformat
+from genrnn.errors import CheckpointError
+
 KIND_NAMES = {"text": "text", "chars": "text", "abc": "ABC", "midi_events": "MIDI events"}
 RUNS_ENV = "GENRNN_RUNS"  # extra folder of run folders (os.pathsep-separated)
 
@@ -59,56 +56,28 @@ def human_size(n: int) -> str:
     return str(n)
 
 
-def read_header(path: Path) -> dict[str, Any]:
-    """The JSON header of a safetensors file (json + struct only)."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(8)
-            if len(raw) != 8:
-                raise CatalogError(f"{path}: too short to be a safetensors file")
-            (size,) = struct.unpack("<Q", raw)
-            if size > MAX_HEADER:
-                raise CatalogError(f"{path}: header of {size} bytes; not a safetensors file")
-            header = json.loads(fh.read(size))
-    except (OSError, ValueError) as exc:
-        raise CatalogError(f"{path}: not a readable safetensors file ({exc})") from None
-    if not isinstance(header, dict):
-        raise CatalogError(f"{path}: safetensors header is not a table")
-    return header
-
-
-def _json(meta: dict[str, str], name: str, path: Path) -> Any:
-    try:
-        return json.loads(meta[name])
-    except (KeyError, ValueError):
-        raise CatalogError(f"{path}: metadata field {name!r} missing or not JSON") from None
-
-
 def describe(path: Path, origin: str, name: str | None = None) -> ModelEntry:
     """A ModelEntry from the header of ``path``; CatalogError when it is not a genrnn model."""
-    header = read_header(path)
-    meta = header.get("__metadata__") or {}
-    fmt = str(meta.get("format", ""))
-    if fmt != "genrnn-checkpoint":
-        if fmt.startswith("genrnn-"):
-            raise OtherGenrnnModel(f"{path}: a {fmt.removeprefix('genrnn-')}, not a language model")
-        raise CatalogError(f"{path}: not a genrnn checkpoint")
-    config = _json(meta, "model_config", path)
-    tokenizer = _json(meta, "tokenizer", path)
-    training = _json(meta, "training", path)
-    params = sum(math.prod(t.get("shape", [])) for k, t in header.items() if k != "__metadata__")
-    kind = str((training.get("corpus") or {}).get("kind") or tokenizer.get("kind", "text"))
-    kind = "text" if kind == "chars" else kind
+    try:
+        header = fileformat.read_header(path)
+        if header.format in fileformat.NAMES and header.format != fileformat.LANGUAGE_MODEL:
+            raise OtherGenrnnModel(f"{path}: a {fileformat.NAMES[header.format][0]}, not a language model")
+        header.expect(fileformat.LANGUAGE_MODEL)
+        config, training = header.table("model_config"), header.table("training")
+        kind = header.kind
+    except CheckpointError as exc:
+        raise CatalogError(str(exc)) from None
     val = training.get("best_val_loss", training.get("val_loss"))
-    return ModelEntry(path, name or path.stem, origin, kind, str(config.get("cell", "?")), int(params),
+    return ModelEntry(path, name or path.stem, origin, kind, str(config.get("cell", "?")), header.parameters,
                       float(val) if isinstance(val, int | float) else None, path.stat().st_mtime)
 
 
 def run_checkpoint(run: Path) -> Path | None:
-    for name in ("best.safetensors", "last.safetensors"):
-        if (run / name).is_file():
-            return run / name
-    return None
+    """The file a run folder means (fileformat.resolve), or None for a folder of no run."""
+    try:
+        return fileformat.resolve(run)
+    except CheckpointError:
+        return None
 
 
 def run_folders(roots: list[Path]) -> list[Path]:

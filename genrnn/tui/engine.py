@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -47,33 +47,29 @@ class ModelCache:
     def loaded(self, path: Path) -> bool:
         return path.resolve() in self._models
 
-    def forget(self, path: Path) -> None:
-        with self._lock:
-            self._models.pop(path.resolve(), None)
-
 
 def primer_ids(model: Any, kind: str, text: str, file: Path | None) -> tuple[str, list[int] | None]:
-    """(text shown before the stream, primer token ids) for ``model``: typed text, or a
-    .txt/.abc/.mid file. MIDI and ABC primers go through the session's music functions."""
-    s = session()
+    """(text shown before the stream, primer token ids) for a text or ABC model: typed text, or
+    a .txt/.abc file (ABC primers in the corpus's header form, through the session)."""
     if file is not None:
-        suffix = file.suffix.lower()
-        if suffix in (".mid", ".midi") or kind == "midi_events":
-            return "", list(s.read_music_primer(model, file).ids)
-        if suffix not in (".txt", ".abc"):
+        if file.suffix.lower() in (".mid", ".midi"):
+            raise ConfigError(f"{file.name}: a MIDI primer needs a MIDI-events model; this is a {kind} model")
+        if file.suffix.lower() not in (".txt", ".abc"):
             raise ConfigError(f"{file.name}: a primer is a .txt, .abc or .mid file")
         try:
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{file}: cannot read the primer ({exc})") from None
-    if kind == "midi_events":
-        if text:
-            raise ConfigError("a MIDI-events model takes a .mid primer (ctrl+o), not typed text")
-        return "", None
     if kind == "abc":  # the tune separator, then the primer in the corpus's header form
-        head, ids = s.abc_primer_ids(model, text or None)
-        return head, ids
+        return session().abc_primer_ids(model, text or None)
     return text, (model.encode_text(text) if text else None)
+
+
+def music_primer(model: Any, text: str, file: Path | None) -> Any:
+    """A MIDI-events model's primer: the first seconds of a .mid file, or none."""
+    if text:
+        raise ConfigError("a MIDI-events model takes a .mid primer (ctrl+o), not typed text")
+    return session().read_music_primer(model, file) if file is not None else None
 
 
 @dataclass
@@ -128,94 +124,87 @@ class StreamControl:
 
 def run_generation(req: GenerateRequest, take: Take, control: StreamControl, cache: ModelCache,
                    emit: Callable[[Chunk], None], cancelled: Callable[[], bool] = lambda: False) -> Take:
-    """Stream from the model into ``take``, emitting a Chunk about every 30 ms."""
+    """Stream from the model into ``take``, emitting a Chunk about every 30 ms. A settings
+    change from ``control`` applies to the very next token and is marked in the take."""
     model = cache.get(req.path)
+    if req.kind == "midi_events":
+        _run_music(model, req, take, control, emit, cancelled)
+    else:
+        _run_text(model, req, take, control, emit, cancelled)
+    take.stopped = control.stop.is_set() or cancelled()
+    take.done = True
+    return take
+
+
+def _run_text(model: Any, req: GenerateRequest, take: Take, control: StreamControl,
+              emit: Callable[[Chunk], None], cancelled: Callable[[], bool]) -> None:
     head, primer = primer_ids(model, req.kind, req.primer_text, req.primer_file)
     stream = session().open_stream(model, req.settings, primer)
     if req.kind == "abc" and head:
         take.text = head  # the tune's header is part of the take (saved, parsed)
     take.seed = stream.seed
-    music = req.kind == "midi_events"
-    if music:  # as `genrnn sample`: the take runs to the seconds asked (the model's END ended
-        stream.allow_end = False  # 8-13 of 60 Bach takes in under 15 s, some after 3)
-    decoder = _decoder() if music else None
-    sounding: dict[int, tuple[float, int]] = {}
     chunk, last = Chunk(), time.monotonic()
     temperature = req.settings.temperature
-    count = 0
-    while True:
+    while len(take.text) < req.length and not (control.stop.is_set() or cancelled()):
         pending = control.pending()
         if pending is not None:
             stream.settings = pending  # the very next token is drawn with it
             if pending.temperature != temperature:
                 temperature = pending.temperature
-                take.marks.append((decoder.time if music else len(take.text), temperature))
+                take.marks.append((len(take.text), temperature))
         token = next(stream).token
-        count += 1
         take.tokens.append(token)
+        piece = model.decode([token])
+        take.text += piece
         chunk.tokens += 1
-        if music:
-            _feed_music(decoder, token, take, chunk, sounding)
-            finished = decoder.time >= req.seconds or count >= MAX_MUSIC_TOKENS
-        else:
-            piece = model.decode([token])
-            take.text += piece
-            chunk.add_text(piece, temperature)
-            finished = len(take.text) >= req.length
-        stop = control.stop.is_set() or cancelled()
-        now = time.monotonic()
-        if finished or stop or now - last >= EMIT_INTERVAL:
-            if music:
-                chunk.time = decoder.time
-                chunk.sounding = [Note(p, v, s, decoder.time) for p, (s, v) in sounding.items()]
-            if finished or stop:
-                break
+        chunk.add_text(piece, temperature)
+        if time.monotonic() - last >= EMIT_INTERVAL:
             emit(chunk)
-            chunk, last = Chunk(), now
-    if music:
-        for ev in decoder.close():
-            take.events.append((ev.time, ev.pitch, 0))
-            _close_note(ev.pitch, ev.time, take, chunk, sounding)
-        chunk.sounding = []
-    take.stopped = control.stop.is_set() or cancelled()
-    take.done = True
+            chunk, last = Chunk(), time.monotonic()
     chunk.done = True
     emit(chunk)
-    return take
 
 
-def _decoder() -> Any:
-    from genrnn.tokenizers.midi_events import EventStreamDecoder
+def _run_music(model: Any, req: GenerateRequest, take: Take, control: StreamControl,
+               emit: Callable[[Chunk], None], cancelled: Callable[[], bool]) -> None:
+    """The session's one music loop (``Performance``), as `genrnn sample` runs it: the primer's
+    notes, then the model's, to the seconds asked. Every note event goes into the take as it is
+    decoded (a take plays while it is made), every closed note into the take and the chunk."""
+    primer = music_primer(model, req.primer_text, req.primer_file)
+    performance = session().perform(model, req.settings, primer, req.seconds, MAX_MUSIC_TOKENS)
+    take.seed = performance.stream.seed
+    chunk, last, seen = Chunk(), time.monotonic(), 0
+    if primer is not None:
+        take.notes.extend(primer.sequence.notes)
+        chunk.notes.extend(primer.sequence.notes)
+        take.events.extend(sorted(e for n in primer.sequence.notes
+                                  for e in ((n.start, n.pitch, n.velocity), (n.end, n.pitch, 0))))
 
-    return EventStreamDecoder()
+    def record(events: list[Any]) -> None:
+        nonlocal seen
+        take.events.extend((ev.time, ev.pitch, ev.velocity) for ev in events)
+        closed, seen = performance.notes[seen:], len(performance.notes)
+        take.notes.extend(closed)
+        chunk.notes.extend(closed)
 
-
-def _feed_music(decoder: Any, token: int, take: Take, chunk: Chunk,
-                sounding: dict[int, tuple[float, int]]) -> None:
-    for ev in decoder.feed(token):
-        take.events.append((ev.time, ev.pitch, ev.velocity))
-        if ev.velocity > 0:
-            if ev.pitch in sounding:
-                _close_note(ev.pitch, ev.time, take, chunk, sounding)
-            sounding[ev.pitch] = (ev.time, ev.velocity)
-        else:
-            _close_note(ev.pitch, ev.time, take, chunk, sounding)
-
-
-def _close_note(pitch: int, at: float, take: Take, chunk: Chunk,
-                sounding: dict[int, tuple[float, int]]) -> None:
-    opened = sounding.pop(pitch, None)
-    if opened is None:
-        return
-    start, velocity = opened
-    note = Note(pitch, velocity, start, max(at, start + 0.01))
-    take.notes.append(note)
-    chunk.notes.append(note)
-
-
-def settings_with(settings: SampleConfig, **changes: Any) -> SampleConfig:
-    """A validated copy (ConfigError names the field and range)."""
-    return replace(settings, **changes)
+    temperature = req.settings.temperature
+    while not performance.done and not (control.stop.is_set() or cancelled()):
+        pending = control.pending()
+        if pending is not None:
+            performance.stream.settings = pending  # the very next token is drawn with it
+            if pending.temperature != temperature:
+                temperature = pending.temperature
+                take.marks.append((performance.time, temperature))
+        record(next(performance))
+        take.tokens.append(performance.tokens[-1])
+        chunk.tokens += 1
+        if time.monotonic() - last >= EMIT_INTERVAL and not performance.done:
+            chunk.time, chunk.sounding = performance.time, performance.sounding_notes()
+            emit(chunk)
+            chunk, last = Chunk(), time.monotonic()
+    record(performance.close())
+    chunk.time, chunk.done = performance.time, True
+    emit(chunk)
 
 
 # ---------------------------------------------------------------------------------- playback

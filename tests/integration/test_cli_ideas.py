@@ -88,7 +88,7 @@ def test_train_and_sample_cell(cell, text_file, tmp_path, capsys):
     out = tmp_path / cell
     assert main(["train", "--text", str(text_file), "--out", str(out), "--preset", "tiny", "--cell", cell,
                  "--max-steps", "40", "--threads", "1"]) == 0
-    from genrnn.training.checkpoint import load_model
+    from genrnn.session import load_model
 
     assert load_model(out).config.cell == cell
     capsys.readouterr()

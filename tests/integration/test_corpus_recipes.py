@@ -12,6 +12,7 @@ import pytest
 
 from genrnn.cli import main
 from genrnn.corpora import recipes
+from genrnn.corpora.base import held_out_names, is_held_out
 from genrnn.errors import ConfigError, CorpusError
 from genrnn.music.midi_io import write_midi
 from genrnn.music.notes import Note, NoteSequence
@@ -58,9 +59,10 @@ def test_split_is_fixed_by_piece_name(tmp_path: Path):
     listed = __import__("genrnn.music.notation", fromlist=["x"]).chorale_paths()
     names = [n for n, _ in listed]
     assert len(set(names)) == len(names) == len({p.resolve() for _, p in listed}) > 300  # each file once
-    held = [n for n in names if recipes.is_val(r, n)]
+    held = [n for n in names if is_held_out(n, r.val_percent, r.split_salt)]
     assert 0.05 < len(held) / len(names) < 0.15
-    assert held == [n for n in names if recipes.is_val(r, n)]
+    assert held == [n for n in names if is_held_out(n, r.val_percent, r.split_salt)]
+    assert held_out_names(names, r.val_percent, r.split_salt) == set(held)  # the harmonizer's split: the same
 
 
 def test_recipe_change_means_new_cache(tmp_path: Path):

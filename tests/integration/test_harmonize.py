@@ -36,7 +36,10 @@ def _module_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 @pytest.fixture(scope="module")
 def chorales() -> V.ChoraleSet:
-    return V.prepare_chorales(os.environ["GENRNN_CACHE"], limit=LIMIT)
+    from genrnn.config import HarmonizeConfig
+    from genrnn.training.harmonizer_data import chorales
+
+    return chorales(HarmonizeConfig(limit=LIMIT))  # the cache `harmonize train --limit` reads
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +84,7 @@ def test_chorales_on_the_grid(chorales: V.ChoraleSet) -> None:
         both = (sop >= 0) & (bass >= 0)
         assert both.mean() > 0.9 and (sop[both] > bass[both]).mean() > 0.98  # aligned: S above B
         assert set(np.unique(g.meter)) <= set(range(g.bar_frames))
-    again = V.prepare_chorales(os.environ["GENRNN_CACHE"], limit=LIMIT)
+    again = V.prepare_chorales(Path(os.environ["GENRNN_CACHE"]) / "chorale-grids", limit=LIMIT)
     assert again.cached and [g.name for g in again.grids] == [g.name for g in chorales.grids]
     assert all((a.tokens == b.tokens).all() for a, b in zip(again.grids, chorales.grids, strict=True))
 
@@ -136,7 +139,7 @@ def test_off_grid_rhythm_is_quantized_to_the_nearest_16th(tmp_path: Path) -> Non
 
 
 def test_tiny_training_run_writes_a_valid_checkpoint(tiny_run: tuple[Path, dict]) -> None:
-    from genrnn.training.harmonize import load_harmonizer
+    from genrnn.session import load_harmonizer
 
     out, report = tiny_run
     assert report["epochs"] >= 1 and Path(report["checkpoint"]).is_file()
@@ -151,7 +154,10 @@ def test_brief_training_learns_beyond_chance(tiny_run: tuple[Path, dict], choral
     """Held-out loss below the entropy of the bass-token frequencies (what a model that ignores
     the melody and its own past can reach), and a bass that stays below the melody."""
     _, report = tiny_run
-    train, _ = chorales.split(25)
+    from genrnn.config import HarmonizeConfig
+    from genrnn.training.harmonizer_data import split
+
+    train, _ = split(chorales, HarmonizeConfig(val_percent=25))
     counts = np.bincount(np.concatenate([g.voice("bass") for g in train]), minlength=V.VOCAB_SIZE)
     p = counts[counts > 0] / counts.sum()
     marginal = float(-(p * np.log(p)).sum())
@@ -228,8 +234,8 @@ def test_three_voices_round_trip_through_a_checkpoint(folk_mid: Path, tmp_path: 
     """--voices atb: alto, tenor and bass each on their own track (an untrained model: wiring only)."""
     import torch
 
+    from genrnn.inference import harmonizer as H
     from genrnn.models.harmonizer import VOICE_ORDERS, Harmonizer, HarmonizerConfig
-    from genrnn.training import harmonize as H
 
     torch.manual_seed(0)
     model = Harmonizer(HarmonizerConfig(voices=VOICE_ORDERS["atb"], hidden=16, decoder_hidden=16, layers=1))

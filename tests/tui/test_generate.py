@@ -181,15 +181,28 @@ async def test_play_to_a_socket_receiver_and_stop_leaves_no_hanging_note(make_ap
 
 
 async def test_errors_are_notifications_and_the_app_keeps_running(make_app, tiny_run: Path, tmp_path: Path) -> None:
-    broken = tmp_path / "runs" / "broken-run"
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    broken = tmp_path / "runs" / "broken-run"  # a sound header, a NaN in the weights: fails when loaded
     broken.mkdir(parents=True)
+    with safe_open(str(tiny_run / "best.safetensors"), framework="pt") as f:
+        meta = f.metadata()
+    tensors = load_file(str(tiny_run / "best.safetensors"))
+    tensors["head.bias"][0] = torch.nan
+    save_file(tensors, str(broken / "best.safetensors"), metadata=meta)
+    cut = tmp_path / "runs" / "cut-run"  # weights cut short: the picker reports it and leaves it out
+    cut.mkdir()
     data = (tiny_run / "best.safetensors").read_bytes()
-    header = 8 + int.from_bytes(data[:8], "little")
-    (broken / "best.safetensors").write_bytes(data[:header + 16])  # header fine, weights cut
+    (cut / "best.safetensors").write_bytes(data[: 8 + int.from_bytes(data[:8], "little") + 16])
     app = make_app(runs=[tiny_run, tmp_path / "runs"])
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         await wait_for(pilot, lambda: len(screen.entries) == 2)
+        await wait_for(pilot, lambda: any("cut-run" in m for m, _ in app.notes))
+        assert [sev for m, sev in app.notes if "cut-run" in m] == ["warning"]
+        assert any("cut-run" in m and "damaged" in m for m, _ in app.notes) and not app.errors()
         # a model that fails to load
         screen.query_one("#models").highlighted = [e.name for e in screen.entries].index("broken-run")
         await pilot.press("g")
@@ -361,8 +374,8 @@ def test_a_music_take_runs_to_the_seconds_asked_even_when_the_model_would_end(tm
 
     from genrnn.config import ModelConfig, SampleConfig
     from genrnn.models.rnn import RNNLanguageModel
+    from genrnn.models.weights import save_model
     from genrnn.tokenizers.midi_events import END, NOTE_OFF, NOTE_ON, TIME_SHIFT, MidiEventTokenizer
-    from genrnn.training.checkpoint import save_model
     from genrnn.tui.engine import GenerateRequest, ModelCache, StreamControl, run_generation
 
     tok = MidiEventTokenizer()

@@ -96,10 +96,9 @@ def test_bad_label_fields_are_named():
 def test_labels_not_given_are_drawn_by_the_model_in_training_order(tmp_path):
     from genrnn import session
     from genrnn.config import SampleConfig
-    from genrnn.generation import music, pieces
+    from genrnn.generation import music
     from genrnn.generation.conditions import labels_to_draw
-    from genrnn.generation.light import load_light, open_light
-    from genrnn.training import checkpoint as ckpt
+    from genrnn.models.weights import save_model
 
     tok = MidiEventTokenizer(["mode=major", "mode=minor", "key=C", "key=A"])
     keys = [tok.label_id("key=C"), tok.label_id("key=A")]
@@ -115,19 +114,17 @@ def test_labels_not_given_are_drawn_by_the_model_in_training_order(tmp_path):
     model = RNNLanguageModel(ModelConfig(vocab_size=tok.vocab_size, embed=8, hidden=16, layers=1, dropout=0.0,
                                          **label_fields(tok)))
     path = tmp_path / "labelled.safetensors"
-    ckpt.save_model(path, model, tok, {"corpus": {"kind": "midi_events"}})
-    loaded, light = session.load_model(path), load_light(path)
+    save_model(path, model, tok, {"corpus": {"kind": "midi_events"}})
+    loaded, on_torch = session.load_model(path), session.load_model(path, step="torch")
     primer = music.empty_primer(tok, ["mode=minor"])
     for n in range(4):
         a = session.sample_music(loaded, SampleConfig(seed=n, temperature=1.0), primer, seconds=2.0)
-        b = pieces.sample_piece(light, lambda cfg, ids: open_light(light, cfg, ids),
-                                SampleConfig(seed=n, temperature=1.0), primer, seconds=2.0)
+        b = session.sample_music(on_torch, SampleConfig(seed=n, temperature=1.0), primer, seconds=2.0)
         assert len(a.drawn_labels) == 1 and a.drawn_labels[0].startswith("key=")
         assert not set(a.tokens) & {START, *tok._label_ids.values()}  # the label came before the piece
         assert b.drawn_labels == a.drawn_labels
-    bare = session.open_stream(loaded, SampleConfig(seed=1))  # no primer: START, then both kinds drawn
-    assert [lb.split("=")[0] for lb in bare.drawn_labels] == ["mode", "key"]
-    assert [lb.split("=")[0] for lb in open_light(light, SampleConfig(seed=1)).drawn_labels] == ["mode", "key"]
+    for m in (loaded, on_torch):  # no primer: START, then both kinds drawn
+        assert [lb.split("=")[0] for lb in session.open_stream(m, SampleConfig(seed=1)).drawn_labels] == ["mode", "key"]
     truncated = session.open_stream(loaded, SampleConfig(seed=1, top_p=0.5, temperature=0.7))
     assert truncated.settings.top_p == 0.5 and truncated.settings.temperature == 0.7  # restored after the draws
     assert not session.open_stream(loaded, SampleConfig(seed=1)).guide  # no guidance asked: no twin
@@ -136,14 +133,14 @@ def test_labels_not_given_are_drawn_by_the_model_in_training_order(tmp_path):
 def test_guidance_twin_holds_no_label_given_or_drawn(tmp_path):
     from genrnn import session
     from genrnn.config import SampleConfig
-    from genrnn.training import checkpoint as ckpt
+    from genrnn.models.weights import save_model
 
     tok = MidiEventTokenizer(["mode=major", "mode=minor", "key=C", "key=Am", "voices=4"])
     torch.manual_seed(0)
     model = RNNLanguageModel(ModelConfig(vocab_size=tok.vocab_size, embed=8, hidden=16, layers=1, dropout=0.0,
                                          **label_fields(tok)))
     path = tmp_path / "labelled.safetensors"
-    ckpt.save_model(path, model, tok, {"corpus": {"kind": "midi_events"}})
+    save_model(path, model, tok, {"corpus": {"kind": "midi_events"}})
     loaded = session.load_model(path)
     for primer in (None, session.condition_ids(loaded, ["mode=minor"])):
         gen = session.open_stream(loaded, SampleConfig(seed=3, guidance=2.0), primer)

@@ -18,7 +18,10 @@ class _Step:
 
 
 class FakeStream:
-    """Yields fixed tokens like a Generator's steps (then END forever)."""
+    """Yields fixed tokens like a stream's steps (then END forever)."""
+
+    seed = 0
+    allow_end = True
 
     def __init__(self, tokens: list[int]) -> None:
         self.tokens = list(tokens)
@@ -58,40 +61,56 @@ def test_primer_without_notes_is_one_clear_error():
         music.primer_from_sequence(MidiEventTokenizer(), late, 0.0)
 
 
-def test_generate_events_stops_at_the_time_bound_and_sample_is_marked():
+def test_a_performance_stops_at_the_time_bound_and_its_sample_is_marked():
     tok = MidiEventTokenizer()
     primer = music.primer_from_sequence(tok, _seq(), 4.0)
     body = [int(t) for t in tok.encode(_seq())] * 5  # ~35 s of music
-    tokens, ended = music.generate_events(FakeStream(body), primer.end_time, 3.0)
-    assert not ended
-    sample = music.build_sample(tok, primer, tokens, 3.0, ended)
+    performance = music.Performance(FakeStream(body), tok, primer, 3.0).run()
+    assert performance.done and not performance.ended and performance.time == pytest.approx(7.0)
+    sample = performance.sample()
     assert sample.sequence.end_time <= 7.0 + 1e-6
     assert sample.sequence.markers == [(pytest.approx(4.0), music.PRIMER_MARKER)]
     assert sample.sequence.tempo_bpm == 90.0 and sample.sequence.time_signature == (3, 4)
-    tokens, ended = music.generate_events(FakeStream([TIME_SHIFT + 9, END]), 0.0, 30.0)
-    assert ended and tokens[-1] == END
+    ended = music.Performance(FakeStream([TIME_SHIFT + 9, END]), tok, music.empty_primer(tok), 30.0,
+                              until_end=True).run()
+    assert ended.ended and ended.tokens[-1] == END
+    with pytest.raises(ConfigError, match="--seconds"):
+        music.Performance(FakeStream([]), tok, primer, 0.0)
 
 
-def test_note_events_match_the_whole_piece_decode():
+def test_a_performances_note_events_and_notes_match_the_whole_piece_decode():
     tok = MidiEventTokenizer()
     ids = [int(t) for t in tok.encode(_seq())]
-    record: list[int] = []
-    events = list(music.note_events(FakeStream(ids + [END]), record=record))
-    assert record == ids + [END]
+    performance = music.Performance(FakeStream(ids + [END]), tok, music.empty_primer(tok), 60.0, until_end=True)
+    events = [e for token_events in performance for e in token_events]
+    assert performance.tokens == ids + [END] and performance.ended
     ons = sorted((e.time, e.pitch) for e in events if e.is_on)
     assert ons == sorted((round(n.start, 2), n.pitch) for n in _seq().notes)
     offs = {e.pitch: e.time for e in events if not e.is_on}
     assert offs == {n.pitch: pytest.approx(n.end) for n in _seq().notes}
+    assert sorted((n.pitch, n.start, n.end) for n in performance.notes) == \
+        sorted((n.pitch, pytest.approx(n.start), pytest.approx(n.end)) for n in _seq().notes)
+    assert not performance.sounding
 
 
-def test_note_events_bounded_by_seconds_close_hanging_notes():
+def test_a_bounded_performance_closes_hanging_notes_and_so_does_a_stop():
     tok = MidiEventTokenizer()
     ids = [int(t) for t in tok.encode(_seq())]
-    events = list(music.note_events(FakeStream(ids), seconds=3.5, start_time=1.0))
+    primer = music.MusicPrimer([START], NoteSequence(), 1.0)
+    performance = music.Performance(FakeStream(ids), tok, primer, 3.5)
+    events = [e for token_events in performance for e in token_events]
     assert max(e.time for e in events) <= 4.5 + 1e-9
     ons = [e for e in events if e.is_on]
     offs = [e for e in events if not e.is_on]
     assert len(ons) == len(offs) and min(e.time for e in ons) == pytest.approx(1.0)
+    stopped = music.Performance(FakeStream(ids), tok, music.empty_primer(tok), 30.0)
+    while not stopped.sounding:
+        next(stopped)
+    sounding = set(stopped.sounding)
+    assert {e.pitch for e in stopped.close() if not e.is_on} == sounding
+    assert stopped.done and not stopped.sounding and stopped.close() == []
+    with pytest.raises(StopIteration):
+        next(stopped)
 
 
 def test_generate_tune_stops_at_the_blank_line():
@@ -104,10 +123,10 @@ def test_generate_tune_stops_at_the_blank_line():
 
 
 def test_check_tune_reports_why():
-    ok, seq = music.check_tune("M:4/4\nL:1/8\nK:G\nGABc d2e2|\n", "t1")
-    assert ok is None and seq is not None and len(seq.notes) == 6
-    err, seq = music.check_tune("M:4/4\nL:1/8\nabc\n", "t2")
-    assert seq is None and "K:" in err
+    good = music.check_tune(music.TuneSample("M:4/4\nL:1/8\nK:G\nGABc d2e2|\n", True), "t1")
+    assert good.parses and good.sequence is not None and len(good.sequence.notes) == 6
+    bad = music.check_tune(music.TuneSample("M:4/4\nL:1/8\nabc\n", True), "t2")
+    assert not bad.parses and bad.sequence is None and "K:" in bad.error
 
 
 def test_abc_primer_is_put_in_record_form():

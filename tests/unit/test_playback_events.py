@@ -67,27 +67,21 @@ def test_unreadable_file_names_itself(tmp_path: Path) -> None:
         file_events(tmp_path / "missing.mid")
 
 
-def test_token_stream_plays_the_notes_it_encodes() -> None:
-    from genrnn.playback.events import token_messages
-    from genrnn.tokenizers.midi_events import MidiEventTokenizer
+def test_a_lazy_note_event_stream_plays_as_it_comes() -> None:
+    from genrnn.playback.events import note_event_messages
 
-    seq = NoteSequence([Note(60, 80, 0.0, 0.5), Note(64, 80, 0.5, 1.0), Note(67, 80, 0.5, 1.5)])
-    tokens = [int(t) for t in MidiEventTokenizer().encode(seq)]
-    messages = list(token_messages(iter(tokens), channel=2, program=40))
-    assert messages[0].msg.type == "program_change" and messages[0].msg.program == 40
-    ons = [(round(m.time, 3), m.msg.note) for m in messages if m.msg.type == "note_on"]
-    offs = [(round(m.time, 3), m.msg.note) for m in messages if m.msg.type == "note_off"]
-    assert ons == [(0.0, 60), (0.5, 64), (0.5, 67)]
-    assert sorted(offs) == [(0.5, 60), (1.0, 64), (1.5, 67)]
-    assert {m.msg.channel for m in messages} == {2}
+    made: list[float] = []
 
+    def model() -> object:  # a generator that records how far the consumer has pulled it
+        for event in [(0.0, 60, 80), (0.5, 60, 0), (0.5, 64, 90), (1.0, 64, 0)]:
+            made.append(event[0])
+            yield event
 
-def test_token_stream_cut_short_closes_open_notes() -> None:
-    from genrnn.playback.events import token_messages
-    from genrnn.tokenizers.midi_events import MidiEventTokenizer
-
-    seq = NoteSequence([Note(60, 80, 0.0, 2.0)])
-    tokens = [int(t) for t in MidiEventTokenizer().encode(seq)]
-    cut = tokens[:4]  # the note_on, no note_off
-    kinds = [m.msg.type for m in token_messages(cut, program=None)]
-    assert kinds.count("note_on") == 1 and kinds.count("note_off") == 1
+    messages = note_event_messages(model(), channel=2, program=40, start=0.25)
+    first = next(messages)
+    assert first.time == 0.25 and first.msg.type == "program_change" and first.msg.program == 40 and made == []
+    rest = list(messages)
+    assert [(m.time, m.msg.type, m.msg.note) for m in rest] == [
+        (0.0, "note_on", 60), (0.5, "note_off", 60), (0.5, "note_on", 64), (1.0, "note_off", 64)]
+    assert {m.msg.channel for m in rest} == {2} and rest[2].msg.velocity == 90
+    assert [m.msg.type for m in note_event_messages([(0.0, 60, 80)], program=None)] == ["note_on"]

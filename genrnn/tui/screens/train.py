@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
-from genrnn.config import CELLS, PRESETS, SampleConfig
+from genrnn.config import CELLS, PRESETS, sample_config
 from genrnn.errors import ConfigError, GenrnnError
 from genrnn.tui.engine import error_text, session
 from genrnn.tui.messages import RunCreated, TrainEval, TrainFinished, TrainProgress, TrainSample
@@ -81,7 +81,7 @@ def sample_text(path: Path) -> str:
         model = s.load_model(path)
         if model.kind == "midi_events":
             return "(a MIDI-events model: generate from it on the Generate screen)"
-        stream = s.open_stream(model, SampleConfig(temperature=0.8, seed=0), None)
+        stream = s.open_stream(model, sample_config(model.kind, seed=0), None)
         return str(model.decode([next(stream).token for _ in range(SAMPLE_CHARS)]))
     except Exception as exc:  # a sample is a nicety: say why it is missing
         return f"(no sample: {error_text(exc)})"

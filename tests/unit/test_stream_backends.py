@@ -1,5 +1,5 @@
-"""The torch-free sampler: the NumPy safetensors reader, LightStream against the PyTorch model,
-and `genrnn sample` streaming a text LSTM without importing torch."""
+"""The stream's two back-ends: the NumPy LSTM step against the PyTorch model, the file reader
+against safetensors' own PyTorch loader, and `genrnn sample` streaming an LSTM without torch."""
 
 from __future__ import annotations
 
@@ -10,15 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
-from genrnn import session
+from genrnn import fileformat, session
 from genrnn.config import ModelConfig, SampleConfig
-from genrnn.generation.light import LightStream, load_light
-from genrnn.generation.stream import Generator
-from genrnn.models.checkpoint_format import read_numpy
+from genrnn.generation.light import NumpyLstm
+from genrnn.generation.stream import Stream
 from genrnn.models.rnn import RNNLanguageModel
+from genrnn.models.weights import save_model
 from genrnn.tokenizers.chars import CharTokenizer
-from genrnn.training import checkpoint as ckpt
+from tests.conftest import torch_stream
 
 TEXT = "the quick brown fox jumps over the lazy dog.\n"
 
@@ -32,64 +33,60 @@ def _save(tmp_path: Path, cell: str = "lstm", dtype: torch.dtype | None = None, 
         for p in model.parameters():
             p.mul_(3.0)
     path = tmp_path / f"{cell}.safetensors"
-    ckpt.save_model(path, model, tok, {"corpus": {"kind": "text"}}, dtype=dtype)
+    save_model(path, model, tok, {"corpus": {"kind": "text"}}, dtype=dtype)
     return path
 
 
 @pytest.mark.parametrize("dtype", [None, torch.bfloat16])
-def test_numpy_reader_matches_safetensors_torch(tmp_path: Path, dtype):
+def test_the_file_reader_matches_safetensors_own_torch_loader(tmp_path: Path, dtype):
     path = _save(tmp_path, dtype=dtype)
-    meta, arrays = read_numpy(path)
-    loaded = ckpt.load_model(path)
-    assert meta["format"] == "genrnn-checkpoint"
-    state = loaded.model.state_dict()
-    assert set(arrays) == set(state)
+    header = fileformat.read_header(path).expect(fileformat.LANGUAGE_MODEL)
+    arrays = fileformat.read_tensors(header)
+    theirs = load_file(str(path))
+    assert set(arrays) == set(theirs)
     for name, value in arrays.items():
         assert value.dtype == np.float32
-        np.testing.assert_array_equal(value, state[name].numpy())
+        np.testing.assert_array_equal(value, theirs[name].float().numpy())
 
 
-def test_light_stream_follows_the_pytorch_model(tmp_path: Path):
+def test_an_lstm_on_the_cpu_streams_on_numpy_and_follows_the_pytorch_model(tmp_path: Path):
     path = _save(tmp_path)
-    light = load_light(path)
-    assert light is not None
     model = session.load_model(path)
+    assert model.numpy_backend and isinstance(model.backend(), NumpyLstm)
     ids = model.encode_text(TEXT * 3)
-    logits, _ = model.checkpoint.model(torch.tensor([ids]))
-    stream = LightStream(light, SampleConfig(temperature=0.0))
-    rows = []
-    for t in ids:
-        stream.prime([t])
-        rows.append(stream.logits[0])
+    logits, _ = model.module(torch.tensor([ids]))
+    backend = model.backend()
+    rows = [backend.step(np.array([t]))[0] for t in ids]
     np.testing.assert_allclose(np.stack(rows), logits[0].detach().numpy(), rtol=1e-4, atol=1e-4)
-    # argmax continuation: the same text as the PyTorch Generator
+    # argmax continuation: the same text on both back-ends
     greedy = SampleConfig(temperature=0.0, seed=1)
-    gen = Generator(model.checkpoint.model, model.tokenizer, greedy)
-    gen.prime(ids[:10])
-    stream = LightStream(light, greedy)
-    stream.prime(ids[:10])
-    assert [next(stream).token for _ in range(60)] == [step.token for _, step in zip(range(60), gen, strict=False)]
+    ours = session.open_stream(model, greedy, ids[:10]).take(60)[0]
+    theirs = torch_stream(model.module, model.tokenizer, greedy)
+    theirs.prime(ids[:10])
+    assert ours == theirs.take(60)[0]
 
 
 def test_same_seed_same_text_and_labels_never_drawn(tmp_path: Path):
-    path = _save(tmp_path, labels=["file=a", "file=b"])
-    light = load_light(path)
-    assert light is not None
-    runs = []
-    for _ in range(2):
-        stream = LightStream(light, SampleConfig(temperature=1.5, seed=7))
-        stream.prime([light.tokenizer.label_id("file=b")])
-        runs.append([next(stream).token for _ in range(400)])
+    model = session.load_model(_save(tmp_path, labels=["file=a", "file=b"]))
+    runs = [session.open_stream(model, SampleConfig(temperature=1.5, seed=7),
+                                [model.tokenizer.label_id("file=b")]).take(400)[0] for _ in range(2)]
     assert runs[0] == runs[1]
-    assert max(runs[0]) < len(light.tokenizer.chars)
+    assert max(runs[0]) < len(model.tokenizer.chars)
 
 
-def test_other_cells_and_damaged_files_are_left_to_the_pytorch_path(tmp_path: Path):
-    assert load_light(_save(tmp_path, cell="gru")) is None
+def test_other_cells_stream_on_pytorch_and_damaged_files_are_one_clear_error(tmp_path: Path):
+    from genrnn.errors import CheckpointError
+    from genrnn.models.step import TorchStep
+
+    gru = session.load_model(_save(tmp_path, cell="gru"))
+    assert not gru.numpy_backend and isinstance(gru.backend(), TorchStep)
+    assert len(session.open_stream(gru, SampleConfig(seed=1)).take(20)[0]) == 20
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
-    assert load_light(broken) is None
-    assert load_light(tmp_path / "missing.safetensors") is None
+    with pytest.raises(CheckpointError, match="broken.safetensors: not a safetensors file"):
+        session.load_model(broken)
+    with pytest.raises(CheckpointError, match="missing.safetensors: no such checkpoint"):
+        session.load_model(tmp_path / "missing.safetensors")
 
 
 def test_genrnn_sample_streams_a_text_lstm_without_torch(tmp_path: Path):
@@ -104,7 +101,7 @@ def test_genrnn_sample_streams_a_text_lstm_without_torch(tmp_path: Path):
         assert "torch loaded: False" in r.stderr
     assert runs[0].stdout == runs[1].stdout and runs[0].stdout.startswith("the ")
     assert len(runs[0].stdout) == len("the ") + 80 + 1
-    gru = _save(tmp_path, cell="gru")  # not served by the light path: PyTorch's, same interface
+    gru = _save(tmp_path, cell="gru")  # the PyTorch back-end, same interface
     r = subprocess.run([sys.executable, "-m", "genrnn.cli", "sample", str(gru), "--seed", "3", "--length", "20"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and len(r.stdout) == 21, r.stderr
@@ -125,28 +122,24 @@ def _save_events(tmp_path: Path, labels=("mode=major", "mode=minor", "key=C", "k
         for p in model.parameters():
             p.mul_(3.0)
     path = tmp_path / "events.safetensors"
-    ckpt.save_model(path, model, tok, {"corpus": {"kind": "midi_events"}}, dtype=torch.bfloat16)
+    save_model(path, model, tok, {"corpus": {"kind": "midi_events"}}, dtype=torch.bfloat16)
     return path
 
 
-def test_light_stream_follows_a_labelled_event_model_under_the_grammar(tmp_path: Path):
-    path = _save_events(tmp_path)
-    light = load_light(path)
-    assert light is not None and light.arrays.cond is not None
-    model = session.load_model(path)
+def test_both_back_ends_follow_a_labelled_event_model_under_the_grammar(tmp_path: Path):
+    model = session.load_model(_save_events(tmp_path))
     primer = session.condition_ids(model, ["mode=minor", "key=A"])
     greedy = SampleConfig(temperature=0.0, max_note_seconds=0.5)
-    gen = Generator(model.checkpoint.model, model.tokenizer, greedy)
-    gen.prime(primer)
-    stream = LightStream(light, greedy)
-    stream.prime(primer)
-    ours = [next(stream).token for _ in range(300)]
-    assert ours == [step.token for _, step in zip(range(300), gen, strict=False)]
-    assert stream.slots.tolist() == [[2, 4]]  # mode=minor (slot 2) and key=A (slot 4) still held
-    drawn = LightStream(light, SampleConfig(temperature=1.0, seed=1, max_note_seconds=0.5))
+    ours = Stream(model.backend(), model.tokenizer, greedy)
+    ours.prime(primer)
+    theirs = torch_stream(model.module, model.tokenizer, greedy)
+    theirs.prime(primer)
+    assert ours.take(300) == theirs.take(300)
+    assert ours.backend.slots.tolist() == [[2, 4]]  # mode=minor (slot 2) and key=A (slot 4) still held
+    drawn = Stream(model.backend(), model.tokenizer, SampleConfig(temperature=1.0, seed=1, max_note_seconds=0.5))
     drawn.prime(primer)
-    ids = [next(drawn).token for _ in range(1500)]
-    assert not set(ids) & {0, 1, *light.config.cond_ids}  # no PAD, START or label mid-piece
+    ids = drawn.take(1500)[0]
+    assert not set(ids) & {0, 1, *model.config.cond_ids}  # no PAD, START or label mid-piece
     seq = model.tokenizer.decode(primer + ids)
     assert len(seq.notes) > 50 and max(n.end - n.start for n in seq.notes) <= 0.5 + 1e-6  # the cap held
 
@@ -169,22 +162,21 @@ def test_genrnn_sample_writes_a_midi_piece_without_torch(tmp_path: Path):
         assert notes and 5.0 < midi.get_end_time() <= 6.0 + 1e-6
 
 
-def test_guided_light_stream_equals_the_guided_generator(tmp_path: Path):
-    from genrnn.generation.light import open_light
+def test_guided_streams_agree_on_both_back_ends(tmp_path: Path):
     from genrnn.music.metrics import time_at_polyphony
 
     path = _save_events(tmp_path, labels=("mode=major", "mode=minor", "key=C", "key=Am", "voices=3"))
-    light, model = load_light(path), session.load_model(path)
-    primer = session.condition_ids(model, ["mode=minor"])
+    numpy_model, torch_model = session.load_model(path), session.load_model(path, step="torch")
+    primer = session.condition_ids(numpy_model, ["mode=minor"])
     tokens = {}
     for w in (1.0, 2.5):
         cfg = SampleConfig(temperature=0.0, max_note_seconds=0.5, guidance=w)
-        a, b = open_light(light, cfg, primer), session.open_stream(model, cfg, primer)
+        a, b = session.open_stream(numpy_model, cfg, primer), session.open_stream(torch_model, cfg, primer)
+        assert type(a.backend).__name__ == "NumpyLstm" and type(b.backend).__name__ == "TorchStep"
         assert a.drawn_labels == b.drawn_labels == ["key=Am", "voices=3"]  # the key agrees with the mode
         assert (a.guide is not None) == (b.guide is not None) == (w != 1.0)
-        ours = [next(a).token for _ in range(200)]
-        assert ours == [step.token for _, step in zip(range(200), b, strict=False)]
-        tokens[w] = ours
+        tokens[w] = a.take(200)[0]
+        assert tokens[w] == b.take(200)[0]
     assert tokens[1.0] != tokens[2.5]  # guidance changed the piece
-    seq = model.tokenizer.decode(primer + tokens[2.5])
+    seq = numpy_model.tokenizer.decode(primer + tokens[2.5])
     assert seq.notes and len(time_at_polyphony(seq)) - 1 <= 3  # the drawn voices=3 holds

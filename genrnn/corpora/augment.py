@@ -1,0 +1,50 @@
+"""Data augmentation, in one place: the tempo stretches and transpositions every genrnn model
+learns from. A recipe's ``stretch`` and ``transpose`` fields name them; the language models'
+records, the critic's real pieces, the classifier's crops and the harmonizer's chorales all take
+them from here. Held-out pieces are never augmented."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from genrnn.music import voices as V
+from genrnn.music.notes import NoteSequence
+from genrnn.tokenizers.midi_events import MidiEventTokenizer
+
+
+def record_variants(stretch: Sequence[float], transpose: tuple[int, int]) -> list[tuple[float, int]]:
+    """Every (tempo factor, semitones) a training piece is written out as, one record each."""
+    return [(float(s), t) for s in stretch for t in range(transpose[0], transpose[1] + 1)]
+
+
+def random_variant(seq: NoteSequence, stretch: Sequence[float], transpose: tuple[int, int],
+                   rng: np.random.Generator) -> NoteSequence:
+    """One of those variants of ``seq``, drawn at random (no transposition when a pitch would
+    leave 0..127): a real piece played the way a model trained on the recipe heard it."""
+    factor = float(rng.choice(list(stretch)))
+    semis = int(rng.integers(transpose[0], transpose[1] + 1))
+    pitches = [n.pitch for n in seq.notes]
+    if not pitches or min(pitches) + semis < 0 or max(pitches) + semis > 127:
+        semis = 0
+    seq = seq.stretched(factor) if factor != 1.0 else seq
+    return seq.transposed(semis) if semis else seq
+
+
+def transposed_ids(tokenizer: MidiEventTokenizer, ids: np.ndarray, max_semis: int,
+                   rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """Event ids moved by a random -max_semis..max_semis semitones, and the shift (0 when a
+    pitch would leave 0..127: the ids as they were)."""
+    if not max_semis:
+        return ids, 0
+    shift = int(rng.integers(-max_semis, max_semis + 1))
+    moved = tokenizer.transpose_ids(ids, shift)
+    return (ids, 0) if moved is None else (moved, shift)
+
+
+def random_key(tokens: np.ndarray, transpose: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A chorale on the harmonizer's grid (genrnn/music/voices.py) moved to a random key in the
+    ``transpose`` range that keeps every voice on the grid."""
+    shift = int(rng.choice(V.transpositions(tokens, *transpose)))
+    return V.transpose_tokens(tokens, shift)
