@@ -168,3 +168,23 @@ def test_training_state_round_trips(tmp_path):
     for k, v in tensors.items():
         assert torch.equal(back[k], v), k
     shutil.rmtree(tmp_path)
+
+
+def test_a_char_model_without_a_corpus_record_is_a_text_model(tmp_path):
+    """The one kind rule: a tokenizer's "chars" reads as "text" for every reader (the session,
+    the TUI's picker, `genrnn info`), so such a model takes the text path of `genrnn sample`."""
+    from genrnn.config import ModelConfig
+    from genrnn.models.rnn import RNNLanguageModel
+    from genrnn.tokenizers.chars import CharTokenizer
+    from genrnn.tui.catalog import describe
+
+    tok = CharTokenizer("abc \n")
+    path = save_model(tmp_path / "bare.safetensors", RNNLanguageModel(ModelConfig(vocab_size=tok.vocab_size,
+                                                                                   hidden=8, embed=4, layers=1)),
+                      tok, {})
+    assert session.load_model(path).kind == "text" == describe(path, "run").kind
+    assert session.checkpoint_info(path)["kind"] == "text"
+    r = subprocess.run([sys.executable, "-m", "genrnn.cli", "sample", str(path), "--length", "30", "--seed", "1"],
+                       capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 0 and len(r.stdout) == 31, r.stderr  # streamed to stdout as text, no .mid written
+    assert not list(tmp_path.glob("sample_*"))
