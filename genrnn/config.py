@@ -77,16 +77,30 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class OptimConfig:
+    """AdamW and its learning-rate schedule (training/schedule.py): what every training config
+    of genrnn shares (language models, the classifier, the harmonizer)."""
+
+    lr: float = 3e-3
+    min_lr_frac: float = 0.1  # the cosine ends at lr · min_lr_frac
+    warmup_steps: int = 50
+    weight_decay: float = 0.01  # on weight matrices, not embeddings, biases or norms
+    clip: float = 1.0  # gradient norm (0 = no clipping)
+
+    def __post_init__(self) -> None:
+        check_range("lr", self.lr, 0.0, 10.0, lo_open=True)
+        check_range("min_lr_frac", self.min_lr_frac, 0.0, 1.0)
+        check_range("warmup_steps", self.warmup_steps, 0, 10_000_000)
+        check_range("weight_decay", self.weight_decay, 0.0, 10.0)
+        check_range("clip", self.clip, 0.0, 1e9)
+
+
+@dataclass(frozen=True)
+class TrainConfig(OptimConfig):
     """How to train: truncated BPTT windows over B contiguous streams."""
 
     seq_len: int = 128
     batch_size: int = 32
-    lr: float = 3e-3
-    min_lr_frac: float = 0.1
-    warmup_steps: int = 50
-    weight_decay: float = 0.01
-    clip: float = 1.0
     time_budget: float | None = None  # seconds; the schedule ends exactly here
     max_steps: int | None = None
     eval_interval: float = 15.0  # seconds between validations
@@ -99,13 +113,9 @@ class TrainConfig:
     threads: int = 0  # 0 = torch default
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_range("seq_len", self.seq_len, 1, 1_000_000)
         check_range("batch_size", self.batch_size, 1, 1_000_000)
-        check_range("lr", self.lr, 0.0, 10.0, lo_open=True)
-        check_range("min_lr_frac", self.min_lr_frac, 0.0, 1.0)
-        check_range("warmup_steps", self.warmup_steps, 0, 10_000_000)
-        check_range("weight_decay", self.weight_decay, 0.0, 10.0)
-        check_range("clip", self.clip, 0.0, 1e9)
         if self.time_budget is not None or self.max_steps is not None:
             check_budget(self.time_budget, self.max_steps)
         check_range("eval_interval", self.eval_interval, 0.0, 1e8, lo_open=True)
@@ -174,17 +184,14 @@ def sample_config(kind: str, temperature: float | None = None, top_p: float | No
 
 
 @dataclass(frozen=True)
-class ClassifyConfig:
+class ClassifyConfig(OptimConfig):
     """How to train a many-to-one classifier (training/classifier.py). One of ``time_budget``
     (seconds) and ``max_steps`` ends it."""
 
+    lr: float = 5e-3
+    warmup_steps: int = 20
     window: int = 256  # events per training crop and per inference window
     batch_size: int = 32
-    lr: float = 5e-3
-    min_lr_frac: float = 0.1
-    warmup_steps: int = 20
-    weight_decay: float = 0.01
-    clip: float = 1.0
     time_budget: float | None = 120.0
     max_steps: int | None = None
     transpose: int = 0  # each training crop moves by a random -N..N semitones (key labels move too)
@@ -194,13 +201,9 @@ class ClassifyConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_range("window", self.window, 8, 1_000_000)
         check_range("batch_size", self.batch_size, 1, 100_000)
-        check_range("lr", self.lr, 0.0, 10.0, lo_open=True)
-        check_range("min_lr_frac", self.min_lr_frac, 0.0, 1.0)
-        check_range("warmup_steps", self.warmup_steps, 0, 10_000_000)
-        check_range("weight_decay", self.weight_decay, 0.0, 10.0)
-        check_range("clip", self.clip, 0.0, 1e9)
         check_range("transpose", self.transpose, 0, 12)
         check_range("eval_interval", self.eval_interval, 0.0, 1e8, lo_open=True)
         check_range("threads", self.threads, 0, 1024)
@@ -211,19 +214,17 @@ HARMONIZER_VOICES = ("bass", "atb")  # bass alone, or alto + tenor + bass
 
 
 @dataclass(frozen=True)
-class HarmonizeConfig:
+class HarmonizeConfig(OptimConfig):
     """How to train the harmonizer (training/harmonizer.py) on the Bach chorales."""
 
+    lr: float = 5e-3
+    min_lr_frac: float = 0.05
+    warmup_steps: int = 20
     voices: str = "bass"  # "bass" or "atb"
     time_budget: float = 300.0  # seconds of training (evaluation included)
     max_epochs: int | None = None
     batch_size: int = 4  # chorales per step: more, smaller steps learn more in a fixed time
     window: int = 256  # frames per training window (64 quarters)
-    lr: float = 5e-3
-    min_lr_frac: float = 0.05
-    warmup_steps: int = 20
-    weight_decay: float = 0.01
-    clip: float = 1.0
     seed: int = 0
     val_percent: float = 10.0
     split_salt: str = "genrnn"
@@ -233,17 +234,13 @@ class HarmonizeConfig:
     model: dict[str, Any] = field(default_factory=dict)  # HarmonizerConfig overrides, checked when built
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_choice("voices", self.voices, HARMONIZER_VOICES)
         check_range("time_budget", self.time_budget, 0.0, 1e8, lo_open=True)
         if self.max_epochs is not None:
             check_range("max_epochs", self.max_epochs, 1, 10**9)
         check_range("batch_size", self.batch_size, 1, 100_000)
         check_range("window", self.window, 16, 1_000_000)
-        check_range("lr", self.lr, 0.0, 10.0, lo_open=True)
-        check_range("min_lr_frac", self.min_lr_frac, 0.0, 1.0)
-        check_range("warmup_steps", self.warmup_steps, 0, 10_000_000)
-        check_range("weight_decay", self.weight_decay, 0.0, 10.0)
-        check_range("clip", self.clip, 0.0, 1e9)
         check_range("val_percent", self.val_percent, 0.0, 100.0, lo_open=True)
         if self.val_percent >= 100:
             raise ConfigError(f"val_percent = {self.val_percent!r}: expected a value in (0, 100)")

@@ -25,12 +25,11 @@ from genrnn.music import notation
 from genrnn.music.notes import MIDI_SUFFIXES, Note, NoteSequence
 from genrnn.tokenizers.midi_events import (
     END,
-    MAX_SHIFT,
     STEP_SECONDS,
-    TIME_SHIFT,
     EventStreamDecoder,
     MidiEventTokenizer,
     NoteEvent,
+    shift_ids,
 )
 
 PRIMER_MARKER = "primer end"
@@ -88,15 +87,6 @@ def _time_of(ids: list[int]) -> float:
     return decoder.time
 
 
-def _shift_ids(steps: int) -> list[int]:
-    out = []
-    while steps > 0:
-        n = min(steps, MAX_SHIFT)
-        out.append(TIME_SHIFT + n - 1)
-        steps -= n
-    return out
-
-
 def primer_from_sequence(tokenizer: MidiEventTokenizer, seq: NoteSequence, seconds: float | None,
                          name: str = "primer", labels: Sequence[str] = ()) -> MusicPrimer:
     """START (+ conditioning ``labels``) + the events of the first ``seconds`` of ``seq``
@@ -111,7 +101,7 @@ def primer_from_sequence(tokenizer: MidiEventTokenizer, seq: NoteSequence, secon
         raise MidiConversionError(f"{name}: the primer has no notes {where}")
     ids = [*tokenizer.start_tokens(labels), *(int(t) for t in tokenizer.encode(clipped))]
     target = min(seconds, whole.end_time) if seconds is not None else whole.end_time
-    ids += _shift_ids(round((target - _time_of(ids)) / STEP_SECONDS))
+    ids += shift_ids(round((target - _time_of(ids)) / STEP_SECONDS))
     return MusicPrimer(ids, clipped, _time_of(ids))
 
 

@@ -273,7 +273,7 @@ def _events_to_tokens(notes: list[tuple[int, int, int, int]]) -> list[int]:
     tokens: list[int] = []
     step, vbin = 0, -1
     for t, order, pitch, velocity in events:
-        _shift(tokens, t - step)
+        tokens.extend(shift_ids(t - step))
         step = t
         if order == 0:
             tokens.append(NOTE_OFF + pitch)
@@ -286,8 +286,11 @@ def _events_to_tokens(notes: list[tuple[int, int, int, int]]) -> list[int]:
     return tokens
 
 
-def _shift(tokens: list[int], steps: int) -> None:
+def shift_ids(steps: int) -> list[int]:
+    """TIME_SHIFT ids that move time on by ``steps`` 10 ms steps (1 s each at most)."""
+    out = []
     while steps > 0:
         n = min(steps, MAX_SHIFT)
-        tokens.append(TIME_SHIFT + n - 1)
+        out.append(TIME_SHIFT + n - 1)
         steps -= n
+    return out

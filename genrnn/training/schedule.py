@@ -6,16 +6,11 @@ run ends (its time budget or step limit, whichever comes first)."""
 from __future__ import annotations
 
 import math
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
-
-class Schedule(Protocol):
-    lr: float
-    warmup_steps: int
-    min_lr_frac: float
-    weight_decay: float
+from genrnn.config import OptimConfig
 
 
 def progress(step: int, elapsed: float, max_steps: int | None, time_budget: float | None) -> float:
@@ -28,7 +23,7 @@ def progress(step: int, elapsed: float, max_steps: int | None, time_budget: floa
     return max(parts)
 
 
-def lr_at(cfg: Schedule, step: int, done: float) -> float:
+def lr_at(cfg: OptimConfig, step: int, done: float) -> float:
     """Linear warmup over ``warmup_steps``, then cosine from lr to lr·min_lr_frac as ``done``
     (``progress``) goes 0 → 1."""
     warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
@@ -42,7 +37,7 @@ def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
-def adamw(model: torch.nn.Module, cfg: Schedule, device: torch.device | None = None) -> torch.optim.Optimizer:
+def adamw(model: torch.nn.Module, cfg: OptimConfig, device: torch.device | None = None) -> torch.optim.Optimizer:
     """AdamW (β 0.9, 0.99) with ``cfg.weight_decay`` on 2-D weights that are not embeddings."""
     decay: list[Any] = []
     other: list[Any] = []
