@@ -200,7 +200,10 @@ class GenerateScreen(Screen[None]):
         self._status(f"loading {entry.name} …" if not self.genrnn.models.loaded(entry.path) else "generating …")
         self._generate(request, take, self.control)
 
-    @work(thread=True, exclusive=True, group="generate")
+    # Not exclusive: a new take stops the last one through its StreamControl, and the last
+    # one's worker must still run to mark it done. An exclusive worker cancelled before its
+    # thread had started (g twice in a row) never ran, and its take stayed "generating".
+    @work(thread=True, group="generate")
     def _generate(self, request: GenerateRequest, take: Take, control: StreamControl) -> None:
         worker = get_current_worker()
         try:
