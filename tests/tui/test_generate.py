@@ -344,6 +344,7 @@ async def test_music_and_text_models_start_from_their_own_sampling_defaults(make
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         await wait_for(pilot, lambda: screen.entries)
+        await pilot.pause()  # the picker's highlight of the scanned model reaches the screen
         values = lambda: (screen.query_one("#temperature", Input).value, screen.query_one("#top-p", Input).value)  # noqa: E731
         assert values() == ("0.80", "1.00")  # a text model
         screen.panel.set_music(True)  # what picking an event model does
