@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -20,9 +23,43 @@ from genrnn.tui.screens.files import SaveDialog
 from genrnn.tui.screens.generate import GenerateScreen
 from genrnn.tui.screens.help import HelpScreen
 from genrnn.tui.takes import Take
-from tests.tui.conftest import wait_for
+from tests.tui.conftest import RecordingApp, wait_for
 
 ABC_TUNE = "X:1\nT:test\nM:4/4\nL:1/8\nK:C\nCDEF GABc|cBAG FEDC|\n"
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Receiver:
+    """A mido socket port server on 127.0.0.1 in a thread: every connection's messages, in
+    the order they came. ``close()`` (once the players have ended) collects them."""
+
+    def __init__(self) -> None:
+        self.server = open_server()
+        self.address = f"127.0.0.1:{self.server.getsockname()[1]}"
+        self.connections: list[list] = []
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                got = receive(self.server, idle_timeout=60)
+            except OSError:  # no sender came (accept timed out) or the server is closed
+                return
+            if got:
+                self.connections.append(got)
+            if self._closing.is_set():
+                return
+
+    def close(self) -> list[list]:
+        self._closing.set()
+        with socket.create_connection(self.server.getsockname(), timeout=5):
+            pass  # wakes the accept; a connection still open is read to its end first
+        self._thread.join(timeout=30)
+        assert not self._thread.is_alive(), "the receiver still has a sender after the test"
+        self.server.close()
+        return self.connections
 
 
 async def choose_socket_port(pilot, screen, address: str) -> None:  # noqa: ANN001
@@ -258,17 +295,45 @@ async def test_help_lists_every_binding(make_app) -> None:
         assert isinstance(app.screen, GenerateScreen)
 
 
-async def test_ctrl_q_quits_while_generating_and_playing(make_app) -> None:
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+@pytest.fixture
+def music_app(tmp_path: Path) -> RecordingApp:
+    """The app with one model: the shipped Bach chorale model (MIDI events)."""
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    shutil.copyfile(REPO / "checkpoints" / "bach.safetensors", shipped / "bach.safetensors")
+    return RecordingApp(runs=[tmp_path / "runs"], checkpoints=shipped, save_dir=tmp_path / "takes")
+
+
+async def test_ctrl_q_quits_while_generating_and_playing(music_app: RecordingApp) -> None:
+    """A music take plays to a socket receiver while the model is still writing it; ctrl+q
+    quits the app (return code 0) and the receiver is left with no note sounding."""
+    receiver = Receiver()
+    app = music_app
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
-        await wait_for(pilot, lambda: screen.entries)
-        set_input(screen, "length", "200000")
+        await wait_for(pilot, lambda: screen.entry is not None and screen.panel.music)
+        await choose_socket_port(pilot, screen, receiver.address)
+        set_input(screen, "length", "100000")  # seconds (capped at MAX_MUSIC_TOKENS): far from done at ctrl+q
+        screen.query_one("#models").focus()
         await pilot.press("g")
-        await wait_for(pilot, lambda: screen.takes and len(screen.takes[-1].text) > 20)
+        await wait_for(pilot, lambda: screen.takes and len(screen.takes[-1].events) > 10, timeout=60)
+        take = screen.takes[-1]
+        await pilot.press("space")
+        await wait_for(pilot, lambda: (app.player.position() or 0.0) > 1.5, timeout=30)
+        assert app.player.playing and not take.done  # playing what is still being generated
         await pilot.press("ctrl+q")
-        await wait_for(pilot, lambda: screen.takes[-1].done, timeout=10)
-    assert app.return_code in (0, None)
+        for _ in range(200):  # the app quits by itself (run_test's exit would shut it down anyway)
+            if app.return_code is not None:
+                break
+            await asyncio.sleep(0.05)
+    assert app.return_code == 0
+    connections = receiver.close()
+    assert take.done and take.stopped
+    assert len(connections) == 1
+    heard = tally(connections[0])
+    assert heard.note_ons > 0
+    assert heard.note_offs == heard.note_ons and heard.hanging_notes == 0
+    assert heard.channels <= heard.all_notes_off
 
 
 def test_the_app_imports_without_torch() -> None:
