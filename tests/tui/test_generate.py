@@ -62,6 +62,11 @@ class Receiver:
         return self.connections
 
 
+def endings(app: RecordingApp, take: Take) -> list[str]:
+    """The Playback notifications about ``take`` (one per player that ran and ended)."""
+    return [m for m, _ in app.notes if m.startswith(("played", "stopped")) and f"take #{take.number} to" in m]
+
+
 async def choose_socket_port(pilot, screen, address: str) -> None:  # noqa: ANN001
     """Pick the HOST:PORT output and type ``address``. The port list fills in from a worker (the
     audio probe can take a moment): wait until the socket entry exists."""
@@ -334,6 +339,56 @@ async def test_ctrl_q_quits_while_generating_and_playing(music_app: RecordingApp
     assert heard.note_ons > 0
     assert heard.note_offs == heard.note_ons and heard.hanging_notes == 0
     assert heard.channels <= heard.all_notes_off
+
+
+async def test_space_twice_on_an_abc_take_runs_one_player_and_stops_it(make_app, monkeypatch) -> None:
+    """The second press lands while the first is still turning the tune into notes (music21
+    at work; made slow here) and stops it: one player only, ended stopped. Then space plays
+    the tune and space stops it mid-way, with no note left sounding."""
+    real_sequence = Take.sequence
+
+    def slow_sequence(self: Take):  # noqa: ANN202
+        time.sleep(1.0)  # a long tune: the time between the press and the first note
+        return real_sequence(self)
+
+    monkeypatch.setattr(Take, "sequence", slow_sequence)
+    receiver = Receiver()
+    app = make_app()
+    players: list[int] = []
+    real_play = app.player.play
+
+    def counting(take: Take, *args):  # noqa: ANN002, ANN202
+        players.append(take.number)
+        return real_play(take, *args)
+
+    monkeypatch.setattr(app.player, "play", counting)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.entries)
+        await choose_socket_port(pilot, screen, receiver.address)
+        take = Take(0, "folk", "abc", 0.8, text=ABC_TUNE)
+        screen.add_take(take)
+        screen.query_one("#views").focus()
+        await pilot.press("space")
+        assert app.player.playing  # from the press on, while the tune is still being read
+        await pilot.press("space")
+        await wait_for(pilot, lambda: not app.player.playing and endings(app, take), timeout=30)
+        await pilot.pause(1.5)  # a second player, if one had started, would have ended by now
+        assert players == [1] and len(endings(app, take)) == 1
+        assert endings(app, take)[0].startswith("stopped take #1")
+        # and while it sounds: space stops it
+        await pilot.press("space")
+        await wait_for(pilot, lambda: (app.player.position() or 0.0) > 1.0, timeout=30)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: not app.player.playing and len(endings(app, take)) == 2, timeout=30)
+        assert players == [1, 1] and endings(app, take)[1].startswith("stopped take #1")
+    assert not app.errors(), app.errors()
+    connections = receiver.close()
+    assert 1 <= len(connections) <= 2  # the first player stopped before or just after it connected
+    heard = [tally(c) for c in connections]
+    assert all(h.hanging_notes == 0 and h.note_offs == h.note_ons for h in heard)
+    assert 0 < heard[-1].note_ons < 16  # stopped mid-tune (the tune has 16 notes)
+    assert 0 in heard[-1].all_notes_off
 
 
 def test_the_app_imports_without_torch() -> None:

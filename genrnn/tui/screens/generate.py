@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import on, work
@@ -368,7 +368,7 @@ class GenerateScreen(Screen[None]):
     # ------------------------------------------------------------------ playing
     def action_play(self) -> None:
         player = self.genrnn.player
-        if player.playing:
+        if player.playing:  # preparing (an ABC take being parsed) or sounding: a press stops it
             player.stop()
             return
         take = self._selected_take()
@@ -382,8 +382,11 @@ class GenerateScreen(Screen[None]):
         if not port:
             self.notify("pick an output first", severity="warning")
             return
+        claim = player.start(take)  # here, on the UI thread: playing from this press on
+        if claim is None:
+            return
         self._status(f"playing take #{take.number} to {port} · space stops")
-        self._play(take, port)
+        self._play(take, port, claim)
 
     def _controls_ok(self) -> bool:
         try:
@@ -394,9 +397,9 @@ class GenerateScreen(Screen[None]):
         return True
 
     @work(thread=True, exclusive=True, group="play")
-    def _play(self, take: Take, port: str) -> None:
+    def _play(self, take: Take, port: str, claim: Any) -> None:
         try:
-            stats = self.genrnn.player.play(take, port)
+            stats = self.genrnn.player.play(take, port, claim)
         except Exception as exc:  # port gone, no audio device, unparsable ABC
             self.post_message(PlaybackEnded(take, "", error_text(exc)))
             return
