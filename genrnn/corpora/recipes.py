@@ -299,16 +299,28 @@ class Result:
     notes: int = 0
 
 
+# The errors a damaged or odd piece raises, which count it as skipped. The readers own the
+# translation: ``midi_io.read_midi`` turns whatever mido and pretty_midi raise on hostile
+# bytes (EOFError, OSError, ValueError, KeyError, IndexError, ...) into MidiConversionError,
+# and ``notation.parse_score``/``abc_to_score`` do the same for music21. Fed truncated,
+# bit-flipped, garbage and odd MIDI files, mutated ABC tunes and damaged MusicXML, nothing else
+# reached this point. Any other exception is a bug and must not pass for a bad file.
+PIECE_ERRORS: tuple[type[Exception], ...] = (GenrnnError,)
+
+
 def _work(job: tuple[Recipe, Item, bool]) -> Result:
     recipe, item, val = job
     try:
         if recipe.tokenizer == "chars":
             return _abc_result(recipe, item, val)
         return _midi_result(recipe, item, val)
-    except GenrnnError as exc:
+    except PIECE_ERRORS as exc:
         return Result(item.name, val, reason=_reason(exc))
-    except Exception as exc:  # noqa: BLE001 - a bad piece must never stop the prep
-        return Result(item.name, val, reason=f"unreadable ({type(exc).__name__})")
+    except Exception as exc:
+        if hasattr(exc, "add_note"):  # Python 3.11+: the traceback names the piece
+            exc.add_note(f"genrnn: raised while preparing piece {item.name!r} ({item.path}); "
+                         f"not a known file error, so it is not skipped")
+        raise
 
 
 def _reason(exc: GenrnnError) -> str:
