@@ -279,16 +279,28 @@ class Result:
     notes: int = 0
 
 
+# The errors a damaged or odd piece raises, which count it as skipped. The readers own the
+# translation: ``midi_io.read_midi`` turns whatever mido and pretty_midi raise on hostile
+# bytes (EOFError, OSError, ValueError, KeyError, IndexError, ...) into MidiConversionError,
+# and ``notation.parse_score``/``abc_to_score`` do the same for music21. Fed truncated,
+# bit-flipped, garbage and odd MIDI files, mutated ABC tunes and damaged MusicXML, nothing else
+# reached this point. Any other exception is a bug and must not pass for a bad file.
+PIECE_ERRORS: tuple[type[Exception], ...] = (GenrnnError,)
+
+
 def _work(job: tuple[Recipe, Item, bool]) -> Result:
     recipe, item, val = job
     try:
         if recipe.tokenizer == "chars":
             return _abc_result(recipe, item, val)
         return _midi_result(recipe, item, val)
-    except GenrnnError as exc:
+    except PIECE_ERRORS as exc:
         return Result(item.name, val, reason=_reason(exc))
-    except Exception as exc:  # noqa: BLE001 - a bad piece must never stop the prep
-        return Result(item.name, val, reason=f"unreadable ({type(exc).__name__})")
+    except Exception as exc:
+        if hasattr(exc, "add_note"):  # Python 3.11+: the traceback names the piece
+            exc.add_note(f"genrnn: raised while preparing piece {item.name!r} ({item.path}); "
+                         f"not a known file error, so it is not skipped")
+        raise
 
 
 def _reason(exc: GenrnnError) -> str:
@@ -443,10 +455,49 @@ def _map(jobs: list[tuple[Recipe, Item, bool]]) -> Iterator[Result]:
     if len(jobs) < POOL_MIN_JOBS or workers < 2:
         yield from map(_work, jobs)
         return
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with ctx.Pool(workers) as pool:
-        yield from pool.imap(_work, jobs, chunksize=4)
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = ProcessPoolExecutor(workers, mp_context=_pool_context())
+    try:
+        yield from pool.map(_work, jobs, chunksize=4)
+    except BrokenProcessPool as exc:  # where multiprocessing.Pool respawned dead workers for ever
+        raise CorpusError("a corpus worker process died (out of memory? or a script that prepares a "
+                          "corpus without `if __name__ == \"__main__\":`)") from exc
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # a strict-mode stop ends at once
+
+
+def _pool_context() -> Any:
+    """``forkserver`` where the OS has it, else ``spawn``; never ``fork``. The TUI prepares a
+    corpus from a worker thread, and a child forked from a process with threads can deadlock on
+    a lock another thread held at the fork (the allocator's, logging's, a BLAS pool's). The fork
+    server is a fresh single-threaded process that imports this module once; the workers fork
+    from it, so they start without importing numpy and the MIDI readers again."""
+    _start_resource_tracker()
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (which the pool's semaphores need under
+    forkserver and spawn) with a stderr it can hand on. While the TUI runs, Textual has swapped
+    sys.stderr for a capture whose fileno() is -1, and the tracker would fail to start with
+    "bad value(s) in fds_to_keep". Once running, it serves the whole process."""
+    import contextlib
+    from multiprocessing import resource_tracker
+
+    try:
+        usable = sys.stderr.fileno() >= 0
+    except (AttributeError, OSError, ValueError):  # no descriptor at all: the tracker skips it
+        usable = True
+    if usable:
+        return
+    with contextlib.redirect_stderr(sys.__stderr__):
+        resource_tracker.ensure_running()
 
 
 def _item_path(recipe: Recipe, name: str) -> str:

@@ -92,6 +92,14 @@ class GenrnnApp(App[None]):
         except ScreenStackError:
             event.prevent_default()
 
+    def on_unmount(self) -> None:
+        """However the app ends (ctrl+q, an error, the end of a test), no take plays on to its
+        end and no training runs on for its budget: the process could not exit until they had
+        (streams end by themselves: their workers are cancelled)."""
+        self.player.stop()
+        if self.trainer is not None:
+            self.trainer.request_stop()
+
     async def action_quit(self) -> None:
         """Stop playback and streams; checkpoint a running training first."""
         self.player.stop()

@@ -211,37 +211,64 @@ def _run_music(model: Any, req: GenerateRequest, take: Take, control: StreamCont
 
 
 class Player:
-    """Plays one take at a time to a named output; stop() from any thread."""
+    """Plays one take at a time to a named output; stop() from any thread.
+
+    ``start`` claims the player on the UI thread, and from then until ``play`` returns it is
+    ``playing``: while an ABC take is parsed (music21 can take a second) as well as while it
+    sounds. So a second press of space stops it, never starts a second player that the first
+    could no longer be told apart from."""
 
     def __init__(self) -> None:
         self.scheduler: Any = None
         self.started: float | None = None
         self.take: Take | None = None
+        self._lock = threading.Lock()
 
     @property
     def playing(self) -> bool:
+        """Preparing or sounding."""
         return self.scheduler is not None
 
     def position(self) -> float | None:
         return None if self.started is None else time.monotonic() - self.started
 
-    def play(self, take: Take, port: str) -> Any:
-        """Blocking: play ``take`` to ``port`` and return the PlaybackStats. A MIDI-events take
-        still being generated plays as it is made (the model runs far ahead of real time)."""
-        from genrnn.playback import Scheduler, play_stream, sequence_events
+    def start(self, take: Take) -> Any:
+        """Claim the player for ``take``: its Scheduler, or None when it is already busy."""
+        from genrnn.playback import Scheduler
 
-        if take.kind == "midi_events" and not take.done:
-            events: Any = live_messages(take)
-        else:
-            events = sequence_events(take.sequence())
-            if not events:
-                raise ConfigError(f"take #{take.number} has no notes to play")
-        self.scheduler, self.take = Scheduler(), take
-        self.started = time.monotonic()
+        with self._lock:
+            if self.scheduler is not None:
+                return None
+            self.scheduler, self.take, self.started = Scheduler(), take, None
+            return self.scheduler
+
+    def play(self, take: Take, port: str, claim: Any = None) -> Any:
+        """Blocking: play ``take`` to ``port`` and return the PlaybackStats. ``claim`` is what
+        ``start(take)`` returned (without it the player is claimed here). A MIDI-events take
+        still being generated plays as it is made (the model runs far ahead of real time). A
+        stop() before the take is ready ends it there: nothing is sent, the stats say stopped."""
+        from genrnn.errors import PlaybackError
+
+        sched = claim if claim is not None else self.start(take)
+        if sched is None:
+            raise PlaybackError("the player is busy: stop it first")
         try:
-            return play_stream(events, port, scheduler=self.scheduler)
+            from genrnn.playback import PlaybackStats, play_stream, sequence_events
+
+            if take.kind == "midi_events" and not take.done:
+                events: Any = live_messages(take, stopping=lambda: sched.stopping)
+            else:
+                events = sequence_events(take.sequence())
+                if not events:
+                    raise ConfigError(f"take #{take.number} has no notes to play")
+            if sched.stopping:
+                return PlaybackStats(stopped=True)
+            self.started = time.monotonic()
+            return play_stream(events, port, scheduler=sched)
         finally:
-            self.scheduler, self.started = None, None
+            with self._lock:
+                if self.scheduler is sched:
+                    self.scheduler, self.started = None, None
 
     def stop(self) -> None:
         sched = self.scheduler
@@ -249,16 +276,17 @@ class Player:
             sched.stop()
 
 
-def live_messages(take: Take, poll: float = 0.005) -> Any:
+def live_messages(take: Take, poll: float = 0.005, stopping: Callable[[], bool] = lambda: False) -> Any:
     """The take's note events as TimedMessages while the worker appends them; waits when it has
-    caught up with the generator, ends when the take is done and every event has been sent."""
+    caught up with the generator, ends when the take is done and every event has been sent, or
+    at once when ``stopping()`` (a stop never waits for the generator)."""
     import mido
 
     from genrnn.playback.events import TimedMessage
 
     yield TimedMessage(0.0, mido.Message("program_change", channel=0, program=0))
     sent = 0
-    while True:
+    while not stopping():
         if sent < len(take.events):
             at, pitch, velocity = take.events[sent]
             sent += 1

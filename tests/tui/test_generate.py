@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -20,9 +23,48 @@ from genrnn.tui.screens.files import SaveDialog
 from genrnn.tui.screens.generate import GenerateScreen
 from genrnn.tui.screens.help import HelpScreen
 from genrnn.tui.takes import Take
-from tests.tui.conftest import wait_for
+from tests.tui.conftest import RecordingApp, wait_for
 
 ABC_TUNE = "X:1\nT:test\nM:4/4\nL:1/8\nK:C\nCDEF GABc|cBAG FEDC|\n"
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Receiver:
+    """A mido socket port server on 127.0.0.1 in a thread: every connection's messages, in
+    the order they came. ``close()`` (once the players have ended) collects them."""
+
+    def __init__(self) -> None:
+        self.server = open_server()
+        self.address = f"127.0.0.1:{self.server.getsockname()[1]}"
+        self.connections: list[list] = []
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                got = receive(self.server, idle_timeout=60)
+            except OSError:  # no sender came (accept timed out) or the server is closed
+                return
+            if got:
+                self.connections.append(got)
+            if self._closing.is_set():
+                return
+
+    def close(self) -> list[list]:
+        self._closing.set()
+        with socket.create_connection(self.server.getsockname(), timeout=5):
+            pass  # wakes the accept; a connection still open is read to its end first
+        self._thread.join(timeout=30)
+        assert not self._thread.is_alive(), "the receiver still has a sender after the test"
+        self.server.close()
+        return self.connections
+
+
+def endings(app: RecordingApp, take: Take) -> list[str]:
+    """The Playback notifications about ``take`` (one per player that ran and ended)."""
+    return [m for m, _ in app.notes if m.startswith(("played", "stopped")) and f"take #{take.number} to" in m]
 
 
 async def choose_socket_port(pilot, screen, address: str) -> None:  # noqa: ANN001
@@ -271,17 +313,95 @@ async def test_help_lists_every_binding(make_app) -> None:
         assert isinstance(app.screen, GenerateScreen)
 
 
-async def test_ctrl_q_quits_while_generating_and_playing(make_app) -> None:
+@pytest.fixture
+def music_app(tmp_path: Path) -> RecordingApp:
+    """The app with one model: the shipped Bach chorale model (MIDI events)."""
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    shutil.copyfile(REPO / "checkpoints" / "bach.safetensors", shipped / "bach.safetensors")
+    return RecordingApp(runs=[tmp_path / "runs"], checkpoints=shipped, save_dir=tmp_path / "takes")
+
+
+async def test_ctrl_q_quits_while_generating_and_playing(music_app: RecordingApp) -> None:
+    """A music take plays to a socket receiver while the model is still writing it; ctrl+q
+    quits the app (return code 0) and the receiver is left with no note sounding."""
+    receiver = Receiver()
+    app = music_app
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.entry is not None and screen.panel.music)
+        await choose_socket_port(pilot, screen, receiver.address)
+        set_input(screen, "length", "100000")  # seconds (capped at MAX_MUSIC_TOKENS): far from done at ctrl+q
+        screen.query_one("#models").focus()
+        await pilot.press("g")
+        await wait_for(pilot, lambda: screen.takes and len(screen.takes[-1].events) > 10, timeout=60)
+        take = screen.takes[-1]
+        await pilot.press("space")
+        await wait_for(pilot, lambda: (app.player.position() or 0.0) > 1.5, timeout=30)
+        assert app.player.playing and not take.done  # playing what is still being generated
+        await pilot.press("ctrl+q")
+        for _ in range(200):  # the app quits by itself (run_test's exit would shut it down anyway)
+            if app.return_code is not None:
+                break
+            await asyncio.sleep(0.05)
+    assert app.return_code == 0
+    connections = receiver.close()
+    assert take.done and take.stopped
+    assert len(connections) == 1
+    heard = tally(connections[0])
+    assert heard.note_ons > 0
+    assert heard.note_offs == heard.note_ons and heard.hanging_notes == 0
+    assert heard.channels <= heard.all_notes_off
+
+
+async def test_space_twice_on_an_abc_take_runs_one_player_and_stops_it(make_app, monkeypatch) -> None:
+    """The second press lands while the first is still turning the tune into notes (music21
+    at work; made slow here) and stops it: one player only, ended stopped. Then space plays
+    the tune and space stops it mid-way, with no note left sounding."""
+    real_sequence = Take.sequence
+
+    def slow_sequence(self: Take):  # noqa: ANN202
+        time.sleep(1.0)  # a long tune: the time between the press and the first note
+        return real_sequence(self)
+
+    monkeypatch.setattr(Take, "sequence", slow_sequence)
+    receiver = Receiver()
     app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+    players: list[int] = []
+    real_play = app.player.play
+
+    def counting(take: Take, *args):  # noqa: ANN002, ANN202
+        players.append(take.number)
+        return real_play(take, *args)
+
+    monkeypatch.setattr(app.player, "play", counting)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         await wait_for(pilot, lambda: screen.entries)
-        set_input(screen, "length", "200000")
-        await pilot.press("g")
-        await wait_for(pilot, lambda: screen.takes and len(screen.takes[-1].text) > 20)
-        await pilot.press("ctrl+q")
-        await wait_for(pilot, lambda: screen.takes[-1].done, timeout=10)
-    assert app.return_code in (0, None)
+        await choose_socket_port(pilot, screen, receiver.address)
+        take = Take(0, "folk", "abc", 0.8, text=ABC_TUNE)
+        screen.add_take(take)
+        screen.query_one("#views").focus()
+        await pilot.press("space")
+        assert app.player.playing  # from the press on, while the tune is still being read
+        await pilot.press("space")
+        await wait_for(pilot, lambda: not app.player.playing and endings(app, take), timeout=30)
+        await pilot.pause(1.5)  # a second player, if one had started, would have ended by now
+        assert players == [1] and len(endings(app, take)) == 1
+        assert endings(app, take)[0].startswith("stopped take #1")
+        # and while it sounds: space stops it
+        await pilot.press("space")
+        await wait_for(pilot, lambda: (app.player.position() or 0.0) > 1.0, timeout=30)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: not app.player.playing and len(endings(app, take)) == 2, timeout=30)
+        assert players == [1, 1] and endings(app, take)[1].startswith("stopped take #1")
+    assert not app.errors(), app.errors()
+    connections = receiver.close()
+    assert 1 <= len(connections) <= 2  # the first player stopped before or just after it connected
+    heard = [tally(c) for c in connections]
+    assert all(h.hanging_notes == 0 and h.note_offs == h.note_ons for h in heard)
+    assert 0 < heard[-1].note_ons < 16  # stopped mid-tune (the tune has 16 notes)
+    assert 0 in heard[-1].all_notes_off
 
 
 def test_the_app_imports_without_torch() -> None:
@@ -357,6 +477,7 @@ async def test_music_and_text_models_start_from_their_own_sampling_defaults(make
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         await wait_for(pilot, lambda: screen.entries)
+        await pilot.pause()  # the picker's highlight of the scanned model reaches the screen
         values = lambda: (screen.query_one("#temperature", Input).value, screen.query_one("#top-p", Input).value)  # noqa: E731
         assert values() == ("0.80", "1.00")  # a text model
         screen.panel.set_music(True)  # what picking an event model does

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import on, work
@@ -200,7 +200,10 @@ class GenerateScreen(Screen[None]):
         self._status(f"loading {entry.name} …" if not self.genrnn.models.loaded(entry.path) else "generating …")
         self._generate(request, take, self.control)
 
-    @work(thread=True, exclusive=True, group="generate")
+    # Not exclusive: a new take stops the last one through its StreamControl, and the last
+    # one's worker must still run to mark it done. An exclusive worker cancelled before its
+    # thread had started (g twice in a row) never ran, and its take stayed "generating".
+    @work(thread=True, group="generate")
     def _generate(self, request: GenerateRequest, take: Take, control: StreamControl) -> None:
         worker = get_current_worker()
         try:
@@ -365,7 +368,7 @@ class GenerateScreen(Screen[None]):
     # ------------------------------------------------------------------ playing
     def action_play(self) -> None:
         player = self.genrnn.player
-        if player.playing:
+        if player.playing:  # preparing (an ABC take being parsed) or sounding: a press stops it
             player.stop()
             return
         take = self._selected_take()
@@ -379,8 +382,11 @@ class GenerateScreen(Screen[None]):
         if not port:
             self.notify("pick an output first", severity="warning")
             return
+        claim = player.start(take)  # here, on the UI thread: playing from this press on
+        if claim is None:
+            return
         self._status(f"playing take #{take.number} to {port} · space stops")
-        self._play(take, port)
+        self._play(take, port, claim)
 
     def _controls_ok(self) -> bool:
         try:
@@ -391,9 +397,9 @@ class GenerateScreen(Screen[None]):
         return True
 
     @work(thread=True, exclusive=True, group="play")
-    def _play(self, take: Take, port: str) -> None:
+    def _play(self, take: Take, port: str, claim: Any) -> None:
         try:
-            stats = self.genrnn.player.play(take, port)
+            stats = self.genrnn.player.play(take, port, claim)
         except Exception as exc:  # port gone, no audio device, unparsable ABC
             self.post_message(PlaybackEnded(take, "", error_text(exc)))
             return

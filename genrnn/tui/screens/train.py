@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.worker import get_current_worker
 
 from genrnn.config import CELLS, PRESETS, sample_config
 from genrnn.errors import ConfigError, GenrnnError
@@ -228,6 +229,8 @@ class TrainScreen(Screen[None]):
                 corpus = s.prepare_corpus(text=request.text)
             else:
                 corpus = s.prepare_corpus(recipe=request.recipe)
+            if get_current_worker().is_cancelled:  # the app quit while the corpus was prepared:
+                return  # no training run for the full budget after it has gone
             trainer = s.make_trainer(corpus, request.preset, {"cell": request.cell},
                                      {"time_budget": request.budget}, request.out_dir,
                                      [TrainFeed(self, request.sample_every)])

@@ -1,0 +1,72 @@
+"""Per-piece work of a recipe prep: a damaged file is skipped and counted, a bug is not.
+
+Both in this process (few pieces) and in the prep's process pool (``POOL_MIN_JOBS`` or more).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from genrnn.corpora import recipes
+from genrnn.music.midi_io import write_midi
+from genrnn.music.notes import Note, NoteSequence
+
+
+def midi_folder(folder: Path, good: int) -> dict[str, str]:
+    """``good`` small files and two damaged ones; returns damaged name → expected reason."""
+    folder.mkdir()
+    for i in range(good):
+        seq = NoteSequence([Note(60 + (i + k) % 12, 90, k * 0.25, k * 0.25 + 0.2) for k in range(16)], tempo_bpm=120)
+        write_midi(seq, folder / f"good{i:02d}.mid")
+    valid = (folder / "good00.mid").read_bytes()
+    (folder / "cut.mid").write_bytes(valid[: len(valid) - 9])  # the last track cut short
+    (folder / "noise.mid").write_bytes(b"MThd" + bytes(range(7, 200, 3)))
+    return {"cut.mid": "truncated track", "noise.mid": "bad header"}
+
+
+def folder_recipe(tmp_path: Path) -> Path:
+    path = tmp_path / "mine.toml"
+    path.write_text('source = "folder"\nfolder = "midi"\nval_percent = 20\n')
+    return path
+
+
+@pytest.mark.parametrize("good", [4, recipes.POOL_MIN_JOBS], ids=["in-process", "pool"])
+def test_a_damaged_file_is_skipped_and_counted(tmp_path: Path, good: int) -> None:
+    damaged = midi_folder(tmp_path / "midi", good)
+    corpus = recipes.prepare(folder_recipe(tmp_path), cache_dir=tmp_path / "cache")
+    skipped = corpus.meta["skipped"]
+    assert corpus.meta["files"] == good + 2
+    assert skipped["count"] == 2 and skipped["by_reason"] == {reason: 1 for reason in damaged.values()}
+    logged = dict(line.split("\t") for line in Path(skipped["log"]).read_text().splitlines())
+    assert {Path(path).name: reason for path, reason in logged.items()} == damaged
+
+
+def test_a_programming_error_surfaces_naming_the_piece(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    midi_folder(tmp_path / "midi", 3)
+
+    def buggy(recipe, item, val):  # noqa: ANN001, ANN202
+        raise TypeError("unsupported operand type(s) for +: 'int' and 'NoneType'")
+
+    monkeypatch.setattr(recipes, "_midi_result", buggy)
+    with pytest.raises(TypeError, match="unsupported operand") as info:
+        recipes.prepare(folder_recipe(tmp_path), cache_dir=tmp_path / "cache")
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "cut.mid" in notes or "good00.mid" in notes  # the first piece it met
+    assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").glob("*/meta.json"))
+
+
+def test_a_programming_error_in_a_pool_worker_surfaces_naming_the_piece(tmp_path: Path) -> None:
+    """The pool's workers are fresh processes (a monkeypatch here would not reach them): a job
+    whose item has no path is a bug of the kind that raises TypeError deep in the reader."""
+    midi_folder(tmp_path / "midi", recipes.POOL_MIN_JOBS)
+    recipe = recipes.load_recipe(folder_recipe(tmp_path))
+    items = recipes.source_items(recipe)
+    items[5] = recipes.Item("no-path.mid", None)  # type: ignore[arg-type]
+    jobs = [(recipe, item, False) for item in items]
+    assert len(jobs) >= recipes.POOL_MIN_JOBS
+    with pytest.raises(TypeError) as info:
+        list(recipes._map(jobs))
+    if hasattr(info.value, "add_note"):
+        assert "no-path.mid" in "\n".join(getattr(info.value, "__notes__", []))
