@@ -34,6 +34,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator

@@ -280,22 +280,20 @@ def live_messages(take: Take, poll: float = 0.005, stopping: Callable[[], bool] 
     """The take's note events as TimedMessages while the worker appends them; waits when it has
     caught up with the generator, ends when the take is done and every event has been sent, or
     at once when ``stopping()`` (a stop never waits for the generator)."""
-    import mido
+    from genrnn.playback.events import note_event_messages
 
-    from genrnn.playback.events import TimedMessage
+    def events() -> Any:
+        sent = 0
+        while not stopping():
+            if sent < len(take.events):
+                sent += 1
+                yield take.events[sent - 1]
+            elif take.done:
+                return
+            else:
+                time.sleep(poll)
 
-    yield TimedMessage(0.0, mido.Message("program_change", channel=0, program=0))
-    sent = 0
-    while not stopping():
-        if sent < len(take.events):
-            at, pitch, velocity = take.events[sent]
-            sent += 1
-            kind = "note_on" if velocity > 0 else "note_off"
-            yield TimedMessage(at, mido.Message(kind, channel=0, note=pitch, velocity=velocity))
-        elif take.done:
-            return
-        else:
-            time.sleep(poll)
+    return note_event_messages(events())
 
 
 def list_ports() -> tuple[list[tuple[str, str, bool]], str | None]:

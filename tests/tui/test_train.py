@@ -132,7 +132,7 @@ async def test_a_corpus_recipe_prepares_from_the_train_screen_and_trains(
         assert screen.steps and "finished" in str(screen.query_one("#train-stats").render())
     if (os.cpu_count() or 1) >= 2:  # the pool ran (one core: the prep runs in this process)
         assert methods == (["forkserver"] if os.name == "posix" else ["spawn"])
-    metas = list((tmp_path / "cache").glob("mine-*/meta.json"))
+    metas = list((tmp_path / "cache" / "corpora").glob("mine-*/meta.json"))
     assert len(metas) == 1
     meta = json.loads(metas[0].read_text())
     assert meta["files"] == files and meta["skipped"]["count"] == 0
