@@ -8,8 +8,8 @@ from typing import Any
 
 from genrnn import session
 from genrnn.config import SampleConfig
-from genrnn.errors import ConfigError, MidiConversionError
-from genrnn.music.notation import analyse_key
+from genrnn.errors import ConfigError
+from genrnn.music.notation import matches_labels
 
 
 def mode_match(model: session.Model, per_mode: int, seconds: float, settings: SampleConfig,
@@ -25,14 +25,10 @@ def mode_match(model: session.Model, per_mode: int, seconds: float, settings: Sa
     total = 0
     for mode in modes:
         primer = session.label_primer(model, [f"mode={mode}"])
-        found = []
-        for n in range(per_mode):
-            piece = session.sample_music(model, replace(settings, seed=base + n), primer, seconds)
-            try:
-                found.append(analyse_key(piece.sequence).mode)
-            except MidiConversionError:
-                found.append("none")
-        hits = sum(f == mode for f in found)
+        checked = [matches_labels(session.sample_music(model, replace(settings, seed=base + n), primer, seconds)
+                                  .sequence, [f"mode={mode}"]) for n in range(per_mode)]
+        found = [analysed.split(" ")[-1] if analysed != "no notes" else "none" for _, analysed in checked]
+        hits = sum(ok for ok, _ in checked)
         total += hits
         rows[mode] = {"samples": per_mode, "match": hits, "share": hits / per_mode, "analysed": found}
     return {"seconds": seconds, "temperature": settings.temperature, "top_p": settings.top_p,

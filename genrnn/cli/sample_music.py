@@ -20,6 +20,7 @@ from genrnn import session
 from genrnn.cli._common import err, read_text_file
 from genrnn.config import SampleConfig
 from genrnn.errors import ConfigError
+from genrnn.music.notation import matches_labels
 from genrnn.music.notes import MIDI_SUFFIXES
 
 DEFAULT_TUNE_CHARS = 1500
@@ -77,7 +78,7 @@ def _events(model: session.Model, settings: SampleConfig, args: argparse.Namespa
         how = "ended by the model" if sample.ended else f"cut at {args.seconds:g} s"
         note = f"; the model chose {', '.join(sample.drawn_labels)}" if sample.drawn_labels else ""
         if labels:
-            ok, analysed = _matches(sample.sequence, labels)
+            ok, analysed = matches_labels(sample.sequence, labels)
             matched += ok
             note += f"; analysed as {analysed} ({'matches' if ok else 'does not match'})"
         err.print(f"wrote {', '.join(str(p) for p in written)}: {len(sample.sequence.notes)} notes, "
@@ -85,22 +86,6 @@ def _events(model: session.Model, settings: SampleConfig, args: argparse.Namespa
     if labels and len(paths) > 1:
         err.print(f"{matched} of {len(paths)} samples match {', '.join(labels)} when analysed")
     return 0
-
-
-def _matches(seq: Any, labels: list[str]) -> tuple[bool, str]:
-    """Whether music21's key profiles find the asked mode/key in a generated piece."""
-    from genrnn.errors import MidiConversionError
-    from genrnn.music.notation import analyse_key
-
-    try:
-        key = analyse_key(seq)
-    except MidiConversionError:
-        return False, "no notes"
-    found = key.labels
-    wanted = dict(lb.split("=", 1) for lb in labels if lb.split("=", 1)[0] in found)  # not rests=…
-    if wanted.get("mode") == "minor" and not wanted.get("key", "m").endswith("m"):
-        found["key"] = key.tonic  # a model made before keys named their mode: key=A is the tonic
-    return all(found[kind] == value for kind, value in wanted.items()), f"{key.tonic} {key.mode}"
 
 
 def _play(performance: Any, args: argparse.Namespace) -> Any:

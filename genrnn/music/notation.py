@@ -313,6 +313,20 @@ def analyse_key(seq: NoteSequence) -> KeyLabel:
     return best
 
 
+def matches_labels(seq: NoteSequence, labels: list[str]) -> tuple[bool, str]:
+    """Whether music21's key profiles find the asked ``mode=``/``key=`` labels in a piece (other
+    kinds are not checked), and what they found ("A minor", or "no notes")."""
+    try:
+        key = analyse_key(seq)
+    except MidiConversionError:
+        return False, "no notes"
+    found = key.labels
+    wanted = dict(lb.split("=", 1) for lb in labels if lb.split("=", 1)[0] in found)  # not rests=…
+    if wanted.get("mode") == "minor" and not wanted.get("key", "m").endswith("m"):
+        found["key"] = key.tonic  # a model made before keys named their mode: key=A is the tonic
+    return all(found[kind] == value for kind, value in wanted.items()), f"{key.tonic} {key.mode}"
+
+
 REST_SECONDS = 0.2  # a silence of every voice at least this long, inside a piece, is a rest
 
 
