@@ -282,8 +282,8 @@ def performance_messages(performance: music.Performance) -> Any:
     asks (a program change first): for ``playback.play_stream``."""
     from genrnn.playback.events import note_event_messages
 
-    events = ((ev.time, ev.pitch, ev.velocity) for token_events in performance for ev in token_events)
-    return note_event_messages(events, start=performance.primer.end_time)
+    return note_event_messages((ev.time, ev.pitch, ev.velocity, ev.program, ev.is_drum)
+                               for token_events in performance for ev in token_events)
 
 
 def sample_tune(model: Model, settings: SampleConfig, primer_text: str | None = None,

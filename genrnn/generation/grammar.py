@@ -7,20 +7,24 @@ C4 hangs for the rest of the piece, stacking voices and clashes. Measured on the
 model (34 chorales, temperature 1.0): without the grammar, polyphony 5.4 against Bach's 4.0 and
 vertical consonance 0.66 against 0.87; with it, 3.9 and 0.81.
 
-So, before each draw, ``EventGrammar.mask`` forbids:
+So, before each draw, ``EventGrammar.mask`` forbids (for a model with instruments, each rule
+holds per instrument: a NOTE_OFF ends a note of the instrument in force):
 
 - PAD, START and label tokens (they only open a piece);
+- a switch to the instrument already in force, and to an instrument the piece was not given
+  (``keep_instruments``: ``--instruments piano,bass,drums``);
 - NOTE_OFF of a pitch that is not sounding;
 - NOTE_ON and NOTE_OFF of a pitch struck at this very step (a note lasts at least one step,
   as in every encoded piece; a zero-length note or a double strike cannot be written to MIDI);
 - END, unless ``allow_end``;
-- NOTE_ON while ``settings.max_polyphony`` notes sound; when that is 0, the piece's own
-  ``voices=N`` label, for models trained with it (the model draws it before the piece, like
+- NOTE_ON while ``settings.max_polyphony`` notes of the instrument sound; when that is 0, while
+  as many pitched notes sound as the piece's own ``voices=N`` label says, for models trained with it (the model draws it before the piece, like
   mode and key: 29 of 32 held-out chorales are "4"). Without the cap, one sampled chorale in
   twenty drifted into six or seven voices and pulled the set's consonance from 0.85 to 0.80;
 - with ``settings.max_note_seconds`` (0 = off): a TIME_SHIFT that would carry the oldest
   sounding note past the limit, and, once a note reaches it, everything but the NOTE_OFFs of
-  the notes that reached it. The longest note in the Bach chorales is 3.6 s.
+  the notes that reached it (or the switch to their instrument). The longest note in the Bach
+  chorales is 3.6 s.
 
 The mask is renormalised by the sampler like any other filter (temperature, top-k, top-p act on
 what is allowed). O(notes sounding) per step, a handful of element writes. NumPy, no torch: the
@@ -35,9 +39,10 @@ from typing import Any
 import numpy as np
 
 from genrnn.config import SampleConfig
+from genrnn.music.instruments import InstrumentSet
 from genrnn.tokenizers.midi_events import (
     END,
-    LABEL,
+    INSTRUMENT,
     MAX_SHIFT,
     NOTE_OFF,
     NOTE_ON,
@@ -51,32 +56,40 @@ from genrnn.tokenizers.midi_events import (
 
 
 class EventGrammar:
-    """Tracks what the stream has said (sounding notes, time) and what it may say next."""
+    """Tracks what the stream has said (sounding notes per instrument, time) and what it may say
+    next. ``instruments``: the tokenizer's InstrumentSet (None: one merged performance)."""
 
-    def __init__(self, vocab_size: int, allow_end: bool = True, voice_labels: dict[int, int] | None = None) -> None:
+    def __init__(self, vocab_size: int, allow_end: bool = True, voice_labels: dict[int, int] | None = None,
+                 instruments: InstrumentSet | None = None) -> None:
         self.vocab_size = vocab_size
         self.allow_end = allow_end
         self.voice_labels = voice_labels or {}  # label id → N, for ``voices=N`` (``for_tokenizer``)
+        self.instruments = instruments
+        self.slots = instruments.size if instruments is not None else 0
+        self.drums = instruments.drums if instruments is not None else -1
         self.voices = 0  # the piece's voices label once fed (0 = none)
         self.step = 0
-        self.sounding: dict[int, int] = {}  # pitch → onset step
-        self.fresh: set[int] = set()  # pitches struck at the current step
+        self.slot = 0  # the instrument in force (EventStreamDecoder's rule)
+        self.sounding: dict[tuple[int, int], int] = {}  # (instrument, pitch) → onset step
+        self.fresh: set[tuple[int, int]] = set()  # notes struck at the current step
         self.only: np.ndarray | None = None  # one draw restricted to these ids (``restrict_next``)
         # Forbidden whatever the state: PAD, START, labels; every NOTE_OFF until its note sounds.
         self._base = np.zeros(vocab_size, dtype=bool)
         self._base[[PAD, START]] = True
-        self._base[LABEL:] = True
+        self._base[INSTRUMENT + self.slots:] = True
         self._base[NOTE_OFF:NOTE_OFF + NUM_PITCHES] = True
         self._end_allowed = self._base.copy()
         self._end_forbidden = self._base.copy()
         self._end_forbidden[END] = True
+        if self.slots:
+            self._switch_to(0)
 
     @classmethod
     def for_tokenizer(cls, tokenizer: Any) -> EventGrammar:
         """The grammar of an event tokenizer's vocabulary, ``voices=N`` labels included."""
         voices = {tokenizer.label_id(lb): int(lb.split("=", 1)[1])
                   for lb in getattr(tokenizer, "labels", []) or [] if lb.startswith("voices=")}
-        return cls(tokenizer.vocab_size, voice_labels=voices)
+        return cls(tokenizer.vocab_size, voice_labels=voices, instruments=getattr(tokenizer, "instruments", None))
 
     # ------------------------------------------------------------------ state
     def feed(self, tokens: Iterable[int]) -> None:
@@ -87,15 +100,17 @@ class EventGrammar:
             if NOTE_ON <= t < NOTE_OFF:
                 self._strike(t - NOTE_ON)
             elif NOTE_OFF <= t < TIME_SHIFT:
-                self._release(t - NOTE_OFF)
+                self._release(self.slot, t - NOTE_OFF)
             elif TIME_SHIFT <= t < VELOCITY:
                 self.step += t - TIME_SHIFT + 1
                 self._settle()
+            elif INSTRUMENT <= t < INSTRUMENT + self.slots:
+                self._switch_to(t - INSTRUMENT)
             elif t == END:
                 self._settle()
-                for pitch in list(self.sounding):
-                    self._release(pitch)
-            elif t >= LABEL:  # labels and START only open a piece: off the per-note path
+                for slot, pitch in list(self.sounding):
+                    self._release(slot, pitch)
+            elif t >= INSTRUMENT + self.slots:  # labels and START only open a piece: off the per-note path
                 self.voices = self.voice_labels.get(t, self.voices)
             elif t == START:
                 self.voices = 0
@@ -104,28 +119,54 @@ class EventGrammar:
         self._end_allowed[token] = value
         self._end_forbidden[token] = value
 
+    def _switch_to(self, slot: int) -> None:
+        """The notes now spoken of are ``slot``'s: its offs and fresh strikes decide the masks."""
+        if self.slots:
+            self._forbid(INSTRUMENT + self.slot, False)
+            self._forbid(INSTRUMENT + slot, True)  # switching to the instrument in force says nothing
+        self.slot = slot
+        for region in (self._end_allowed, self._end_forbidden):
+            region[NOTE_ON:NOTE_ON + NUM_PITCHES] = False
+            region[NOTE_OFF:NOTE_OFF + NUM_PITCHES] = True
+        for s, pitch in self.sounding:
+            if s == slot and (s, pitch) not in self.fresh:
+                self._forbid(NOTE_OFF + pitch, False)
+        for s, pitch in self.fresh:
+            if s == slot:
+                self._forbid(NOTE_ON + pitch, True)
+
     def _strike(self, pitch: int) -> None:
-        self.sounding[pitch] = self.step  # a re-strike restarts the note
-        self.fresh.add(pitch)
+        self.sounding[(self.slot, pitch)] = self.step  # a re-strike restarts the note
+        self.fresh.add((self.slot, pitch))
         self._forbid(NOTE_ON + pitch, True)  # until time moves on
         self._forbid(NOTE_OFF + pitch, True)
 
-    def _release(self, pitch: int) -> None:
-        self.sounding.pop(pitch, None)
-        self._forbid(NOTE_OFF + pitch, True)
+    def _release(self, slot: int, pitch: int) -> None:
+        self.sounding.pop((slot, pitch), None)
+        if slot == self.slot:
+            self._forbid(NOTE_OFF + pitch, True)
 
     def _settle(self) -> None:
         """Time moved on: notes struck at the last step may now end or be struck again."""
-        for pitch in self.fresh:
-            self._forbid(NOTE_ON + pitch, False)
-            if pitch in self.sounding:
-                self._forbid(NOTE_OFF + pitch, False)
+        for slot, pitch in self.fresh:
+            if slot == self.slot:
+                self._forbid(NOTE_ON + pitch, False)
+                if (slot, pitch) in self.sounding:
+                    self._forbid(NOTE_OFF + pitch, False)
         self.fresh.clear()
 
     def restrict_next(self, ids: list[int]) -> None:
         """The next draw, and only it, is one of ``ids`` (e.g. the label ids of one kind:
         conditions.labels_to_draw)."""
         self.only = np.asarray(ids, dtype=np.int64)
+
+    def keep_instruments(self, slots: Iterable[int]) -> None:
+        """From now on, only these instruments may play (``--instruments piano,bass,drums``)."""
+        allowed = set(slots)
+        for slot in range(self.slots):
+            if slot not in allowed:
+                self._base[INSTRUMENT + slot] = True
+                self._forbid(INSTRUMENT + slot, True)
 
     # ------------------------------------------------------------------ mask
     def mask(self, settings: SampleConfig) -> np.ndarray:
@@ -135,8 +176,7 @@ class EventGrammar:
             mask[self.only] = False
             return mask
         base = self._end_allowed if self.allow_end else self._end_forbidden
-        most = settings.max_polyphony or self.voices
-        limit_poly = most > 0 and len(self.sounding) >= most
+        limit_poly = bool(self.sounding) and self._crowded(settings)
         limit_steps = round(settings.max_note_seconds / STEP_SECONDS) if settings.max_note_seconds > 0 else 0
         if not self.sounding or not (limit_poly or limit_steps):
             return base
@@ -146,14 +186,22 @@ class EventGrammar:
         if limit_steps:
             oldest = min(self.sounding.values())
             left = oldest + limit_steps - self.step  # steps before the oldest note is due
-            if left <= 0:
+            if left <= 0:  # only the notes that are due may speak: their offs, or a switch to them
                 mask[:] = True
-                for pitch, onset in self.sounding.items():
+                for (slot, pitch), onset in self.sounding.items():
                     if self.step - onset >= limit_steps:
-                        mask[NOTE_OFF + pitch] = False
+                        mask[NOTE_OFF + pitch if slot == self.slot else INSTRUMENT + slot] = False
             elif left < MAX_SHIFT:
                 mask[TIME_SHIFT + left:TIME_SHIFT + MAX_SHIFT] = True
         return mask
+
+    def _crowded(self, settings: SampleConfig) -> bool:
+        """Whether another note would break a cap: ``max_polyphony`` notes of the instrument in
+        force, else the piece's ``voices=N`` label over every pitched instrument together."""
+        if settings.max_polyphony:  # the setting wins over the label
+            return sum(slot == self.slot for slot, _ in self.sounding) >= settings.max_polyphony
+        pitched = sum(slot != self.drums for slot, _ in self.sounding)
+        return bool(self.voices) and self.slot != self.drums and pitched >= self.voices
 
 
 class LabelMask:

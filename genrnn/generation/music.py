@@ -80,29 +80,32 @@ class TuneSample:
 # ---------------------------------------------------------------- event models
 
 
-def _time_of(ids: list[int]) -> float:
-    decoder = EventStreamDecoder()
+def _decoded(tokenizer: MidiEventTokenizer, ids: list[int]) -> EventStreamDecoder:
+    """A stream decoder that has read ``ids`` (its time and instrument are theirs)."""
+    decoder = tokenizer.stream_decoder()
     for t in ids:
         decoder.feed(t)
-    return decoder.time
+    decoder.ended = False
+    return decoder
 
 
 def primer_from_sequence(tokenizer: MidiEventTokenizer, seq: NoteSequence, seconds: float | None,
                          name: str = "primer", labels: Sequence[str] = ()) -> MusicPrimer:
     """START (+ conditioning ``labels``) + the events of the first ``seconds`` of ``seq``
-    (drums dropped), padded with time shifts so generation starts ``seconds`` in (or at the
-    end of a shorter primer)."""
+    (its instruments and drums kept by a tokenizer with instruments, drums dropped by one
+    without), padded with time shifts so generation starts ``seconds`` in (or at the end of a
+    shorter primer)."""
     if seconds is not None and seconds <= 0:
         raise ConfigError(f"--primer-seconds {seconds:g}: expected a positive number of seconds")
-    whole = seq.without_drums()
+    whole = seq if tokenizer.instruments is not None else seq.without_drums()
     clipped = whole.clipped(seconds) if seconds is not None else whole
     if not clipped.notes:
         where = f"in its first {seconds:g} s" if seconds is not None else "(drums only)"
         raise MidiConversionError(f"{name}: the primer has no notes {where}")
     ids = [*tokenizer.start_tokens(labels), *(int(t) for t in tokenizer.encode(clipped))]
     target = min(seconds, whole.end_time) if seconds is not None else whole.end_time
-    ids += shift_ids(round((target - _time_of(ids)) / STEP_SECONDS))
-    return MusicPrimer(ids, clipped, _time_of(ids))
+    ids += shift_ids(round((target - _decoded(tokenizer, ids).time) / STEP_SECONDS))
+    return MusicPrimer(ids, clipped, _decoded(tokenizer, ids).time)
 
 
 def empty_primer(tokenizer: MidiEventTokenizer, labels: Sequence[str] = ()) -> MusicPrimer:
@@ -130,10 +133,10 @@ class Performance:
         self.limit = primer.end_time + seconds
         self.tokens: list[int] = []  # every id drawn (primer excluded)
         self.notes: list[Note] = []  # generated notes closed so far, in the order they closed
-        self.sounding: dict[int, tuple[float, int]] = {}  # pitch → (start, velocity)
+        self.sounding: dict[tuple[int, bool, int], tuple[float, int]] = {}  # (program, drum, pitch) → (start, vel)
         self.ended = False  # the model wrote END
         self.done = False
-        self._decoder = EventStreamDecoder()
+        self._decoder = _decoded(tokenizer, primer.ids)  # the instrument in force after the primer
         self._decoder.step = round(primer.end_time / STEP_SECONDS)
         stream.allow_end = until_end
 
@@ -166,20 +169,22 @@ class Performance:
 
     def _close(self) -> list[NoteEvent]:
         self.done = True
-        return [NoteEvent(min(ev.time, self.limit), ev.pitch, 0) for ev in self._decoder.close()]
+        return [replace(ev, time=min(ev.time, self.limit)) for ev in self._decoder.close()]
 
     def _track(self, events: list[NoteEvent]) -> None:
         for ev in events:
-            opened = self.sounding.pop(ev.pitch, None)  # a re-strike closes the note it ends
+            key = (ev.program, ev.is_drum, ev.pitch)
+            opened = self.sounding.pop(key, None)  # a re-strike closes the note it ends
             if opened is not None:
                 start, velocity = opened
-                self.notes.append(Note(ev.pitch, velocity, start, max(ev.time, start + STEP_SECONDS)))
+                self.notes.append(Note(ev.pitch, velocity, start, max(ev.time, start + STEP_SECONDS), *key[:2]))
             if ev.is_on:
-                self.sounding[ev.pitch] = (ev.time, ev.velocity)
+                self.sounding[key] = (ev.time, ev.velocity)
 
     def sounding_notes(self) -> list[Note]:
         """The notes still sounding, drawn to the time reached."""
-        return [Note(p, v, start, max(self.time, start + STEP_SECONDS)) for p, (start, v) in self.sounding.items()]
+        return [Note(p, v, start, max(self.time, start + STEP_SECONDS), program, drum)
+                for (program, drum, p), (start, v) in self.sounding.items()]
 
     def run(self) -> Performance:
         for _ in self:

@@ -13,10 +13,10 @@ from pathlib import Path
 import mido
 
 from genrnn.errors import MidiConversionError
-from genrnn.music.notes import Note, NoteSequence
+from genrnn.music.instruments import DRUM_CHANNEL, ChannelAllocator
+from genrnn.music.notes import NoteSequence
 
-DRUM_CHANNEL = 9  # General MIDI channel 10, counted from 0
-MELODIC_CHANNELS = tuple(c for c in range(16) if c != DRUM_CHANNEL)
+__all__ = ["DRUM_CHANNEL", "TimedMessage", "file_events", "note_event_messages", "sequence_events"]
 
 # At one instant: program changes first, then note-offs (so a repeated note retriggers),
 # then note-ons.
@@ -38,45 +38,17 @@ def _sort_key(ev: TimedMessage) -> tuple[float, int]:
     return (ev.time, _ORDER.get(kind, 0))
 
 
-def channel_map(notes: Iterable[Note]) -> dict[int, int]:
-    """One channel per General MIDI program, in order of first use; drums are not mapped.
-
-    More than 15 programs share channels round-robin (the later program wins on that channel).
-    """
-    mapping: dict[int, int] = {}
-    for note in notes:
-        if not note.is_drum and note.program not in mapping:
-            mapping[note.program] = MELODIC_CHANNELS[len(mapping) % len(MELODIC_CHANNELS)]
-    return mapping
-
-
 def _clamp(value: int, low: int, high: int) -> int:
     return max(low, min(high, int(value)))
 
 
-def note_messages(note: Note, channel: int) -> tuple[TimedMessage, TimedMessage]:
-    """The note_on and note_off of one note on ``channel``."""
-    pitch = _clamp(note.pitch, 0, 127)
-    on = mido.Message("note_on", channel=channel, note=pitch, velocity=_clamp(note.velocity, 1, 127))
-    off = mido.Message("note_off", channel=channel, note=pitch, velocity=0)
-    return TimedMessage(max(0.0, note.start), on), TimedMessage(max(note.start, note.end), off)
-
-
 def sequence_events(seq: NoteSequence) -> list[TimedMessage]:
-    """A NoteSequence as a sorted stream: program changes at 0, then note on/off pairs.
-
-    Each program gets its own channel; drums go to channel 9 (GM channel 10).
-    """
-    programs = channel_map(seq.notes)
-    events = [
-        TimedMessage(0.0, mido.Message("program_change", channel=ch, program=prog))
-        for prog, ch in programs.items()
-    ]
-    for note in seq.notes:
-        channel = DRUM_CHANNEL if note.is_drum else programs[note.program]
-        events.extend(note_messages(note, channel))
-    events.sort(key=_sort_key)
-    return events
+    """A NoteSequence as a sorted stream: each instrument on its channel (drums on GM channel
+    10) with its program change before its first note (``music.instruments.ChannelAllocator``)."""
+    events = [(n.start, 1, n.pitch, n.velocity, n.program, n.is_drum) for n in seq.notes]
+    events += [(max(n.start, n.end), 0, n.pitch, 0, n.program, n.is_drum) for n in seq.notes]
+    events.sort(key=lambda e: (max(0.0, e[0]), e[1]))  # at one instant offs first: a repeat retriggers
+    return list(note_event_messages((max(0.0, t), p, v, prog, drum) for t, _, p, v, prog, drum in events))
 
 
 def read_midi_file(path: str | Path) -> mido.MidiFile:
@@ -120,13 +92,24 @@ def shifted(events: Iterable[TimedMessage], offset: float) -> Iterator[TimedMess
         yield TimedMessage(ev.time + offset, ev.msg)
 
 
-def note_event_messages(events: Iterable[tuple[float, int, int]], *, channel: int = 0, program: int | None = 0,
-                        start: float = 0.0) -> Iterator[TimedMessage]:
-    """A lazy stream of (seconds, pitch, velocity; 0 = off) note events, as a model makes them,
-    as timed messages: a program change first (unless ``program`` is None) at ``start``. A
-    consumer that stops early leaves notes open: the scheduler's Output releases them."""
-    if program is not None:
-        yield TimedMessage(start, mido.Message("program_change", channel=channel, program=program))
-    for at, pitch, velocity in events:
-        kind = "note_on" if velocity > 0 else "note_off"
-        yield TimedMessage(at, mido.Message(kind, channel=channel, note=pitch, velocity=velocity))
+def note_event_messages(events: Iterable[tuple]) -> Iterator[TimedMessage]:
+    """A lazy stream of note events, ``(seconds, pitch, velocity)`` (velocity 0 = off) or with
+    ``program, is_drum`` after them, as a model makes them, as timed messages: each instrument
+    on its channel with a program change just before its first note (``ChannelAllocator``'s
+    rule, past 15 programs too). A consumer that stops early leaves notes open: the scheduler's
+    Output releases them."""
+    channels = ChannelAllocator()
+    for event in events:
+        at, pitch, velocity = event[:3]
+        program, drum = (int(event[3]), bool(event[4])) if len(event) > 3 else (0, False)
+        pitch = _clamp(pitch, 0, 127)
+        if velocity > 0:
+            channel, change = channels.note_on(program, drum, pitch)
+            if change:
+                yield TimedMessage(at, mido.Message("program_change", channel=channel, program=program))
+            yield TimedMessage(at, mido.Message("note_on", channel=channel, note=pitch,
+                                                velocity=_clamp(velocity, 1, 127)))
+        else:
+            channel = channels.note_off(program, drum, pitch)
+            if channel is not None:
+                yield TimedMessage(at, mido.Message("note_off", channel=channel, note=pitch, velocity=0))

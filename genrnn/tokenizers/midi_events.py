@@ -1,4 +1,4 @@
-"""Performance events (after Magenta's Performance RNN) ↔ note sequences.
+"""Performance events (after Magenta's Performance RNN) ↔ note sequences, with instruments.
 
 Vocabulary, in id order::
 
@@ -7,12 +7,18 @@ Vocabulary, in id order::
     NOTE_OFF 0..127                      131 .. 258
     TIME_SHIFT 1..100 steps of 10 ms     259 .. 358   (10 ms … 1 s)
     VELOCITY bin 0..31                   359 .. 390
-    LABEL  one per conditioning label    391 ..       (e.g. "mode=minor", "key=A")
+    INSTRUMENT, one per instrument       391 ..       (tokenizers with instruments only)
+    LABEL, one per conditioning label    then         (e.g. "mode=minor", "key=A")
 
-Programs are merged into one performance (drums are the caller's choice to drop). Time is
-quantised to 10 ms; a note-on of a pitch already sounding re-strikes it (ends the old note).
-Decoding ignores orphan note-offs and closes notes left hanging at the end.
-``EventStreamDecoder`` does the same one token at a time for live playback.
+Without instruments (``instruments="merge"``, the chorales and folk tunes) every note is one
+performance and labels start at 391, as they always have. With them (``"programs"``: 128 GM
+programs and the drum kit; ``"families"``: 16 GM families and the kit; music/instruments.py),
+an INSTRUMENT token switches the instrument the NOTE_ON / NOTE_OFF / VELOCITY tokens after it
+belong to (MIDILike with program tokens): time is shared, a switch costs one token, and events
+at one step are grouped by instrument so that it switches at most once per instrument per step.
+Drum notes are transposed never. Time is quantised to 10 ms; a note-on of a pitch already
+sounding on that instrument re-strikes it. Decoding ignores orphan note-offs and closes notes
+left hanging; ``EventStreamDecoder`` does the same one token at a time for live playback.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from genrnn.errors import TokenizerError
+from genrnn.music.instruments import GRAINS, InstrumentSet
 from genrnn.music.notes import Note, NoteSequence
 
 STEP_SECONDS = 0.01
@@ -37,8 +44,10 @@ NOTE_ON = 3
 NOTE_OFF = NOTE_ON + NUM_PITCHES
 TIME_SHIFT = NOTE_OFF + NUM_PITCHES  # id of a 1-step shift
 VELOCITY = TIME_SHIFT + MAX_SHIFT
-LABEL = VELOCITY + NUM_VELOCITY_BINS
+INSTRUMENT = VELOCITY + NUM_VELOCITY_BINS  # the first instrument token (tokenizers with instruments)
+LABEL = INSTRUMENT  # the first label of a tokenizer without instruments (``label_base`` in general)
 CONTROL_NAMES = ("PAD", "START", "END")
+INSTRUMENT_MODES = ("merge", *GRAINS)
 
 
 def velocity_bin(velocity: int) -> int:
@@ -58,11 +67,14 @@ BIN_VELOCITY = _bin_centres()  # the velocity a bin decodes to
 
 @dataclass(frozen=True, slots=True)
 class NoteEvent:
-    """A timed note message implied by the token stream (velocity 0 = note off)."""
+    """A timed note message implied by the token stream (velocity 0 = note off), with the
+    instrument it belongs to (program 0 and no drums for a tokenizer without instruments)."""
 
     time: float  # seconds from the start of the stream
     pitch: int
     velocity: int
+    program: int = 0
+    is_drum: bool = False
 
     @property
     def is_on(self) -> bool:
@@ -74,12 +86,15 @@ class EventStreamDecoder:
 
     O(1) per token; ``time`` is the musical time reached so far (seconds). ``close()`` returns
     note-offs for every hanging note (call it at END, on stop, or when the stream is cut).
+    ``instruments`` is the tokenizer's ``InstrumentSet`` (None: one merged performance).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, instruments: InstrumentSet | None = None) -> None:
+        self.instruments = instruments
         self.step = 0
         self.velocity = DEFAULT_VELOCITY
-        self.sounding: dict[int, int] = {}  # pitch → onset step
+        self.slot = 0  # the instrument the next note tokens belong to (the first until a switch)
+        self.sounding: dict[tuple[int, int], int] = {}  # (instrument slot, pitch) → onset step
         self.ended = False
 
     @property
@@ -91,11 +106,13 @@ class EventStreamDecoder:
         if NOTE_ON <= token < NOTE_OFF:
             return self._note_on(token - NOTE_ON)
         if NOTE_OFF <= token < TIME_SHIFT:
-            return self._note_off(token - NOTE_OFF)
+            return self._note_off(self.slot, token - NOTE_OFF)
         if TIME_SHIFT <= token < VELOCITY:
             self.step += token - TIME_SHIFT + 1
-        elif VELOCITY <= token < LABEL:
+        elif VELOCITY <= token < INSTRUMENT:
             self.velocity = BIN_VELOCITY[token - VELOCITY]
+        elif self.instruments is not None and INSTRUMENT <= token < INSTRUMENT + self.instruments.size:
+            self.slot = token - INSTRUMENT
         elif token == END:
             self.ended = True
             return self.close()
@@ -103,23 +120,25 @@ class EventStreamDecoder:
 
     def close(self) -> list[NoteEvent]:
         """Note-offs for all hanging notes, one step after their onset at the earliest."""
-        events = []
-        for pitch, onset in sorted(self.sounding.items()):
-            end = max(self.step, onset + 1)
-            events.append(NoteEvent(end * STEP_SECONDS, pitch, 0))
+        events = [self._event(max(self.step, onset + 1), slot, pitch, 0)
+                  for (slot, pitch), onset in sorted(self.sounding.items())]
         self.sounding.clear()
         return events
 
+    def _event(self, step: int, slot: int, pitch: int, velocity: int) -> NoteEvent:
+        program, drum = self.instruments.program(slot) if self.instruments is not None else (0, False)
+        return NoteEvent(step * STEP_SECONDS, pitch, velocity, program, drum)
+
     def _note_on(self, pitch: int) -> list[NoteEvent]:
-        events = self._note_off(pitch) if pitch in self.sounding else []
-        self.sounding[pitch] = self.step
-        events.append(NoteEvent(self.time, pitch, self.velocity))
+        events = self._note_off(self.slot, pitch) if (self.slot, pitch) in self.sounding else []
+        self.sounding[(self.slot, pitch)] = self.step
+        events.append(self._event(self.step, self.slot, pitch, self.velocity))
         return events
 
-    def _note_off(self, pitch: int) -> list[NoteEvent]:
-        if self.sounding.pop(pitch, None) is None:
+    def _note_off(self, slot: int, pitch: int) -> list[NoteEvent]:
+        if self.sounding.pop((slot, pitch), None) is None:
             return []  # orphan note-off
-        return [NoteEvent(self.time, pitch, 0)]
+        return [self._event(self.step, slot, pitch, 0)]
 
 
 class MidiEventTokenizer:
@@ -127,21 +146,23 @@ class MidiEventTokenizer:
 
     kind = "midi_events"
     # The ids top-p truncates (generation/sampler.py): END and the note-ons, by their share
-    # among themselves. Time shifts, note-offs and velocities keep the model's probabilities,
-    # so a fermata or a phrase's rest (rare, but right) is never cut. Chorales at top-p 0.8
-    # (benchmarks/README.md): over every token, empty time 0.0020 and 17 % too many notes;
-    # over the note-ons, 0.0057 and +4.8 % (untruncated: 0.0036, and more clashes). END stays
-    # in the truncated set: left whole, it ended 19 of 60 pieces before 15 s (13 in it).
+    # among themselves; time shifts, note-offs, velocities and instruments keep the model's
+    # probabilities (benchmarks/README.md, "Sampling defaults").
     nucleus = (END, NOTE_OFF)
 
-    def __init__(self, labels: Sequence[str] = ()) -> None:
+    def __init__(self, labels: Sequence[str] = (), instruments: str = "merge") -> None:
+        if instruments not in INSTRUMENT_MODES:
+            raise TokenizerError(f"instruments {instruments!r}: expected one of {', '.join(INSTRUMENT_MODES)}")
+        self.instrument_mode = instruments
+        self.instruments = None if instruments == "merge" else InstrumentSet(instruments)
+        self.label_base = INSTRUMENT + (self.instruments.size if self.instruments else 0)
         self.labels: list[str] = list(dict.fromkeys(str(label) for label in labels))
-        self._label_ids = {label: LABEL + i for i, label in enumerate(self.labels)}
+        self._label_ids = {label: self.label_base + i for i, label in enumerate(self.labels)}
 
     # ----------------------------------------------------------------- vocabulary
     @property
     def vocab_size(self) -> int:
-        return LABEL + len(self.labels)
+        return self.label_base + len(self.labels)
 
     @property
     def dtype(self) -> type[np.unsignedinteger]:
@@ -156,6 +177,15 @@ class MidiEventTokenizer:
             raise TokenizerError(f"label {label!r} is not in this tokenizer's labels {self.labels}")
         return self._label_ids[label]
 
+    def instrument_id(self, program: int, is_drum: bool = False) -> int:
+        """The token that switches to an instrument (TokenizerError without instruments)."""
+        if self.instruments is None:
+            raise TokenizerError("this tokenizer merges every instrument into one performance")
+        return INSTRUMENT + self.instruments.slot(program, is_drum)
+
+    def stream_decoder(self) -> EventStreamDecoder:
+        return EventStreamDecoder(self.instruments)
+
     def token_name(self, token_id: int) -> str:
         t = int(token_id)
         if 0 <= t < NOTE_ON:
@@ -166,32 +196,42 @@ class MidiEventTokenizer:
             return f"NOTE_OFF_{t - NOTE_OFF}"
         if t < VELOCITY:
             return f"TIME_SHIFT_{(t - TIME_SHIFT + 1) * 10}ms"
-        if t < LABEL:
+        if t < INSTRUMENT:
             return f"VELOCITY_{t - VELOCITY}"
+        if t < self.label_base:
+            assert self.instruments is not None
+            return f"INSTRUMENT_{self.instruments.name(t - INSTRUMENT)}"
         if t < self.vocab_size:
-            return f"LABEL_{self.labels[t - LABEL]}"
+            return f"LABEL_{self.labels[t - self.label_base]}"
         raise TokenizerError(f"token id {t} out of range 0..{self.vocab_size - 1}")
 
     # ----------------------------------------------------------------- encoding
     def encode(self, data: NoteSequence) -> np.ndarray:
-        """Events of all notes (drums included if present), no START/END."""
+        """Events of all notes, no START/END. Without instruments every note (drums too, if
+        the caller kept them) is one performance."""
         if not isinstance(data, NoteSequence):
             raise TokenizerError(f"midi_events tokenizer encodes a NoteSequence, got {type(data).__name__}")
-        return np.asarray(_events_to_tokens(_quantised(data.notes)), dtype=np.uint16)
+        inst = self.instruments
+        slot = (lambda n: inst.slot(n.program, n.is_drum)) if inst is not None else (lambda n: 0)
+        return np.asarray(_events_to_tokens(_quantised(data.notes, slot), inst is not None), dtype=np.uint16)
+
+    def record(self, ids: np.ndarray, labels: Iterable[str] = ()) -> np.ndarray:
+        """START, label tokens, ``ids``, END: one training record."""
+        head = [START, *(self.label_id(label) for label in labels)]
+        return np.concatenate([np.asarray(head, np.uint16), np.asarray(ids, np.uint16), np.asarray([END], np.uint16)])
 
     def encode_piece(self, data: NoteSequence, labels: Iterable[str] = ()) -> np.ndarray:
         """START, label tokens, events, END: one training record."""
-        head = [START, *(self.label_id(label) for label in labels)]
-        body = self.encode(data)
-        return np.concatenate([np.asarray(head, np.uint16), body, np.asarray([END], np.uint16)])
+        return self.record(self.encode(data), labels)
 
     def transpose_ids(self, ids: np.ndarray, semitones: int) -> np.ndarray | None:
-        """Shift NOTE_ON/NOTE_OFF ids by ``semitones``; None if a pitch would leave 0..127."""
+        """Shift the NOTE_ON/NOTE_OFF ids of pitched instruments by ``semitones`` (drums stay);
+        None if a pitch would leave 0..127."""
         ids = np.asarray(ids)
         on = (ids >= NOTE_ON) & (ids < NOTE_OFF)
         off = (ids >= NOTE_OFF) & (ids < TIME_SHIFT)
+        notes = (on | off) & ~self._drum_positions(ids)
         pitches = np.where(on, ids - NOTE_ON, np.where(off, ids - NOTE_OFF, 0))
-        notes = on | off
         if notes.any():
             shifted = pitches[notes].astype(np.int64) + semitones
             if shifted.min() < 0 or shifted.max() >= NUM_PITCHES:
@@ -200,11 +240,20 @@ class MidiEventTokenizer:
         out[notes] += semitones
         return out.astype(ids.dtype)
 
+    def _drum_positions(self, ids: np.ndarray) -> np.ndarray:
+        """Where the instrument in force is the drum kit."""
+        if self.instruments is None:
+            return np.zeros(len(ids), dtype=bool)
+        switch = (ids >= INSTRUMENT) & (ids < self.label_base)
+        last = np.maximum.accumulate(np.where(switch, np.arange(len(ids)), -1))  # latest switch so far
+        current = np.where(last >= 0, ids[np.maximum(last, 0)].astype(np.int64) - INSTRUMENT, 0)
+        return current == self.instruments.drums
+
     # ----------------------------------------------------------------- decoding
     def decode(self, ids: Iterable[int]) -> NoteSequence:
         """Notes implied by ``ids`` up to the first END (after any notes); hanging notes closed."""
-        decoder = EventStreamDecoder()
-        opened: dict[int, NoteEvent] = {}
+        decoder = self.stream_decoder()
+        opened: dict[tuple[int, bool, int], NoteEvent] = {}
         notes: list[Note] = []
         for token in ids:
             for ev in decoder.feed(int(token)):
@@ -218,13 +267,11 @@ class MidiEventTokenizer:
 
     # ----------------------------------------------------------------- (de)serialise
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "step_seconds": STEP_SECONDS,
-            "max_shift_steps": MAX_SHIFT,
-            "velocity_bins": NUM_VELOCITY_BINS,
-            "labels": list(self.labels),
-        }
+        out = {"kind": self.kind, "step_seconds": STEP_SECONDS, "max_shift_steps": MAX_SHIFT,
+               "velocity_bins": NUM_VELOCITY_BINS, "labels": list(self.labels)}
+        if self.instruments is not None:  # a tokenizer without the field merges (older files)
+            out["instruments"] = self.instrument_mode
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MidiEventTokenizer:
@@ -235,46 +282,54 @@ class MidiEventTokenizer:
         labels = data.get("labels", [])
         if not isinstance(labels, list) or not all(isinstance(s, str) for s in labels):
             raise TokenizerError("tokenizer field 'labels': expected a list of strings")
-        return cls(labels)
+        return cls(labels, data.get("instruments", "merge"))
 
 
-def _collect(ev: NoteEvent, opened: dict[int, NoteEvent], notes: list[Note]) -> None:
+def _collect(ev: NoteEvent, opened: dict[tuple[int, bool, int], NoteEvent], notes: list[Note]) -> None:
+    key = (ev.program, ev.is_drum, ev.pitch)
     if ev.is_on:
-        opened[ev.pitch] = ev
+        opened[key] = ev
         return
-    on = opened.pop(ev.pitch, None)
+    on = opened.pop(key, None)
     if on is not None:
-        notes.append(Note(ev.pitch, on.velocity, on.time, max(ev.time, on.time + STEP_SECONDS)))
+        notes.append(Note(ev.pitch, on.velocity, on.time, max(ev.time, on.time + STEP_SECONDS), ev.program,
+                          ev.is_drum))
 
 
-def _quantised(notes: Iterable[Note]) -> list[tuple[int, int, int, int]]:
-    """(on_step, off_step, pitch, velocity) with same-pitch overlaps resolved on the grid."""
+def _quantised(notes: Iterable[Note], slot: Any) -> list[tuple[int, int, int, int, int]]:
+    """(on_step, off_step, slot, pitch, velocity) with one instrument's same-pitch overlaps
+    resolved on the grid."""
     raw = sorted(
-        (round(n.start / STEP_SECONDS), round(n.end / STEP_SECONDS), n.pitch, n.velocity)
+        (round(n.start / STEP_SECONDS), round(n.end / STEP_SECONDS), slot(n), n.pitch, n.velocity)
         for n in notes
         if 0 <= n.pitch < NUM_PITCHES
     )
-    raw = [(on, max(off, on + 1), p, v) for on, off, p, v in raw]
-    raw.sort(key=lambda q: (q[2], q[0], -q[1], -q[3]))
-    out: list[tuple[int, int, int, int]] = []
+    raw = [(on, max(off, on + 1), s, p, v) for on, off, s, p, v in raw]
+    raw.sort(key=lambda q: (q[2], q[3], q[0], -q[1], -q[4]))
+    out: list[tuple[int, int, int, int, int]] = []
     for q in raw:
-        if out and out[-1][2] == q[2] and q[0] < out[-1][1]:
-            if q[0] == out[-1][0]:
+        prev = out[-1] if out else None
+        if prev is not None and prev[2:4] == q[2:4] and q[0] < prev[1]:
+            if q[0] == prev[0]:
                 continue  # same onset, same pitch: keep the longer, then the louder note
-            out[-1] = (out[-1][0], q[0], q[2], out[-1][3])
+            out[-1] = (prev[0], q[0], *prev[2:])
         out.append(q)
     return out
 
 
-def _events_to_tokens(notes: list[tuple[int, int, int, int]]) -> list[int]:
-    # (step, order, pitch, velocity): offs (0) before ons (1) at the same step.
-    events = [(off, 0, p, 0) for _, off, p, _ in notes] + [(on, 1, p, v) for on, _, p, v in notes]
+def _events_to_tokens(notes: list[tuple[int, int, int, int, int]], switches: bool) -> list[int]:
+    # (step, instrument, order, pitch, velocity): one instrument's events together at a step,
+    # offs (0) before ons (1), so a repeated note re-strikes.
+    events = [(off, s, 0, p, 0) for _, off, s, p, _ in notes] + [(on, s, 1, p, v) for on, _, s, p, v in notes]
     events.sort()
     tokens: list[int] = []
-    step, vbin = 0, -1
-    for t, order, pitch, velocity in events:
+    step, vbin, slot = 0, -1, -1
+    for t, s, order, pitch, velocity in events:
         tokens.extend(shift_ids(t - step))
         step = t
+        if switches and s != slot:
+            tokens.append(INSTRUMENT + s)
+            slot = s
         if order == 0:
             tokens.append(NOTE_OFF + pitch)
             continue

@@ -177,12 +177,12 @@ def _run_music(model: Any, req: GenerateRequest, take: Take, control: StreamCont
     if primer is not None:
         take.notes.extend(primer.sequence.notes)
         chunk.notes.extend(primer.sequence.notes)
-        take.events.extend(sorted(e for n in primer.sequence.notes
-                                  for e in ((n.start, n.pitch, n.velocity), (n.end, n.pitch, 0))))
+        take.events.extend(sorted(e for n in primer.sequence.notes for e in (
+            (n.start, n.pitch, n.velocity, n.program, n.is_drum), (n.end, n.pitch, 0, n.program, n.is_drum))))
 
     def record(events: list[Any]) -> None:
         nonlocal seen
-        take.events.extend((ev.time, ev.pitch, ev.velocity) for ev in events)
+        take.events.extend((ev.time, ev.pitch, ev.velocity, ev.program, ev.is_drum) for ev in events)
         closed, seen = performance.notes[seen:], len(performance.notes)
         take.notes.extend(closed)
         chunk.notes.extend(closed)

@@ -36,9 +36,9 @@ class Take:
     notes: list[Note] = field(default_factory=list)
     # (position, temperature): a char index for text, seconds for music
     marks: list[tuple[float, float]] = field(default_factory=list)
-    # MIDI-events takes: every decoded (seconds, pitch, velocity; 0 = off) in stream order,
-    # appended by the generating worker, so a take can be played while it is still being made.
-    events: list[tuple[float, int, int]] = field(default_factory=list)
+    # MIDI-events takes: every decoded (seconds, pitch, velocity (0 = off), program, is_drum) in
+    # stream order, appended by the generating worker, so a take plays while it is being made.
+    events: list[tuple[float, int, int, int, bool]] = field(default_factory=list)
     done: bool = False
     stopped: bool = False
     error: str | None = None

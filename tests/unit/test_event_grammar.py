@@ -12,6 +12,7 @@ from genrnn.generation.grammar import EventGrammar
 from genrnn.models.rnn import RNNLanguageModel
 from genrnn.tokenizers.midi_events import (
     END,
+    INSTRUMENT,
     LABEL,
     NOTE_OFF,
     NOTE_ON,
@@ -20,7 +21,6 @@ from genrnn.tokenizers.midi_events import (
     STEP_SECONDS,
     TIME_SHIFT,
     VELOCITY,
-    EventStreamDecoder,
     MidiEventTokenizer,
 )
 from tests.conftest import torch_stream
@@ -82,36 +82,39 @@ def test_settings_are_validated():
         SampleConfig(max_polyphony=500)
 
 
-@pytest.mark.parametrize("batch", [1, 3])
-def test_an_untrained_event_model_streams_only_grammatical_events(batch):
+@pytest.mark.parametrize(("batch", "instruments"), [(1, "merge"), (3, "merge"), (1, "families"), (2, "programs")])
+def test_an_untrained_event_model_streams_only_grammatical_events(batch, instruments):
     """An untrained model draws every id about equally often: without the grammar it would
-    produce orphan note-offs, labels and notes hanging for the whole stream."""
+    produce orphan note-offs, labels and notes hanging for the whole stream. With instruments,
+    every rule holds per instrument, and a switch is never to the instrument in force."""
     torch.manual_seed(0)
-    tok = MidiEventTokenizer(["mode=major", "mode=minor"])
+    tok = MidiEventTokenizer(["mode=major", "mode=minor"], instruments)
     model = RNNLanguageModel(ModelConfig(vocab_size=tok.vocab_size, embed=8, hidden=16, layers=1, dropout=0.0))
     settings = SampleConfig(temperature=1.0, seed=3, max_note_seconds=1.5, max_polyphony=6)
     stream = torch_stream(model, tok, settings, batch=batch)
     stream.prime([START, tok.label_id("mode=minor"), NOTE_ON + 60])
     stream.allow_end = False
-    decoders = [EventStreamDecoder() for _ in range(batch)]
+    decoders = [tok.stream_decoder() for _ in range(batch)]
     for d in decoders:
         d.feed(NOTE_ON + 60)
     longest, most = 0, 0
     for step in zip(*stream.take(1500), strict=True):
         for d, t in zip(decoders, step, strict=True):
-            assert t not in (PAD, START, END) and t < LABEL
+            assert t not in (PAD, START, END) and t < tok.label_base
+            if INSTRUMENT <= t < tok.label_base:
+                assert t - INSTRUMENT != d.slot, "a switch to the instrument in force"
             if NOTE_OFF <= t < TIME_SHIFT:
-                assert t - NOTE_OFF in d.sounding, "orphan note-off"
-                assert d.sounding[t - NOTE_OFF] < d.step, "zero-length note"
+                assert (d.slot, t - NOTE_OFF) in d.sounding, "orphan note-off"
+                assert d.sounding[(d.slot, t - NOTE_OFF)] < d.step, "zero-length note"
             if NOTE_ON <= t < NOTE_OFF:
-                assert d.sounding.get(t - NOTE_ON, -1) < d.step, "struck twice at one step"
+                assert d.sounding.get((d.slot, t - NOTE_ON), -1) < d.step, "struck twice at one step"
             d.feed(t)
-            most = max(most, len(d.sounding))
+            most = max([most, *(sum(s == slot for s, _ in d.sounding) for slot in {s for s, _ in d.sounding})])
             if d.sounding:
                 longest = max(longest, d.step - min(d.sounding.values()))
     assert longest * STEP_SECONDS <= 1.5 + 1e-9
     assert most <= 6
-    assert max(d.time for d in decoders) > 10.0  # time did move on
+    assert max(d.time for d in decoders) > (10.0 if instruments == "merge" else 2.0)  # time did move on
 
 
 def test_guidance_mixes_conditioned_and_unconditioned_logits():

@@ -106,7 +106,7 @@ def test_a_bounded_performance_closes_hanging_notes_and_so_does_a_stop():
     stopped = music.Performance(FakeStream(ids), tok, music.empty_primer(tok), 30.0)
     while not stopped.sounding:
         next(stopped)
-    sounding = set(stopped.sounding)
+    sounding = {pitch for _, _, pitch in stopped.sounding}
     assert {e.pitch for e in stopped.close() if not e.is_on} == sounding
     assert stopped.done and not stopped.sounding and stopped.close() == []
     with pytest.raises(StopIteration):

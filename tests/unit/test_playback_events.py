@@ -20,9 +20,8 @@ def test_programs_get_their_own_channels_and_drums_channel_9() -> None:
         Note(64, 90, 1.0, 2.0, program=0),
     ])
     events = sequence_events(seq)
-    programs = [(e.msg.channel, e.msg.program) for e in events if e.msg.type == "program_change"]
-    assert programs == [(0, 0), (1, 33)]
-    assert all(e.time == 0.0 for e in events[:2])
+    programs = [(e.time, e.msg.channel, e.msg.program) for e in events if e.msg.type == "program_change"]
+    assert programs == [(0.0, 0, 0), (0.5, 1, 33)]  # each just before its instrument's first note
     drum = [e for e in events if e.msg.type == "note_on" and e.msg.note == 36]
     assert drum[0].msg.channel == DRUM_CHANNEL
     bass = [e.msg.channel for e in events if getattr(e.msg, "note", None) == 48]
@@ -38,8 +37,11 @@ def test_at_the_same_instant_note_off_comes_before_note_on() -> None:
 
 def test_many_programs_wrap_around_the_melodic_channels() -> None:
     seq = NoteSequence([Note(60, 90, i * 0.1, i * 0.1 + 0.1, program=i) for i in range(17)])
-    channels = {e.msg.channel for e in sequence_events(seq)}
+    events = sequence_events(seq)
+    channels = {e.msg.channel for e in events}
     assert DRUM_CHANNEL not in channels and channels == set(range(16)) - {DRUM_CHANNEL}
+    changes = [e.msg.program for e in events if e.msg.type == "program_change"]
+    assert changes == list(range(17))  # the 16th and 17th programs each announce themselves
 
 
 def test_file_events_keep_every_channel_message_with_times_in_seconds(tmp_path: Path) -> None:
@@ -73,15 +75,31 @@ def test_a_lazy_note_event_stream_plays_as_it_comes() -> None:
     made: list[float] = []
 
     def model() -> object:  # a generator that records how far the consumer has pulled it
-        for event in [(0.0, 60, 80), (0.5, 60, 0), (0.5, 64, 90), (1.0, 64, 0)]:
+        for event in [(0.25, 60, 80, 40, False), (0.5, 60, 0, 40, False), (0.5, 36, 90, 0, True),
+                      (0.5, 64, 90, 40, False), (1.0, 64, 0, 40, False), (1.0, 48, 70)]:
             made.append(event[0])
             yield event
 
-    messages = note_event_messages(model(), channel=2, program=40, start=0.25)
+    messages = note_event_messages(model())
     first = next(messages)
-    assert first.time == 0.25 and first.msg.type == "program_change" and first.msg.program == 40 and made == []
-    rest = list(messages)
-    assert [(m.time, m.msg.type, m.msg.note) for m in rest] == [
-        (0.0, "note_on", 60), (0.5, "note_off", 60), (0.5, "note_on", 64), (1.0, "note_off", 64)]
-    assert {m.msg.channel for m in rest} == {2} and rest[2].msg.velocity == 90
-    assert [m.msg.type for m in note_event_messages([(0.0, 60, 80)], program=None)] == ["note_on"]
+    assert (first.time, first.msg.type, first.msg.channel, first.msg.program) == (0.25, "program_change", 0, 40)
+    assert made == [0.25]  # made one event at a time, as the player asks
+    rest = [(m.time, m.msg.type, m.msg.channel, getattr(m.msg, "note", m.msg.dict().get("program"))) for m in messages]
+    assert rest == [(0.25, "note_on", 0, 60), (0.5, "note_off", 0, 60), (0.5, "note_on", DRUM_CHANNEL, 36),
+                    (0.5, "note_on", 0, 64), (1.0, "note_off", 0, 64),
+                    (1.0, "program_change", 1, 0), (1.0, "note_on", 1, 48)]  # a 3-tuple: program 0
+
+
+def test_past_fifteen_programs_a_silent_channel_is_reused_after_a_program_change() -> None:
+    from genrnn.playback.events import note_event_messages
+
+    events = [(i * 0.1, 60, 80, i, False) for i in range(15)] + [(i * 0.1 + 0.05, 60, 0, i, False) for i in range(15)]
+    events.sort()
+    events += [(2.0, 62, 80, 100, False), (2.5, 62, 0, 100, False)]
+    messages = list(note_event_messages(events))
+    changes = [(m.msg.channel, m.msg.program) for m in messages if m.msg.type == "program_change"]
+    assert len(changes) == 16 and changes[-1] == (0, 100)  # the longest silent channel, 0, plays program 100
+    assert DRUM_CHANNEL not in {c for c, _ in changes}
+    ons = [m for m in messages if m.msg.type == "note_on"]
+    offs = [m for m in messages if m.msg.type == "note_off"]
+    assert [(m.msg.channel, m.msg.note) for m in ons] == [(m.msg.channel, m.msg.note) for m in offs]
