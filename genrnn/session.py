@@ -136,7 +136,8 @@ def check_model(path: str | Path) -> str:
 
 # What ``--conditioned`` adds to a MIDI-event recipe, in this order: mode and key (music21's key
 # profiles), whether the piece rests between phrases, and how many voices it has at most
-# (music/notation.py; the sampler holds a piece to its drawn ``voices``).
+# (music/notation.py; the sampler holds a piece to its drawn ``voices``). A recipe that keeps its
+# instruments gets mode, key and which instruments play instead.
 CONDITION_LABELS = ["mode", "key", "rests", "voices"]
 
 
@@ -172,7 +173,8 @@ def prepare_corpus(text: str | Path | None = None, recipe: str | Path | None = N
             raise ConfigError(f"--conditioned: {recipe} is an ABC recipe; ABC tunes carry their own labels in "
                               f"their header: prime with one (a --primer FILE.abc holding e.g. M:6/8 and K:Edor lines)")
         if not spec.labels:  # a model's own kinds when it has them (models made before "rests")
-            overrides = {"labels": list(label_kinds or CONDITION_LABELS)}
+            default = CONDITION_LABELS if spec.instruments == "merge" else ["mode", "key", "instruments"]
+            overrides = {"labels": list(label_kinds or default)}
     return prepare(recipe, cache_dir=cache_dir, strict=strict, overrides=overrides)
 
 

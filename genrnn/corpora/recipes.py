@@ -20,7 +20,12 @@ Recipe keys (all top level)::
     split_salt = "genrnn"
     transpose = [-3, 3]            # semitone range, training pieces only
     stretch = [0.95, 1.0, 1.05]    # tempo stretch factors, training pieces only
+    instruments = "keep"           # midi_events: "keep" every instrument and the drums, "merge" into
+                                   #   one performance (drums dropped; the default), or a list of
+                                   #   the ones to keep: ["piano", "bass", "drums", "violin", 33]
+    instrument_grain = "programs"  # "programs" (128 + the kit) or "families" (16 + the kit)
     labels = ["mode", "key"]       # midi_events only: per-piece labels, as tokens after START
+                                   #   ("instruments": which GM families and the drums play)
     label_dropout = 0.25           # share of training records where each label is left out
     header_fields = ["M", "L", "K"]  # chars/ABC: header fields kept before each tune body
     validate = true                # chars/ABC: keep only tunes music21 parses
@@ -38,7 +43,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +54,7 @@ from genrnn.corpora.augment import record_variants
 from genrnn.corpora.base import PreparedCorpus, cache_folder, is_held_out
 from genrnn.errors import ConfigError, CorpusError, GenrnnError
 from genrnn.music import notation
+from genrnn.music.instruments import GRAINS, parse_instrument
 from genrnn.music.midi_io import read_midi
 from genrnn.music.notes import MIDI_SUFFIXES, NoteSequence
 from genrnn.tokenizers import tokenizer_from_dict
@@ -76,6 +82,8 @@ class Recipe:
     split_salt: str = "genrnn"
     transpose: tuple[int, int] = (0, 0)
     stretch: tuple[float, ...] = (1.0,)
+    instruments: str | tuple[str, ...] = "merge"
+    instrument_grain: str = "programs"
     labels: tuple[str, ...] = ()
     label_dropout: float = 0.25
     header_fields: tuple[str, ...] = ("M", "L", "K")
@@ -85,6 +93,19 @@ class Recipe:
     @property
     def kind(self) -> str:
         return "midi_events" if self.tokenizer == "midi_events" else "abc"
+
+    def event_tokenizer(self) -> MidiEventTokenizer:
+        grain = "merge" if self.instruments == "merge" else self.instrument_grain
+        return MidiEventTokenizer(notation.label_vocabulary(self.labels), grain)
+
+    def kept(self, seq: NoteSequence) -> NoteSequence:
+        """The notes of the instruments this recipe keeps (``merge``: every pitched note)."""
+        if self.instruments == "merge":
+            return seq.without_drums()
+        if self.instruments == "keep":
+            return seq
+        wanted = [parse_instrument(name) for name in self.instruments]
+        return replace(seq, notes=[n for n in seq.notes if any(w.admits(n.program, n.is_drum) for w in wanted)])
 
 
 # ---------------------------------------------------------------- recipe loading
@@ -135,6 +156,8 @@ def _recipe_from(raw: dict[str, Any], path: Path) -> Recipe:
         split_salt=_field(raw, path, "split_salt", str, "genrnn"),
         transpose=_transpose(raw, path),
         stretch=_stretch(raw, path),
+        instruments=_instruments(raw, path, tokenizer),
+        instrument_grain=_choice(raw, path, "instrument_grain", GRAINS, "programs"),
         labels=_labels(raw, path, tokenizer),
         label_dropout=float(_ranged(raw, path, "label_dropout", 0.25, 0, 1)),
         header_fields=tuple(_str_list(raw, path, "header_fields", ["M", "L", "K"])),
@@ -190,10 +213,30 @@ def _stretch(raw: dict[str, Any], path: Path) -> tuple[float, ...]:
     return tuple(float(v) for v in value)
 
 
+def _instruments(raw: dict[str, Any], path: Path, tokenizer: str) -> str | tuple[str, ...]:
+    value = raw.get("instruments", "merge")
+    if value in ("keep", "merge"):
+        return str(value)
+    if not isinstance(value, list) or not value or not all(isinstance(v, str | int) for v in value):
+        raise ConfigError(f"{path}: field 'instruments' = {value!r}: expected \"keep\", \"merge\" or a list "
+                          f"of instruments such as [\"piano\", \"bass\", \"drums\"]")
+    if tokenizer != "midi_events":
+        raise ConfigError(f"{path}: field 'instruments' is only supported with tokenizer 'midi_events'")
+    try:
+        for name in value:
+            parse_instrument(str(name))
+    except GenrnnError as exc:
+        raise ConfigError(f"{path}: field 'instruments': {exc}") from None
+    return tuple(str(v) for v in value)
+
+
 def _labels(raw: dict[str, Any], path: Path, tokenizer: str) -> tuple[str, ...]:
     labels = _str_list(raw, path, "labels", [])
     if labels and tokenizer != "midi_events":
         raise ConfigError(f"{path}: field 'labels' is only supported with tokenizer 'midi_events'")
+    if "instruments" in labels and raw.get("instruments", "merge") == "merge":
+        raise ConfigError(f"{path}: field 'labels': \"instruments\" needs instruments kept "
+                          f"(instruments = \"keep\" or a list)")
     try:
         notation.label_vocabulary(labels)
     except GenrnnError as exc:
@@ -315,11 +358,13 @@ def _load_sequence(recipe: Recipe, item: Item) -> NoteSequence:
 
 
 def _midi_result(recipe: Recipe, item: Item, val: bool) -> Result:
-    seq = _load_sequence(recipe, item).without_drums()
+    whole = _load_sequence(recipe, item)
+    seq = recipe.kept(whole)
     if not seq.notes:
-        return Result(item.name, val, reason="only drums")
-    tok = MidiEventTokenizer(notation.label_vocabulary(recipe.labels))
-    key = notation.analyse_key(seq) if recipe.labels else None
+        reason = "only drums" if recipe.instruments == "merge" else "none of the recipe's instruments"
+        return Result(item.name, val, reason=reason if whole.notes else "no notes")
+    tok = recipe.event_tokenizer()
+    key = notation.analyse_key(seq) if {"mode", "key"} & set(recipe.labels) else None
     fixed = notation.piece_labels(seq, recipe.labels)  # the same for every transposition (rests, voices)
     variants = [(1.0, 0)] if val else record_variants(recipe.stretch, recipe.transpose)
     records, by_stretch = [], {}
@@ -329,20 +374,19 @@ def _midi_result(recipe: Recipe, item: Item, val: bool) -> Result:
         ids = tok.transpose_ids(by_stretch[factor], semis)
         if ids is None:
             continue  # a pitch would leave 0..127
-        labels = _label_tokens(recipe, {**key.transposed(semis).labels, **fixed} if key else {})
+        labels = _label_tokens(recipe, {**key.transposed(semis).labels, **fixed} if key else fixed)
         if not val and labels and recipe.label_dropout > 0:
             labels = _drop_labels(recipe, item.name, factor, semis, labels)
-        head = np.asarray([START, *(tok.label_id(lb) for lb in labels)], np.uint16)
-        records.append(np.concatenate([head, ids, np.asarray([END], np.uint16)]))
+        records.append(tok.record(ids, labels))
     return Result(
         item.name, val, tokens=np.concatenate(records), records=len(records),
-        labels={**key.labels, **fixed} if key else {}, notes=len(seq.notes),
+        labels={**key.labels, **fixed} if key else fixed, notes=len(seq.notes),
     )
 
 
 def _label_tokens(recipe: Recipe, values: dict[str, str]) -> list[str]:
     """The recipe's labels of one record, in the recipe's order (none when it has none)."""
-    return [f"{kind}={values[kind]}" for kind in recipe.labels] if values else []
+    return [f"{kind}={values[kind]}" for kind in notation.label_kinds_of(recipe.labels)] if values else []
 
 
 # Records that lose every label, besides each label's own dropout: the unconditioned model
@@ -543,7 +587,7 @@ def _unit(recipe: Recipe) -> str:
 
 def _arrays(recipe: Recipe, good: list[Result]) -> tuple[Any, np.ndarray, np.ndarray]:
     if recipe.tokenizer == "midi_events":
-        tok = MidiEventTokenizer(notation.label_vocabulary(recipe.labels))
+        tok = recipe.event_tokenizer()
         parts = {v: [r.tokens for r in good if r.val == v and r.tokens is not None] for v in (False, True)}
         return tok, _shuffled_records(_cat(parts[False], np.uint16), recipe.split_salt), _cat(parts[True], np.uint16)
     texts = {v: "".join(f"{r.text}\n" for r in good if r.val == v) for v in (False, True)}

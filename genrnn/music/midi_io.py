@@ -1,10 +1,19 @@
-"""Standard MIDI Files (type 0 and 1) in and out.
+"""Standard MIDI Files (type 0 and 1) in and out, every instrument and the drums kept.
 
 Reading checks the chunk layout and the limits that protect us from hostile files before
 mido parses and pretty_midi turns messages into notes. Whatever the bytes, a broken file
 raises ``MidiConversionError`` whose message starts with the file and ends with one short
-category (``REASONS``), e.g. ``song.mid: truncated track``. Writing goes through mido to a
-temporary file that is ``os.replace``d into place.
+category (``REASONS``), e.g. ``song.mid: truncated track``. What band files do is read as a
+player would hear it: a program change in the middle of a track starts a new instrument from
+there; a drum part on a channel other than 10, named as drums by its track ("Drums",
+"Percussion", "Kit"), is drums; a bank select is ignored (programs are General MIDI); tracks
+without notes add nothing; a file of drums alone is drums. A type-2 file (independent
+sequences, no shared time line) is refused by name.
+
+Writing: a conductor track (tempo, metre, markers), then one named track per instrument ("Violin",
+"Drums") on the channels music/instruments.py's ``ChannelAllocator`` gives (drums on 10; past 15
+programs a silent channel is reused after a program change). Through mido to a temporary file
+that is ``os.replace``d into place.
 """
 
 from __future__ import annotations
@@ -12,9 +21,10 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import tempfile
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import mido
@@ -25,6 +35,7 @@ with contextlib.redirect_stdout(io.StringIO()):
     import pretty_midi
 
 from genrnn.errors import MidiConversionError
+from genrnn.music.instruments import ChannelAllocator, instrument_name
 from genrnn.music.notes import Note, NoteSequence, resolve_overlaps
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -33,6 +44,9 @@ MAX_SECONDS = 2 * 3600.0
 MIN_TEMPO_US = 10_000  # 6000 bpm; faster than this is not a tempo but damage
 WRITE_TICKS_PER_BEAT = 480
 MIN_NOTE_SECONDS = 0.01
+# A track whose name says drums plays the drum kit, whatever its channel.
+DRUM_TRACK = re.compile(r"\b(drums?|drum ?kit|percussion|perc|kit)\b", re.IGNORECASE)
+PITCHED_TRACK = re.compile(r"chromatic|tuned|mallet|timpani|glock|xylo|marimba|vibra", re.IGNORECASE)
 
 # The short reasons a read can fail with (used for skip summaries).
 REASONS = (
@@ -44,6 +58,7 @@ REASONS = (
     "truncated track",
     "bad chunk length",
     "corrupt track data",
+    "type-2 file",
     "absurd tempo",
     "huge delta time",
     "hanging notes",
@@ -108,6 +123,8 @@ def _check_layout(data: bytes) -> None:
         raise _Bad("truncated track")
     if int.from_bytes(data[4:8], "big") != 6 or int.from_bytes(data[8:10], "big") > 2:
         raise _Bad("bad header")
+    if int.from_bytes(data[8:10], "big") == 2:
+        raise _Bad("type-2 file")  # independent sequences: no one time line to read them on
     ntracks = int.from_bytes(data[10:12], "big")
     division = int.from_bytes(data[12:14], "big")
     if division == 0:
@@ -172,7 +189,7 @@ def _to_sequence(pm: pretty_midi.PrettyMIDI, mid: mido.MidiFile, tempo_us: int |
             start=float(n.start),
             end=max(float(n.end), float(n.start) + MIN_NOTE_SECONDS),
             program=int(inst.program),
-            is_drum=bool(inst.is_drum),
+            is_drum=bool(inst.is_drum) or _drum_track(inst.name or ""),
         )
         for inst in pm.instruments
         for n in inst.notes
@@ -187,6 +204,10 @@ def _to_sequence(pm: pretty_midi.PrettyMIDI, mid: mido.MidiFile, tempo_us: int |
         time_signature=(ts[0].numerator, ts[0].denominator) if ts else None,
         markers=_markers(pm, mid),
     )
+
+
+def _drum_track(name: str) -> bool:
+    return bool(DRUM_TRACK.search(name)) and not PITCHED_TRACK.search(name)
 
 
 def _has_note_ons(mid: mido.MidiFile) -> bool:
@@ -240,28 +261,30 @@ def readable_like_umask(path: str | os.PathLike[str]) -> None:
 def sequence_to_mido(seq: NoteSequence, markers: Sequence[tuple[float, str]] = ()) -> mido.MidiFile:
     """The mido file ``write_midi`` saves (useful for playback without touching disk)."""
     bpm = seq.tempo_bpm if seq.tempo_bpm and 1 <= seq.tempo_bpm <= 1000 else 120.0
-    ticks_per_second = WRITE_TICKS_PER_BEAT * bpm / 60.0
+    tps = WRITE_TICKS_PER_BEAT * bpm / 60.0  # ticks per second
     mid = mido.MidiFile(type=1, ticks_per_beat=WRITE_TICKS_PER_BEAT)
-    mid.tracks.append(_conductor(seq, list(seq.markers) + list(markers), bpm, ticks_per_second))
-    groups: dict[tuple[int, bool], list[Note]] = {}
-    for note in seq.notes:
-        groups.setdefault((note.program, note.is_drum), []).append(note)
-    channels = _channels(sorted(groups))
-    for key in sorted(groups):
-        mid.tracks.append(_note_track(groups[key], key, channels[key], ticks_per_second))
-    return mid
-
-
-def _channels(keys: Iterable[tuple[int, bool]]) -> dict[tuple[int, bool], int]:
-    melodic = [c for c in range(16) if c != 9]
-    out, i = {}, 0
-    for program, drum in keys:
-        if drum:
-            out[(program, drum)] = 9
+    mid.tracks.append(_conductor(seq, list(seq.markers) + list(markers), bpm, tps))
+    tracks: dict[tuple[int, bool], list[tuple[int, int, mido.Message | mido.MetaMessage]]] = {}
+    for key in sorted({(n.program, n.is_drum) for n in seq.notes}, key=lambda k: (k[1], k[0])):
+        tracks[key] = [(0, 0, mido.MetaMessage("track_name", name=instrument_name(*key)))]
+    channels = ChannelAllocator()
+    notes = resolve_overlaps(seq.notes)
+    events = sorted([(round(n.start * tps), 1, n) for n in notes] +
+                    [(max(round(n.end * tps), round(n.start * tps) + 1), 0, n) for n in notes],
+                    key=lambda e: (e[0], e[1], e[2].pitch))  # at one tick offs first: a repeat retriggers
+    for tick, is_on, n in events:
+        track = tracks[(n.program, n.is_drum)]
+        if is_on:
+            channel, change = channels.note_on(n.program, n.is_drum, n.pitch)
+            if change:
+                track.append((tick, 1, mido.Message("program_change", program=n.program, channel=channel)))
+            vel = min(127, max(1, n.velocity))
+            track.append((tick, 3, mido.Message("note_on", note=n.pitch, velocity=vel, channel=channel)))
         else:
-            out[(program, drum)] = melodic[i % len(melodic)]
-            i += 1
-    return out
+            channel = channels.note_off(n.program, n.is_drum, n.pitch)
+            track.append((tick, 2, mido.Message("note_off", note=n.pitch, velocity=0, channel=channel)))
+    mid.tracks.extend(_track(events) for events in tracks.values())
+    return mid
 
 
 def _conductor(seq: NoteSequence, markers: list, bpm: float, tps: float) -> mido.MidiTrack:
@@ -273,22 +296,6 @@ def _conductor(seq: NoteSequence, markers: list, bpm: float, tps: float) -> mido
         events.append((0, 1, mido.MetaMessage("time_signature", numerator=num, denominator=den)))
     for t, text in markers:
         events.append((round(max(0.0, t) * tps), 2, mido.MetaMessage("marker", text=str(text))))
-    return _track(events)
-
-
-def _note_track(notes: list[Note], key: tuple[int, bool], channel: int, tps: float) -> mido.MidiTrack:
-    program, drum = key
-    events: list[tuple[int, int, mido.Message | mido.MetaMessage]] = [
-        (0, 0, mido.MetaMessage("track_name", name="Drums" if drum else f"Program {program}")),
-    ]
-    if not drum:
-        events.append((0, 1, mido.Message("program_change", program=program, channel=channel)))
-    for n in resolve_overlaps(notes):
-        on, off = round(n.start * tps), round(n.end * tps)
-        off = max(off, on + 1)
-        vel = min(127, max(1, n.velocity))
-        events.append((on, 3, mido.Message("note_on", note=n.pitch, velocity=vel, channel=channel)))
-        events.append((off, 2, mido.Message("note_off", note=n.pitch, velocity=0, channel=channel)))
     return _track(events)
 
 

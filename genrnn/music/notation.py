@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from genrnn.errors import MidiConversionError
+from genrnn.music.instruments import FAMILIES, family_of, instrument_name
 from genrnn.music.metrics import time_at_polyphony
 from genrnn.music.notes import Note, NoteSequence
 
@@ -182,21 +183,26 @@ def _short(exc: BaseException) -> str:
 
 
 def sequence_to_score(seq: NoteSequence) -> Any:
-    """A music21 Score, one part per voice line (chordified when the texture is dense)."""
+    """A music21 Score. One instrument (a chorale, a merged performance): one part per voice line
+    (chordified when the texture is dense). Several: one part per instrument, named and set to
+    its General MIDI program (the drum kit as percussion), chords where its lines overlap."""
     m21 = _m21()
     bpm = seq.tempo_bpm or 120.0
     qps = bpm / 60.0
-    voices = _split_voices([n for n in seq.notes if not n.is_drum])
-    if not voices:
-        raise MidiConversionError("cannot write MusicXML: the sequence has no pitched notes")
+    instruments = sorted({(n.program, n.is_drum) for n in seq.notes}, key=lambda k: (k[1], k[0]))
+    if not instruments:
+        raise MidiConversionError("cannot write MusicXML: the sequence has no notes")
     score = m21.stream.Score()
-    parts = [_voice_part(v, qps) for v in voices]
-    for part in parts:
-        score.insert(0, part)
-    if len(parts) > MAX_PARTS:
-        chords = score.chordify()  # a Part (music21 9): wrap it so the result is always a Score
-        score = m21.stream.Score()
-        score.insert(0, chords)
+    if len(instruments) == 1 and not instruments[0][1]:
+        parts = [_voice_part(v, qps) for v in _split_voices(seq.notes)]
+        for part in parts:
+            score.insert(0, part)
+        if len(parts) > MAX_PARTS:
+            score = _one_part(score.chordify())  # a Part (music21 9): always a Score
+    else:
+        for program, drum in instruments:
+            score.insert(0, _instrument_part([n for n in seq.notes if (n.program, n.is_drum) == (program, drum)],
+                                             program, drum, qps))
     first = score.parts[0] if hasattr(score, "parts") and len(score.parts) else score
     first.insert(0, m21.tempo.MetronomeMark(number=round(bpm)))
     if seq.time_signature:
@@ -204,6 +210,30 @@ def sequence_to_score(seq: NoteSequence) -> Any:
         for part in score.parts if len(score.parts) else [score]:
             part.insert(0, m21.meter.TimeSignature(f"{num}/{den}"))
     return score
+
+
+def _one_part(part: Any) -> Any:
+    score = _m21().stream.Score()
+    score.insert(0, part)
+    return score
+
+
+def _instrument_part(notes: list[Note], program: int, drum: bool, qps: float) -> Any:
+    """One instrument's notes as one part: its voice lines chordified into it when they overlap."""
+    m21 = _m21()
+    voices = [_voice_part(v, qps) for v in _split_voices(notes)]
+    if len(voices) == 1:
+        part = voices[0]
+    else:
+        lines = m21.stream.Score()
+        for v in voices:
+            lines.insert(0, v)
+        part = lines.chordify()
+    inst = m21.instrument.Percussion() if drum else m21.instrument.instrumentFromMidiProgram(program)
+    inst.partName = instrument_name(program, drum)
+    part.insert(0, inst)
+    part.partName = inst.partName
+    return part
 
 
 def _split_voices(notes: list[Note]) -> list[list[Note]]:
@@ -356,19 +386,33 @@ def piece_voices(seq: NoteSequence) -> str:
     """The ``voices`` label: the most notes sounding together for ``VOICE_SECONDS`` or more in
     all (29 of the 32 held-out chorales: "4"; the rest 5 to 7, where instruments double). The
     sampler holds a piece to the number it drew (generation/grammar.py)."""
-    seconds = time_at_polyphony(seq)
+    seconds = time_at_polyphony(seq.without_drums())
     most = max((k for k, t in enumerate(seconds) if t >= VOICE_SECONDS), default=0)
     return str(min(max(most, 1), MAX_VOICES))
 
 
+# ``labels = ["instruments"]``: one kind per GM family and one for the drums, each ``yes`` or
+# ``no`` (``bass=yes``): which instruments play, held at every step like the other labels, so
+# ``--instruments piano,bass,drums`` asks for an ensemble and a bare START lets the model draw one.
+INSTRUMENT_KINDS = tuple(f.replace(" ", "-") for f in FAMILIES) + ("drums",)
+
+
+def label_kinds_of(kinds: list[str] | tuple[str, ...]) -> list[str]:
+    """A recipe's ``labels`` with ``instruments`` spelled out into its kinds."""
+    return [k for kind in kinds for k in (INSTRUMENT_KINDS if kind == "instruments" else (kind,))]
+
+
 def piece_labels(seq: NoteSequence, kinds: list[str] | tuple[str, ...]) -> dict[str, str]:
     """The piece-wide labels of ``kinds`` that do not depend on transposition (``rests``,
-    ``voices``)."""
+    ``voices``, the instruments that play)."""
     out = {}
     if "rests" in kinds:
         out["rests"] = phrase_rests(seq)
     if "voices" in kinds:
         out["voices"] = piece_voices(seq)
+    if set(label_kinds_of(kinds)) & set(INSTRUMENT_KINDS):
+        present = {"drums" if n.is_drum else INSTRUMENT_KINDS[family_of(n.program)] for n in seq.notes}
+        out |= {kind: "yes" if kind in present else "no" for kind in INSTRUMENT_KINDS}
     return out
 
 
@@ -378,8 +422,10 @@ def label_vocabulary(kinds: list[str] | tuple[str, ...]) -> list[str]:
     # ``mode=minor`` played B-flat major, because most B-flat records are major and the key's
     # embedding outweighed the mode's (mode match 35 % for minor; benchmarks/README.md).
     values = {"mode": ["major", "minor"], "key": [*PITCH_NAMES, *(p + "m" for p in PITCH_NAMES)],
-              "rests": ["yes", "no"], "voices": [str(k) for k in range(1, MAX_VOICES + 1)]}
-    unknown = [k for k in kinds if k not in values]
+              "rests": ["yes", "no"], "voices": [str(k) for k in range(1, MAX_VOICES + 1)],
+              **{k: ["yes", "no"] for k in INSTRUMENT_KINDS}}
+    unknown = [k for k in kinds if k not in values and k != "instruments"]
     if unknown:
-        raise MidiConversionError(f"unknown label kind(s) {unknown}; expected some of {sorted(values)}")
-    return [f"{k}={v}" for k in kinds for v in values[k]]
+        raise MidiConversionError(f"unknown label kind(s) {unknown}; expected some of "
+                                  f"{sorted(set(values) - set(INSTRUMENT_KINDS)) + ['instruments']}")
+    return [f"{k}={v}" for k in label_kinds_of(kinds) for v in values[k]]

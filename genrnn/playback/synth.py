@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any
 
 import mido
+import numpy as np
 
 from genrnn.errors import PlaybackError
 from genrnn.music.notes import NoteSequence
@@ -148,12 +149,13 @@ class _WavWriter:
     """Frames from the synth, in blocks, into a 16-bit stereo WAV."""
 
     def __init__(self, synth: Any, out: wave.Wave_write) -> None:
-        self.synth, self.out, self.frames = synth, out, 0
+        self.synth, self.out, self.frames, self.clipped = synth, out, 0, 0
 
     def render_until(self, frame: int) -> None:
         while self.frames < frame:
             n = min(BLOCK_FRAMES, frame - self.frames)
             samples = self.synth.get_samples(n)  # int16, interleaved L R, 2 * n values
+            self.clipped += int(np.count_nonzero((samples >= 32767) | (samples <= -32768)))
             if sys.byteorder == "big":
                 samples = samples.byteswap()
             self.out.writeframes(samples.tobytes())
@@ -172,12 +174,25 @@ def render_wav(
     """Render a NoteSequence, a .mid file or TimedMessages offline to a 16-bit stereo WAV.
 
     Faster than real time; program changes and controllers are honoured, drums sound on
-    channel 10, and ``tail`` seconds follow the last event so releases ring out. The file is
-    written beside ``path`` and renamed into place, so a failure never leaves half a WAV.
+    channel 10, and ``tail`` seconds follow the last event so releases ring out. A mix that
+    clips (a band of many instruments) is rendered again at 0.7 of the gain, up to three times.
+    The file is written beside ``path`` and renamed into place, so a failure never leaves half
+    a WAV.
     """
     ordered = _as_events(source)
     path = Path(path)
     started = time.perf_counter()
+    for _ in range(4):
+        frames, clipped = _render(ordered, path, soundfont, sample_rate, tail, gain)
+        if not clipped:
+            break
+        gain *= 0.7
+    return RenderResult(path, frames / sample_rate, frames, sample_rate, time.perf_counter() - started)
+
+
+def _render(ordered: list[TimedMessage], path: Path, soundfont: str | Path | None, sample_rate: int, tail: float,
+            gain: float) -> tuple[int, int]:
+    """One offline render into ``path``: (frames, clipped samples)."""
     synth = new_synth(soundfont, sample_rate, gain)
     tmp = path.with_name(path.name + ".part")
     try:
@@ -197,8 +212,7 @@ def render_wav(
     finally:
         synth.delete()
         tmp.unlink(missing_ok=True)
-    seconds = writer.frames / sample_rate
-    return RenderResult(path, seconds, writer.frames, sample_rate, time.perf_counter() - started)
+    return writer.frames, writer.clipped
 
 
 # ---------------------------------------------------------------------------------------------

@@ -84,9 +84,28 @@ def test_musicxml_quantises_loose_timing(tmp_path: Path):
     assert offsets == pytest.approx([0.0, 1.0, 4 / 3], abs=1e-6)  # 16th and triplet grid
 
 
-def test_musicxml_without_notes_is_an_error(tmp_path: Path):
-    with pytest.raises(MidiConversionError, match="no pitched notes"):
-        notation.write_musicxml(NoteSequence([Note(36, 80, 0, 1, is_drum=True)]), tmp_path / "x.musicxml")
+def test_musicxml_without_notes_is_an_error_and_drums_alone_are_a_percussion_part(tmp_path: Path):
+    import music21
+
+    with pytest.raises(MidiConversionError, match="no notes"):
+        notation.write_musicxml(NoteSequence([]), tmp_path / "x.musicxml")
+    drums = NoteSequence([Note(36, 80, 0, 0.25, is_drum=True), Note(38, 80, 0.5, 0.75, is_drum=True)])
+    score = music21.converter.parse(notation.write_musicxml(drums, tmp_path / "drums.musicxml"))
+    assert [p.partName for p in score.parts] == ["Drums"] and len(score.flatten().notes) == 2
+
+
+def test_musicxml_has_one_named_part_per_instrument(tmp_path: Path):
+    import music21
+
+    seq = NoteSequence([Note(60, 80, 0, 1, program=0), Note(64, 80, 0, 1, program=0), Note(40, 90, 0, 2, program=33),
+                        Note(72, 70, 1, 2, program=73), Note(36, 100, 0, 0.25, is_drum=True)])
+    score = music21.converter.parse(notation.write_musicxml(seq, tmp_path / "band.musicxml"))
+    names = [p.partName for p in score.parts]
+    assert names == ["Acoustic Grand Piano", "Electric Bass (finger)", "Flute", "Drums"]
+    piano = score.parts[0].flatten()
+    assert [sorted(p.midi for p in c.pitches) for c in piano.getElementsByClass("Chord")] == [[60, 64]]
+    programs = [p.getInstrument().midiProgram for p in score.parts[:3]]
+    assert programs == [0, 33, 73]
 
 
 def test_key_analysis_agrees_with_music21():
