@@ -163,9 +163,12 @@ class SampleConfig:
     # logits are u + w·(c − u), c from the primer with its labels, u from the same primer
     # without them (label dropout in training taught the model both). 1 = off.
     guidance: float = 1.0
-
+    # Event models with instruments: only these may play (``piano``, ``bass``, ``drums``, ``violin``,
+    # ``33``: music/instruments.py's names); () = any. The grammar holds the stream to them.
+    instruments: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "instruments", tuple(str(i).strip() for i in self.instruments if str(i).strip()))
         check_range("temperature", self.temperature, 0.0, 100.0)
         check_range("top_k", self.top_k, 0, 10_000_000)
         check_range("top_p", self.top_p, 0.0, 1.0, lo_open=True)

@@ -21,7 +21,7 @@ from genrnn.config import SampleConfig, TrainConfig, resolve_preset, sample_conf
 from genrnn.corpora.base import PreparedCorpus
 from genrnn.errors import ConfigError, CorpusError
 from genrnn.generation import music
-from genrnn.generation.conditions import condition_ids, condition_labels
+from genrnn.generation.conditions import condition_ids, condition_labels, instrument_conditions
 from genrnn.generation.music import (
     abc_primer_ids,
     check_tune,
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Model", "Stream", "abc_primer_ids", "check_model", "check_tune", "checkpoint_info", "condition_ids",
-    "condition_labels", "evaluate_model", "evaluate_music", "kinds_of_labels", "label_primer", "load_model",
+    "condition_labels", "instrument_conditions", "evaluate_model", "evaluate_music", "kinds_of_labels", "label_primer", "load_model",
     "make_trainer", "open_stream", "perform", "prepare_corpus", "read_music_primer", "resume_trainer",
     "sample_music", "sample_piece", "sample_pieces", "sample_tune", "save_piece", "save_tune", "save_tune_text",
     "write_tune", "critic_data",

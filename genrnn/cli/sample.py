@@ -54,7 +54,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--max-note-seconds", type=float, default=4.0, metavar="S",
                    help="event models: release a note held this long (0 = off; default 4)")
     m.add_argument("--max-polyphony", type=int, default=0, metavar="N",
-                   help="event models: at most N notes at once (0 = no limit)")
+                   help="event models: at most N notes of one instrument at once (0 = no limit)")
+    m.add_argument("--instruments", metavar="LIST",
+                   help="event models with instruments: the ensemble, e.g. piano,bass,drums (GM families, "
+                        "drums, program names such as violin, or numbers); only these play, and a model "
+                        "trained with instrument labels is given them")
     m.add_argument("--musicxml", action="store_true", help="also write each sample as MusicXML")
     m.add_argument("--play", metavar="PORT", help="play each sample live to a MIDI port as it is made "
                                                  "(see `genrnn ports`)")
@@ -87,14 +91,15 @@ def _primer_ids(model: session.Model, args: argparse.Namespace) -> list[int] | N
 def run(args: argparse.Namespace) -> int:
     from genrnn import session  # no PyTorch yet: an LSTM on the CPU streams without it
 
+    instruments = [n for n in (args.instruments or "").split(",") if n.strip()]
     if args.guidance is None:
-        args.guidance = CONDITION_GUIDANCE if args.condition else 1.0
+        args.guidance = CONDITION_GUIDANCE if args.condition or instruments else 1.0
 
     def settings_for(kind: str) -> SampleConfig:
         """The user's settings; temperature and top-p not given take the kind's defaults."""
         return sample_config(kind, args.temperature, args.top_p, top_k=args.top_k, seed=args.seed,
                              max_note_seconds=args.max_note_seconds, max_polyphony=args.max_polyphony,
-                             guidance=args.guidance)
+                             guidance=args.guidance, instruments=tuple(instruments))
 
     settings_for("text")  # checks every value before a model is read
     if args.num < 1:
@@ -102,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
     out = out_dir_arg(args.out)
     model = session.load_model(args.checkpoint, device=args.device or "cpu")
     settings = settings_for(model.kind)
+    if instruments and model.kind != "midi_events":
+        raise ConfigError(f"--instruments: {model.path.name} is a {model.kind} model; the ensemble is for "
+                          f"MIDI-event models with instruments")
     if session.is_music_model(model):
         from genrnn.cli import sample_music
 

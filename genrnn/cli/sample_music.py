@@ -20,6 +20,7 @@ from genrnn import session
 from genrnn.cli._common import err, read_text_file
 from genrnn.config import SampleConfig
 from genrnn.errors import ConfigError
+from genrnn.music.instruments import FAMILIES, family_of, parse_instrument
 from genrnn.music.notation import matches_labels
 from genrnn.music.notes import MIDI_SUFFIXES
 
@@ -59,7 +60,8 @@ def _seeded(settings: SampleConfig, n: int) -> SampleConfig:
 def _events(model: session.Model, settings: SampleConfig, args: argparse.Namespace, paths: list[Path]) -> int:
     if args.prime:
         raise ConfigError(f"--prime: {model.path.name} is a MIDI-event model; give --primer FILE.mid")
-    labels = session.condition_labels(model, args.condition or [])
+    asked = list(settings.instruments)
+    labels = session.condition_labels(model, [*(args.condition or []), *session.instrument_conditions(model, asked)])
     if args.primer:
         primer = session.read_music_primer(model, args.primer, args.primer_seconds, labels)
         err.print(f"primer: {len(primer.sequence.notes)} notes, {primer.end_time:.2f} s of {args.primer}")
@@ -67,7 +69,7 @@ def _events(model: session.Model, settings: SampleConfig, args: argparse.Namespa
         primer = session.label_primer(model, labels) if labels else None
     if labels:
         err.print(f"conditioned on {', '.join(labels)}")
-    matched = 0
+    matched = exact = 0
     for n, path in enumerate(paths):
         cfg = _seeded(settings, n)
         performance = session.perform(model, cfg, primer, args.seconds, args.length, until_end=args.until_end)
@@ -77,15 +79,35 @@ def _events(model: session.Model, settings: SampleConfig, args: argparse.Namespa
             written.append(_render(sample.sequence, path, args))
         how = "ended by the model" if sample.ended else f"cut at {args.seconds:g} s"
         note = f"; the model chose {', '.join(sample.drawn_labels)}" if sample.drawn_labels else ""
-        if labels:
+        if asked:
+            played = playing(sample.sequence)
+            ok = played == {_family_or_drums(a) for a in asked}
+            exact += ok
+            note += f"; plays {', '.join(sorted(played)) or 'nothing'}{' (the set asked)' if ok else ''}"
+        if {"mode", "key"} & {lb.split("=", 1)[0] for lb in labels}:
             ok, analysed = matches_labels(sample.sequence, labels)
             matched += ok
             note += f"; analysed as {analysed} ({'matches' if ok else 'does not match'})"
         err.print(f"wrote {', '.join(str(p) for p in written)}: {len(sample.sequence.notes)} notes, "
                   f"{sample.generated_seconds:.1f} s generated ({how}), seed {sample.seed}{note}")
-    if labels and len(paths) > 1:
-        err.print(f"{matched} of {len(paths)} samples match {', '.join(labels)} when analysed")
+    keys = [lb for lb in labels if lb.split("=", 1)[0] in ("mode", "key")]
+    if keys and len(paths) > 1:
+        err.print(f"{matched} of {len(paths)} samples match {', '.join(keys)} when analysed")
+    if asked and len(paths) > 1:
+        err.print(f"{exact} of {len(paths)} samples play exactly {', '.join(sorted(_family_or_drums(a) for a in asked))}")
     return 0
+
+
+def _family_or_drums(name: str) -> str:
+    """What ``--instruments`` asked for, at the grain the report counts: a GM family or drums."""
+    wanted = parse_instrument(name)
+    return "drums" if wanted.is_drum else FAMILIES[wanted.family if wanted.family is not None
+                                                   else family_of(wanted.program or 0)]
+
+
+def playing(seq: Any) -> set[str]:
+    """The GM families (and drums) that play in a piece."""
+    return {"drums" if n.is_drum else FAMILIES[family_of(n.program)] for n in seq.notes}
 
 
 def _play(performance: Any, args: argparse.Namespace) -> Any:

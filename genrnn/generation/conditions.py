@@ -8,9 +8,23 @@ from dataclasses import replace
 from typing import Any
 
 from genrnn.errors import ConfigError
+from genrnn.music.instruments import family_of, parse_instrument
+from genrnn.music.notation import INSTRUMENT_KINDS
 from genrnn.tokenizers.base import label_kind, label_kinds
 
-__all__ = ["condition_ids", "condition_labels", "draw_labels", "guide_primer", "labels_to_draw", "settle_labels"]
+__all__ = ["condition_ids", "condition_labels", "draw_labels", "guide_primer", "instrument_conditions",
+           "labels_to_draw", "settle_labels"]
+
+
+def instrument_conditions(model: Any, names: Sequence[str]) -> list[str]:
+    """``--instruments piano,bass,drums`` as a model's instrument labels (music/notation.py):
+    ``=yes`` for the families asked, ``=no`` for the rest; [] for a model without them (the
+    grammar alone then holds the piece to the instruments: grammar.py)."""
+    labels = set(getattr(model.tokenizer, "labels", None) or [])
+    kinds = [k for k in INSTRUMENT_KINDS if f"{k}=yes" in labels]
+    asked = {"drums" if i.is_drum else INSTRUMENT_KINDS[i.family if i.family is not None else family_of(i.program or 0)]
+             for i in map(parse_instrument, names)}
+    return [f"{k}={'yes' if k in asked else 'no'}" for k in kinds]
 
 
 def condition_labels(model: Any, conditions: Sequence[str]) -> list[str]:

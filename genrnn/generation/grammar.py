@@ -12,7 +12,7 @@ holds per instrument: a NOTE_OFF ends a note of the instrument in force):
 
 - PAD, START and label tokens (they only open a piece);
 - a switch to the instrument already in force, and to an instrument the piece was not given
-  (``keep_instruments``: ``--instruments piano,bass,drums``);
+  (``settings.instruments``: ``--instruments piano,bass,drums``), and new notes of one not given;
 - NOTE_OFF of a pitch that is not sounding;
 - NOTE_ON and NOTE_OFF of a pitch struck at this very step (a note lasts at least one step,
   as in every encoded piece; a zero-length note or a double strike cannot be written to MIDI);
@@ -39,7 +39,8 @@ from typing import Any
 import numpy as np
 
 from genrnn.config import SampleConfig
-from genrnn.music.instruments import InstrumentSet
+from genrnn.errors import ConfigError
+from genrnn.music.instruments import InstrumentSet, parse_instrument
 from genrnn.tokenizers.midi_events import (
     END,
     INSTRUMENT,
@@ -73,6 +74,8 @@ class EventGrammar:
         self.sounding: dict[tuple[int, int], int] = {}  # (instrument, pitch) → onset step
         self.fresh: set[tuple[int, int]] = set()  # notes struck at the current step
         self.only: np.ndarray | None = None  # one draw restricted to these ids (``restrict_next``)
+        self._names: tuple[str, ...] = ()  # settings.instruments last seen, and their slots
+        self._slots: frozenset[int] = frozenset()
         # Forbidden whatever the state: PAD, START, labels; every NOTE_OFF until its note sounds.
         self._base = np.zeros(vocab_size, dtype=bool)
         self._base[[PAD, START]] = True
@@ -160,13 +163,15 @@ class EventGrammar:
         conditions.labels_to_draw)."""
         self.only = np.asarray(ids, dtype=np.int64)
 
-    def keep_instruments(self, slots: Iterable[int]) -> None:
-        """From now on, only these instruments may play (``--instruments piano,bass,drums``)."""
-        allowed = set(slots)
-        for slot in range(self.slots):
-            if slot not in allowed:
-                self._base[INSTRUMENT + slot] = True
-                self._forbid(INSTRUMENT + slot, True)
+    def _allowed_slots(self, names: tuple[str, ...]) -> frozenset[int]:
+        """The instrument slots ``settings.instruments`` names (cached: settings change rarely)."""
+        if self._names != names:
+            if self.instruments is None:
+                raise ConfigError("--instruments: this model merges every instrument into one performance; "
+                                  "train with instruments = \"keep\" in the recipe")
+            self._names = names
+            self._slots = frozenset(s for n in names for s in self.instruments.slots(parse_instrument(n)))
+        return self._slots
 
     # ------------------------------------------------------------------ mask
     def mask(self, settings: SampleConfig) -> np.ndarray:
@@ -178,6 +183,8 @@ class EventGrammar:
         base = self._end_allowed if self.allow_end else self._end_forbidden
         limit_poly = bool(self.sounding) and self._crowded(settings)
         limit_steps = round(settings.max_note_seconds / STEP_SECONDS) if settings.max_note_seconds > 0 else 0
+        if settings.instruments:
+            base = self._held_to(base, self._allowed_slots(settings.instruments))
         if not self.sounding or not (limit_poly or limit_steps):
             return base
         mask = base.copy()
@@ -193,6 +200,15 @@ class EventGrammar:
                         mask[NOTE_OFF + pitch if slot == self.slot else INSTRUMENT + slot] = False
             elif left < MAX_SHIFT:
                 mask[TIME_SHIFT + left:TIME_SHIFT + MAX_SHIFT] = True
+        return mask
+
+    def _held_to(self, base: np.ndarray, allowed: frozenset[int]) -> np.ndarray:
+        """``base`` with a switch to an instrument not asked for forbidden, and, while one not
+        asked for is in force (the piece has not switched yet), its new notes too."""
+        mask = base.copy()
+        mask[[INSTRUMENT + s for s in range(self.slots) if s not in allowed]] = True
+        if self.slot not in allowed:
+            mask[NOTE_ON:NOTE_OFF] = True
         return mask
 
     def _crowded(self, settings: SampleConfig) -> bool:
