@@ -67,7 +67,7 @@ def round_trip_figures(corpus: PreparedCorpus) -> tuple[list[NoteSequence], dict
     paths = dict(notation.chorale_paths())
     worst, notes = 0.0, 0
     for name in corpus.meta["piece_names"]["val"]:
-        seq = notation.load_chorale(paths[name])
+        seq = notation.load_score(paths[name])
         again = tok.decode(tok.encode(seq))
         a = sorted(resolve_overlaps(seq.notes), key=lambda n: (n.pitch, n.start))
         b = sorted(again.notes, key=lambda n: (n.pitch, n.start))

@@ -83,7 +83,7 @@ def _line(bars: int, chords: list[int], root: int, register: int, name: str,
         else:  # melodies: eighths and quarters on the scale
             t = base
             while t < base + 4 * TICKS:
-                length = rng.choice([TICKS // 2, TICKS])
+                length = min(rng.choice([TICKS // 2, TICKS]), base + 4 * TICKS - t)  # within the bar
                 pitch = register + (root + rng.choice(scale)) % 12
                 notes.append((t, length - 10, pitch, 85))
                 t += length

@@ -11,9 +11,10 @@ first one fatal); their reasons go to ``skipped.log`` in the cache folder.
 Recipe keys (all top level)::
 
     description = "..."
-    source = "music21-chorales" | "music21-abc" | "folder"
+    source = "music21-chorales" | "music21-abc" | "music21-works" | "folder"
     folder = "../data/midi"        # source = "folder": relative to the recipe file
     collections = ["oneills1850"]  # source = "music21-abc"
+    composers = ["haydn"]          # source = "music21-works": composer folders of the corpus
     tokenizer = "midi_events" | "chars"
     limit = 0                      # first N pieces/files only (0 = all)
     val_percent = 10               # held out by piece, by a salted hash of the piece name
@@ -62,7 +63,7 @@ from genrnn.tokenizers.chars import CharTokenizer
 from genrnn.tokenizers.midi_events import END, START, MidiEventTokenizer
 
 PREP_VERSION = 6  # 2: label dropout in labelled records; 3: the ``rests`` label; 4: records shuffled; 5: keys name their mode ("Am"); 6: the ``voices`` label
-SOURCES = ("music21-chorales", "music21-abc", "folder")
+SOURCES = ("music21-chorales", "music21-abc", "music21-works", "folder")
 TOKENIZERS = ("midi_events", "chars")
 POOL_MIN_JOBS = 24
 Progress = Callable[[int, int, str], None]
@@ -77,6 +78,7 @@ class Recipe:
     description: str = ""
     folder: Path | None = None
     collections: tuple[str, ...] = ("oneills1850",)
+    composers: tuple[str, ...] = ("haydn", "mozart", "beethoven")
     limit: int = 0
     val_percent: float = 10.0
     split_salt: str = "genrnn"
@@ -151,6 +153,7 @@ def _recipe_from(raw: dict[str, Any], path: Path) -> Recipe:
         description=_field(raw, path, "description", str, ""),
         folder=_folder(raw, path, source),
         collections=tuple(_str_list(raw, path, "collections", ["oneills1850"])),
+        composers=tuple(_str_list(raw, path, "composers", ["haydn", "mozart", "beethoven"])),
         limit=_ranged(raw, path, "limit", 0, 0, 10**9),
         val_percent=float(_ranged(raw, path, "val_percent", 10, 0, 50)),
         split_salt=_field(raw, path, "split_salt", str, "genrnn"),
@@ -259,6 +262,11 @@ class Item:
 def source_items(recipe: Recipe) -> list[Item]:
     if recipe.source == "music21-chorales":
         items = [Item(n, p) for n, p in notation.chorale_paths()]
+    elif recipe.source == "music21-works":
+        try:
+            items = [Item(n, p) for n, p in notation.work_paths(recipe.composers)]
+        except GenrnnError as exc:
+            raise ConfigError(f"{recipe.path}: field 'composers': {exc}") from None
     elif recipe.source == "folder":
         items = _folder_items(recipe)
     else:
@@ -352,8 +360,8 @@ def _reason(exc: GenrnnError) -> str:
 
 
 def _load_sequence(recipe: Recipe, item: Item) -> NoteSequence:
-    if recipe.source == "music21-chorales":
-        return notation.load_chorale(item.path)
+    if recipe.source in ("music21-chorales", "music21-works"):
+        return notation.load_score(item.path)
     return read_midi(item.path)
 
 

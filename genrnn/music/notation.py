@@ -75,6 +75,23 @@ def abc_collection_paths(collections: list[str] | tuple[str, ...]) -> list[Path]
     return paths
 
 
+def work_paths(composers: list[str] | tuple[str, ...]) -> list[tuple[str, Path]]:
+    """(name, file) of the scores music21 ships for composer folders (e.g. "haydn": string
+    quartets), one file per work: MusicXML where the corpus holds it twice (.mxl and .krn)."""
+    root = Path(_m21().__file__).parent / "corpus"
+    out: dict[str, Path] = {}
+    for composer in composers:
+        folder = root / composer
+        if not folder.is_dir():
+            raise MidiConversionError(f"music21 corpus has no folder {composer!r} (e.g. haydn, mozart, beethoven)")
+        for path in sorted(folder.rglob("*")):
+            if path.suffix in (".mxl", ".xml", ".musicxml", ".krn") and path.is_file():
+                name = path.relative_to(root).with_suffix("").as_posix()
+                if name not in out or path.suffix != ".krn":
+                    out[name] = path
+    return sorted(out.items())
+
+
 def split_abc_tunes(text: str) -> list[str]:
     """The tunes of an ABC file, each starting at its ``X:`` line."""
     parts = re.split(r"(?m)^(?=X:)", text)
@@ -91,7 +108,8 @@ def parse_score(path: str | os.PathLike[str]) -> Any:
         raise MidiConversionError(f"{path}: does not parse ({_short(exc)})") from None
 
 
-def load_chorale(path: str | os.PathLike[str]) -> NoteSequence:
+def load_score(path: str | os.PathLike[str]) -> NoteSequence:
+    """A score file (MusicXML, kern, ABC) as notes, each part with its instrument."""
     return score_to_sequence(parse_score(path), name=str(path))
 
 
@@ -134,10 +152,19 @@ def _time_signature(score: Any) -> tuple[int, int] | None:
     return (int(found[0].numerator), int(found[0].denominator)) if found else None
 
 
+# Scores often give every string part the ensemble program (48): the part's name says which it is.
+STRING_PARTS = (("violoncello", 42), ("cello", 42), ("contrabass", 43), ("double bass", 43), ("viola", 41),
+                ("violin", 40))
+
+
 def _program(part: Any) -> int:
     inst = part.getInstrument(returnDefault=False)
     program = getattr(inst, "midiProgram", None) if inst is not None else None
-    return int(program) if program is not None and 0 <= program <= 127 else 0
+    program = int(program) if program is not None and 0 <= program <= 127 else 0
+    if program in (0, 48, 49):
+        name = f"{part.partName or ''} {getattr(inst, 'instrumentName', '') or ''}".lower()
+        program = next((p for word, p in STRING_PARTS if word in name), program)
+    return program
 
 
 # ---------------------------------------------------------------- ABC

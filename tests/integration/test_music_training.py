@@ -67,7 +67,7 @@ def primer_mid(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     work = corpus.getWork("bach/bwv66.6")
     work = sorted(work)[0] if isinstance(work, list) else work
-    write_midi(notation.load_chorale(work), path)
+    write_midi(notation.load_score(work), path)
     return path
 
 

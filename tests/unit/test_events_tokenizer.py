@@ -32,7 +32,7 @@ from genrnn.tokenizers.midi_events import (
 
 @lru_cache(maxsize=1)
 def chorales() -> tuple[NoteSequence, ...]:
-    return tuple(notation.load_chorale(p) for _, p in notation.chorale_paths(limit=10))
+    return tuple(notation.load_score(p) for _, p in notation.chorale_paths(limit=10))
 
 
 def test_vocabulary_layout():

@@ -15,7 +15,7 @@ from genrnn.music.notes import Note, NoteSequence
 
 @lru_cache(maxsize=1)
 def chorales() -> tuple[NoteSequence, ...]:
-    return tuple(notation.load_chorale(p) for _, p in notation.chorale_paths(limit=24))
+    return tuple(notation.load_score(p) for _, p in notation.chorale_paths(limit=24))
 
 
 def seq(*notes: tuple[int, float, float]) -> NoteSequence:

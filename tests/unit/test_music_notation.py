@@ -29,7 +29,7 @@ def test_chorales_ship_offline():
 
 def test_chorale_loads_four_voices():
     name, path = notation.chorale_paths(limit=1)[0]
-    seq = notation.load_chorale(path)
+    seq = notation.load_score(path)
     assert len(seq) > 100 and seq.tempo_bpm == notation.DEFAULT_BPM
     assert seq.time_signature in {(3, 4), (4, 4)}
     assert 30 <= min(n.pitch for n in seq.notes) < max(n.pitch for n in seq.notes) <= 84
@@ -69,7 +69,7 @@ def test_abc_to_midi_reads_back_in_mido_and_pretty_midi(tmp_path: Path):
 
 def test_musicxml_of_a_chorale_parses_back(tmp_path: Path):
     _, path = notation.chorale_paths(limit=1)[0]
-    seq = notation.load_chorale(path)
+    seq = notation.load_score(path)
     out = notation.write_musicxml(seq, tmp_path / "c.musicxml")
     score = notation.parse_score(out)
     back = notation.score_to_sequence(score)
