@@ -372,7 +372,8 @@ def _midi_result(recipe: Recipe, item: Item, val: bool) -> Result:
         reason = "only drums" if recipe.instruments == "merge" else "none of the recipe's instruments"
         return Result(item.name, val, reason=reason if whole.notes else "no notes")
     tok = recipe.event_tokenizer()
-    key = notation.analyse_key(seq) if {"mode", "key"} & set(recipe.labels) else None
+    pitched = any(not n.is_drum for n in seq.notes)  # a beat alone has no key: its labels leave it out
+    key = notation.analyse_key(seq) if {"mode", "key"} & set(recipe.labels) and pitched else None
     fixed = notation.piece_labels(seq, recipe.labels)  # the same for every transposition (rests, voices)
     variants = [(1.0, 0)] if val else record_variants(recipe.stretch, recipe.transpose)
     records, by_stretch = [], {}
@@ -394,7 +395,7 @@ def _midi_result(recipe: Recipe, item: Item, val: bool) -> Result:
 
 def _label_tokens(recipe: Recipe, values: dict[str, str]) -> list[str]:
     """The recipe's labels of one record, in the recipe's order (none when it has none)."""
-    return [f"{kind}={values[kind]}" for kind in notation.label_kinds_of(recipe.labels)] if values else []
+    return [f"{kind}={values[kind]}" for kind in notation.label_kinds_of(recipe.labels) if kind in values]
 
 
 # Records that lose every label, besides each label's own dropout: the unconditioned model

@@ -21,7 +21,7 @@ def instrument_conditions(model: Any, names: Sequence[str]) -> list[str]:
     ``=yes`` for the families asked, ``=no`` for the rest; [] for a model without them (the
     grammar alone then holds the piece to the instruments: grammar.py)."""
     labels = set(getattr(model.tokenizer, "labels", None) or [])
-    kinds = [k for k in INSTRUMENT_KINDS if f"{k}=yes" in labels]
+    kinds = [k for k in INSTRUMENT_KINDS if f"{k}=yes" in labels] if names else []
     asked = {"drums" if i.is_drum else INSTRUMENT_KINDS[i.family if i.family is not None else family_of(i.program or 0)]
              for i in map(parse_instrument, names)}
     return [f"{k}={'yes' if k in asked else 'no'}" for k in kinds]

@@ -170,3 +170,17 @@ def test_names_people_use_for_instruments():
     assert InstrumentSet("families").slots(parse_instrument("cello")) == [5]
     with pytest.raises(ConfigError, match="instrument 'kazoo-x'"):
         parse_instrument("kazoo-x")
+
+
+def test_an_ensemble_becomes_the_instrument_labels_of_a_model_that_has_them():
+    from types import SimpleNamespace
+
+    from genrnn.generation.conditions import instrument_conditions
+    from genrnn.music.notation import INSTRUMENT_KINDS, label_vocabulary
+
+    labelled = SimpleNamespace(tokenizer=MidiEventTokenizer(label_vocabulary(["mode", "instruments"]), "programs"))
+    given = instrument_conditions(labelled, ["piano", "bass", "drums", "violin"])
+    assert len(given) == len(INSTRUMENT_KINDS)
+    assert {g for g in given if g.endswith("=yes")} == {"piano=yes", "bass=yes", "drums=yes", "strings=yes"}
+    assert instrument_conditions(labelled, []) == []  # nothing asked: the model draws its own
+    assert instrument_conditions(SimpleNamespace(tokenizer=MidiEventTokenizer(instruments="programs")), ["piano"]) == []
