@@ -125,12 +125,20 @@ class StreamControl:
 def run_generation(req: GenerateRequest, take: Take, control: StreamControl, cache: ModelCache,
                    emit: Callable[[Chunk], None], cancelled: Callable[[], bool] = lambda: False) -> Take:
     """Stream from the model into ``take``, emitting a Chunk about every 30 ms. A settings
-    change from ``control`` applies to the very next token and is marked in the take."""
+    change from ``control`` applies to the very next token and is marked in the take. The take
+    is marked done before its last chunk goes out, so the screen that gets it sees it done."""
     model = cache.get(req.path)
+
+    def finish(chunk: Chunk) -> None:
+        if chunk.done:
+            take.stopped = control.stop.is_set() or cancelled()
+            take.done = True
+        emit(chunk)
+
     if req.kind == "midi_events":
-        _run_music(model, req, take, control, emit, cancelled)
+        _run_music(model, req, take, control, finish, cancelled)
     else:
-        _run_text(model, req, take, control, emit, cancelled)
+        _run_text(model, req, take, control, finish, cancelled)
     take.stopped = control.stop.is_set() or cancelled()
     take.done = True
     return take
