@@ -45,6 +45,7 @@ class PlaybackStats:
 
     sent: int = 0
     notes: int = 0  # note_ons sent
+    muted: int = 0  # note_ons a gated output held back (playback.gate), set by its caller
     underruns: int = 0  # events the source delivered after their time had come
     worst_underrun: float = 0.0  # seconds
     first_note_delay: float | None = None  # seconds from play() to the first note_on

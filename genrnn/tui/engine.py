@@ -18,6 +18,7 @@ from typing import Any
 from genrnn.config import SampleConfig
 from genrnn.errors import ConfigError, GenrnnError
 from genrnn.music.notes import Note
+from genrnn.tui.mix import Mix
 from genrnn.tui.takes import Take
 
 EMIT_INTERVAL = 0.03  # seconds between UI updates from a stream
@@ -125,12 +126,20 @@ class StreamControl:
 def run_generation(req: GenerateRequest, take: Take, control: StreamControl, cache: ModelCache,
                    emit: Callable[[Chunk], None], cancelled: Callable[[], bool] = lambda: False) -> Take:
     """Stream from the model into ``take``, emitting a Chunk about every 30 ms. A settings
-    change from ``control`` applies to the very next token and is marked in the take."""
+    change from ``control`` applies to the very next token and is marked in the take. The take
+    is marked done before its last chunk goes out, so the screen that gets it sees it done."""
     model = cache.get(req.path)
+
+    def finish(chunk: Chunk) -> None:
+        if chunk.done:
+            take.stopped = control.stop.is_set() or cancelled()
+            take.done = True
+        emit(chunk)
+
     if req.kind == "midi_events":
-        _run_music(model, req, take, control, emit, cancelled)
+        _run_music(model, req, take, control, finish, cancelled)
     else:
-        _run_text(model, req, take, control, emit, cancelled)
+        _run_text(model, req, take, control, finish, cancelled)
     take.stopped = control.stop.is_set() or cancelled()
     take.done = True
     return take
@@ -216,12 +225,16 @@ class Player:
     ``start`` claims the player on the UI thread, and from then until ``play`` returns it is
     ``playing``: while an ABC take is parsed (music21 can take a second) as well as while it
     sounds. So a second press of space stops it, never starts a second player that the first
-    could no longer be told apart from."""
+    could no longer be told apart from.
+
+    ``mix`` is the mute and solo of instruments: asked at every note about to be sent, so a
+    change while a take plays applies from the next note on (``playback.gate``)."""
 
     def __init__(self) -> None:
         self.scheduler: Any = None
         self.started: float | None = None
         self.take: Take | None = None
+        self.mix = Mix()
         self._lock = threading.Lock()
 
     @property
@@ -246,7 +259,9 @@ class Player:
         """Blocking: play ``take`` to ``port`` and return the PlaybackStats. ``claim`` is what
         ``start(take)`` returned (without it the player is claimed here). A MIDI-events take
         still being generated plays as it is made (the model runs far ahead of real time). A
-        stop() before the take is ready ends it there: nothing is sent, the stats say stopped."""
+        stop() before the take is ready ends it there: nothing is sent, the stats say stopped.
+        Instruments the mix silences are not sent: ``stats.notes`` counts the notes heard,
+        ``stats.muted`` those held back."""
         from genrnn.errors import PlaybackError
 
         sched = claim if claim is not None else self.start(take)
@@ -254,6 +269,7 @@ class Player:
             raise PlaybackError("the player is busy: stop it first")
         try:
             from genrnn.playback import PlaybackStats, play_stream, sequence_events
+            from genrnn.playback.gate import open_gated
 
             if take.kind == "midi_events" and not take.done:
                 events: Any = live_messages(take, stopping=lambda: sched.stopping)
@@ -263,8 +279,12 @@ class Player:
                     raise ConfigError(f"take #{take.number} has no notes to play")
             if sched.stopping:
                 return PlaybackStats(stopped=True)
-            self.started = time.monotonic()
-            return play_stream(events, port, scheduler=sched)
+            with open_gated(port, self.mix.audible) as out:
+                self.started = time.monotonic()
+                stats = play_stream(events, out, scheduler=sched)
+            stats.notes -= out.held_back
+            stats.muted = out.held_back
+            return stats
         finally:
             with self._lock:
                 if self.scheduler is sched:

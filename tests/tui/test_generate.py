@@ -514,3 +514,23 @@ def test_a_music_take_runs_to_the_seconds_asked_even_when_the_model_would_end(tm
     assert END not in take.tokens
     shifts = [t - TIME_SHIFT + 1 for t in take.tokens if TIME_SHIFT <= t < TIME_SHIFT + 100]
     assert sum(shifts) * 0.01 >= 3.0 - 1e-9 and len(take.sequence().notes) >= 3
+
+
+def test_the_last_chunk_of_a_take_finds_it_done(tiny_run: Path) -> None:
+    """The screen relabels a take (no "…") and says done or stopped when the last chunk comes:
+    by then the take must say so (it once said so only after the chunk had gone out)."""
+    from genrnn.config import SampleConfig
+    from genrnn.tui.engine import GenerateRequest, ModelCache, StreamControl, run_generation
+
+    settings = SampleConfig(temperature=0.8, seed=0)
+    take = Take(1, "tiny", "text", 0.8)
+    seen: list[tuple[bool, bool]] = []
+
+    def emit(chunk) -> None:  # noqa: ANN001
+        if chunk.done:
+            seen.append((take.done, take.stopped))
+            assert "…" not in take.label
+
+    run_generation(GenerateRequest(tiny_run, "tiny", "text", settings, length=30), take, StreamControl(settings),
+                   ModelCache(), emit)
+    assert seen == [(True, False)] and len(take.text) >= 30

@@ -28,10 +28,11 @@ from genrnn.tui.messages import (
     StreamChunk,
     TakeSaved,
 )
+from genrnn.tui.mix import InstrumentKey, instruments_of
 from genrnn.tui.screens.files import PrimerPicker, SaveDialog
 from genrnn.tui.takes import Take, save_take
 from genrnn.tui.widgets.controls import SamplingPanel
-from genrnn.tui.widgets.piano_roll import PianoRoll
+from genrnn.tui.widgets.piano_roll import PianoRoll, instrument_label
 from genrnn.tui.widgets.stream_text import PRIMER_STYLE, StreamText
 
 if TYPE_CHECKING:
@@ -52,6 +53,9 @@ class GenerateScreen(Screen[None]):
         Binding("c", "compare", "Compare", show=False),
         Binding("r", "toggle_roll", "ABC take: piano roll / text", show=False),
         Binding("ctrl+r", "rescan", "Rescan models", show=False),
+        Binding("i", "instrument", "Music take: pick the next instrument (legend ▸)", show=False),
+        Binding("m", "mute", "Mute / unmute that instrument when playing", show=False),
+        Binding("s", "solo", "Solo / unsolo that instrument when playing", show=False),
     ]
 
     def __init__(self) -> None:
@@ -64,6 +68,7 @@ class GenerateScreen(Screen[None]):
         self.control_take: Take | None = None
         self._shown_temp = 0.8
         self._started = 0.0
+        self.instrument: InstrumentKey | None = None  # what m and s act on
 
     @property
     def genrnn(self) -> GenrnnApp:
@@ -91,6 +96,7 @@ class GenerateScreen(Screen[None]):
         self.scan_models()
         self.scan_ports()
         self.set_interval(1 / 20, self._tick_playhead)
+        self.roll.set_mix(self.genrnn.player.mix)
         self.query_one("#models").focus()
 
     @property
@@ -323,6 +329,7 @@ class GenerateScreen(Screen[None]):
             return
         self.query_one("#views", ContentSwitcher).current = "roll-view"
         self.roll.show(notes, [])
+        self._show_mix()
         self._status(f"take #{take.number} as music21 reads it · {len(notes)} notes · r shows the text")
 
     def _show(self, take: Take) -> None:
@@ -333,6 +340,7 @@ class GenerateScreen(Screen[None]):
         if take.kind == "midi_events":
             views.current = "roll-view"
             self.roll.show(take.notes, [t for t, _ in take.marks])
+            self._show_mix()
         else:
             views.current = "text-view"
             self.text_view.clear()
@@ -405,7 +413,8 @@ class GenerateScreen(Screen[None]):
             return
         how = "stopped" if stats.stopped else "played"
         offs = stats.cleanup.note_offs if stats.cleanup else 0
-        self.post_message(PlaybackEnded(take, f"{how} take #{take.number} to {port}: {stats.notes} notes, "
+        muted = f" ({stats.muted} muted)" if stats.muted else ""
+        self.post_message(PlaybackEnded(take, f"{how} take #{take.number} to {port}: {stats.notes} notes{muted}, "
                                               f"{offs} released at the end, no hanging notes"))
 
     def on_playback_ended(self, message: PlaybackEnded) -> None:
@@ -425,6 +434,54 @@ class GenerateScreen(Screen[None]):
                 self.roll.playhead = position
         elif self.roll.playhead is not None:
             self.roll.playhead = None
+
+    # ------------------------------------------------------------------ mute and solo
+    def _instruments(self) -> list[InstrumentKey]:
+        """The shown music take's instruments, as its legend lists them."""
+        take = self.shown
+        if take is None or not take.is_music:
+            return []
+        if self.query_one("#views", ContentSwitcher).current == "roll-view":
+            return self.roll.instruments
+        return instruments_of(take.notes, take.events)
+
+    def _show_mix(self) -> None:
+        chosen = self.instrument if self.instrument in self.roll.instruments else None
+        self.roll.set_mix(self.genrnn.player.mix, chosen)
+
+    def action_instrument(self) -> None:
+        """The next instrument of the shown take: the one m mutes and s solos."""
+        keys = self._instruments()
+        if not keys:
+            self._status("i picks an instrument of the music take shown: show one with notes")
+            return
+        self.instrument = keys[(keys.index(self.instrument) + 1) % len(keys) if self.instrument in keys else 0]
+        self._show_mix()
+        self._status(f"{instrument_label(self.instrument)} · m mutes it, s solos it")
+
+    def action_mute(self) -> None:
+        self._toggle_mix("mute")
+
+    def action_solo(self) -> None:
+        self._toggle_mix("solo")
+
+    def _toggle_mix(self, what: str) -> None:
+        """Mute or solo the chosen instrument (the first until i picks another). Playing takes
+        follow from the next note on; a note already sounding still gets its note-off."""
+        keys = self._instruments()
+        if not keys:
+            self._status(f"{what} works on an instrument of the music take shown: show one with notes")
+            return
+        if self.instrument not in keys:
+            self.instrument = keys[0]
+        mix = self.genrnn.player.mix
+        if what == "mute":
+            state = "muted" if mix.toggle_mute(self.instrument) else "unmuted"
+        else:
+            state = "soloed" if mix.toggle_solo(self.instrument) else "solo off"
+        self._show_mix()
+        when = " from the next note on" if self.genrnn.player.playing else " when playing (saving keeps it)"
+        self._status(f"{instrument_label(self.instrument)} {state}{when}")
 
     # ------------------------------------------------------------------ primer and saving
     def action_primer_file(self) -> None:

@@ -20,6 +20,13 @@ field has focus.
 plain to 0.95, orange to 1.3, red above. A ⟨T …⟩ marker shows where it changed. In the piano
 roll a yellow ┆ marks a change and a yellow column is the playhead.
 
+[b]Instruments.[/b] In the piano roll each instrument has its colour (one hue per General MIDI
+family, brighter when louder, white while sounding), named in the legend on its top line. Drums
+have their own lane at the bottom, below the ╌ drums rule: hats and cymbals, toms and other
+percussion, snare, kick. [b]i[/b] picks an instrument (▸ in the legend), [b]m[/b] mutes it and
+[b]s[/b] solos it when a take plays, also while it plays (from the next note on; a note already
+sounding is released). Saving keeps every instrument.
+
 [b]Outputs.[/b] [i]synth[/i] is the built-in FluidSynth instrument; [i]HOST:PORT[/i] sends to a
 mido socket port (set the address in [i]socket[/i]); OS MIDI ports appear when the system has them.
 """

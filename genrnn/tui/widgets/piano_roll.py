@@ -1,12 +1,19 @@
 """A scrolling piano roll: pitch (rows) × time (columns), notes drawn as they arrive.
 
+Each instrument has its colour (a hue per General MIDI family, lighter or darker by the program
+within it; brighter for louder notes), named in a legend on the top line with its mute / solo
+state. Drums are not pitches: they get their own lane at the bottom (hats and cymbals, toms and
+other percussion, snare, kick, by GM drum note), so a kick (note 36) never looks like a low bass.
+
 The view follows the newest note while generating and the playhead while playing. Each
 refresh draws only the visible window, from notes kept sorted by start time.
 """
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
+from functools import lru_cache
 
 from rich.segment import Segment
 from rich.style import Style
@@ -14,30 +21,103 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from genrnn.music.instruments import FAMILIES, family_of, instrument_name
 from genrnn.music.notes import Note
+from genrnn.tui.mix import InstrumentKey, Mix, instrument_key
 
 NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 BLACK = {1, 3, 6, 8, 10}
-GUTTER = 5
+GUTTER = 6
 MARGIN = 2  # pitches of air above and below the notes
 
-BG = Style.parse("on #1c1c1c")
+BG_HEX = "#1c1c1c"
+BG = Style.parse(f"on {BG_HEX}")
 BG_BLACK = Style.parse("on #121212")
-BEAT = Style.parse("#303030 on #1c1c1c")
+BEAT = Style.parse(f"#303030 on {BG_HEX}")
 GUTTER_STYLE = Style.parse("#808080 on #262626")
 GUTTER_C = Style.parse("bold #d0d0d0 on #262626")
 PLAYHEAD = Style.parse("on #5f5f00")
-SOUNDING = Style.parse("#ffffff on #1c1c1c")
-MARK = Style.parse("bold #ffd75f on #1c1c1c")
+SOUNDING = Style.parse(f"#ffffff on {BG_HEX}")
+MARK = Style.parse(f"bold #ffd75f on {BG_HEX}")
+LEGEND_BG = "#262626"
+LEGEND = Style.parse(f"#d0d0d0 on {LEGEND_BG}")
+DRUM_RULE = Style.parse(f"#4e4e4e on {BG_HEX}")
+
+# One hue per GM family (programs 8k..8k+7), none of them the yellow of the temperature marks and
+# the playhead, nor the white of a sounding note; all readable on the dark background.
+FAMILY_COLOURS = (
+    "#5fafff",  # piano
+    "#5fd7d7",  # chromatic percussion
+    "#d75fd7",  # organ
+    "#87d75f",  # guitar
+    "#ff875f",  # bass
+    "#d7af87",  # strings
+    "#af87ff",  # ensemble
+    "#ff5f5f",  # brass
+    "#5fd7af",  # reed
+    "#87afd7",  # pipe
+    "#ff87af",  # synth lead
+    "#8787d7",  # synth pad
+    "#afaf87",  # synth effects
+    "#d7875f",  # ethnic
+    "#87afaf",  # percussive
+    "#af8787",  # sound effects
+)
+DRUM_COLOUR = "#bcbcbc"
+# How far toward white each of a family's eight programs is drawn (its first program: the hue).
+PROGRAM_LIGHTEN = (0.0, 0.3, 0.15, 0.22, 0.08, 0.26, 0.11, 0.19)
+VELOCITY_LEVELS = (0.55, 0.7, 0.85, 1.0)  # of the colour over the background, by velocity / 32
+SILENT_LEVEL = 0.3  # an instrument the mix silences
+TAGS = {"muted": " muted", "solo": " solo"}  # after a name in the legend
+SHORT_TAGS = {"muted": "M", "solo": "S"}  # after a colour, when there is no room for names
+MIX_HINT = "i m s: mute, solo"  # at the legend's end on the Generate screen (keys i, m, s)
+
+# The drum lanes, top to bottom: (gutter label, GM drum notes); anything else is "toms".
+KICK_NOTES = frozenset({35, 36})
+SNARE_NOTES = frozenset({37, 38, 39, 40})
+HATS_NOTES = frozenset({42, 44, 46, 49, 51, 52, 53, 55, 57, 59})
+DRUM_LANES = ("hats", "toms", "snare", "kick")
+DRUM_BAND_MIN = 12  # rows below which the drums share one lane (no rule above it)
 
 
 def note_name(pitch: int) -> str:
     return f"{NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
-def velocity_style(velocity: int) -> Style:
-    shade = ("#5f87af", "#5fafd7", "#5fd7ff", "#87ffff")[min(3, max(0, velocity) // 32)]
-    return Style.parse(f"{shade} on #1c1c1c")
+def drum_lane(pitch: int) -> int:
+    """The lane (index into ``DRUM_LANES``) a GM drum note is drawn in."""
+    if pitch in KICK_NOTES:
+        return 3
+    if pitch in SNARE_NOTES:
+        return 2
+    if pitch in HATS_NOTES:
+        return 0
+    return 1
+
+
+def _mix(colour: str, other: str, amount: float) -> str:
+    a = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    b = [int(other[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(x + (y - x) * amount):02x}" for x, y in zip(a, b, strict=True))
+
+
+def instrument_colour(program: int, is_drum: bool) -> str:
+    """The instrument's colour (hex), the same in every take."""
+    if is_drum:
+        return DRUM_COLOUR
+    return _mix(FAMILY_COLOURS[family_of(program) % 16], "#ffffff", PROGRAM_LIGHTEN[int(program) % 8])
+
+
+@lru_cache(maxsize=4096)
+def note_style(program: int, is_drum: bool, velocity: int, silent: bool = False) -> Style:
+    """A note's colour: its instrument's, dimmer when soft, dim when the mix silences it."""
+    level = SILENT_LEVEL if silent else VELOCITY_LEVELS[min(3, max(0, velocity) // 32)]
+    return Style.parse(f"{_mix(BG_HEX, instrument_colour(program, is_drum), level)} on {BG_HEX}")
+
+
+@lru_cache(maxsize=256)
+def instrument_label(key: InstrumentKey) -> str:
+    return instrument_name(*key)
 
 
 class PianoRoll(Widget, can_focus=True):
@@ -58,10 +138,16 @@ class PianoRoll(Widget, can_focus=True):
         self.marks: list[float] = []  # times where the temperature changed
         self.time = 0.0  # music time generated so far
         self._longest = 0.0
+        self._pitches = [0] * 128  # closed pitched (not drum) notes per pitch
+        self._keys: set[InstrumentKey] = set()
+        self.mix: Mix | None = None
+        self.selected: InstrumentKey | None = None
 
     def clear(self) -> None:
         self.notes, self._starts, self.sounding, self.marks = [], [], [], []
         self.time = self._longest = 0.0
+        self._pitches = [0] * 128
+        self._keys = set()
         self.playhead = None
         self.refresh()
 
@@ -71,7 +157,11 @@ class PianoRoll(Widget, can_focus=True):
             self._starts.insert(i, note.start)
             self.notes.insert(i, note)
             self._longest = max(self._longest, note.end - note.start)
+            self._keys.add(instrument_key(note.program, note.is_drum))
+            if not note.is_drum:
+                self._pitches[max(0, min(127, note.pitch))] += 1
         self.sounding = list(sounding or [])
+        self._keys.update(instrument_key(n.program, n.is_drum) for n in self.sounding)
         if time is not None:
             self.time = max(self.time, time)
         self.refresh()
@@ -82,13 +172,41 @@ class PianoRoll(Widget, can_focus=True):
         ends = [n.end for n in notes]
         self.add(notes, time=max(ends, default=0.0))
 
+    def set_mix(self, mix: Mix | None, selected: InstrumentKey | None = None) -> None:
+        """Show the mute / solo state of ``mix`` in the legend, ``selected`` highlighted."""
+        self.mix, self.selected = mix, selected
+        self.refresh()
+
+    @property
+    def instruments(self) -> list[InstrumentKey]:
+        """The instruments drawn, in legend order: GM programs, then the drums."""
+        return sorted(self._keys, key=lambda k: (k[1], k[0]))
+
+    @property
+    def has_drums(self) -> bool:
+        return any(drum for _, drum in self._keys)
+
     def watch_playhead(self) -> None:
         self.refresh()
 
     # ------------------------------------------------------------------ geometry
+    def layout_rows(self, height: int) -> tuple[int, int, int]:
+        """(legend, pitched, drum) rows: the legend on top once there are notes, the drums
+        at the bottom (a rule marked "drums" and four lanes; one lane when the roll is short)."""
+        legend = 1 if self._keys and height >= 3 else 0
+        room = height - legend
+        if not self.has_drums:
+            return legend, room, 0
+        drums = len(DRUM_LANES) + 1 if room >= DRUM_BAND_MIN else min(1, room)
+        return legend, room - drums, drums
+
     def _pitch_range(self, rows: int) -> tuple[int, int]:
-        pitches = [n.pitch for n in self.notes] + [n.pitch for n in self.sounding]
-        lo, hi = (min(pitches), max(pitches)) if pitches else (60, 72)
+        counts = list(self._pitches)
+        for n in self.sounding:
+            if not n.is_drum:
+                counts[max(0, min(127, n.pitch))] += 1
+        used = [p for p in range(128) if counts[p]]
+        lo, hi = (used[0], used[-1]) if used else (60, 72)
         lo, hi = max(0, lo - MARGIN), min(127, hi + MARGIN)
         if hi - lo + 1 < rows:  # centre the notes in the rows available
             spare = rows - (hi - lo + 1)
@@ -96,9 +214,6 @@ class PianoRoll(Widget, can_focus=True):
             lo = max(0, hi - rows + 1)
             hi = min(127, lo + rows - 1)
         elif hi - lo + 1 > rows:  # too many pitches: the window that holds the most notes
-            counts = [0] * 128
-            for p in pitches:
-                counts[p] += 1
             best = max(range(lo, hi - rows + 2), key=lambda b: sum(counts[b:b + rows]))
             lo, hi = best, best + rows - 1
         return lo, hi
@@ -112,27 +227,40 @@ class PianoRoll(Widget, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width, height = self.size.width, self.size.height
         columns = max(0, width - GUTTER)
-        lo, hi = self._pitch_range(height)
-        pitch = hi - y
-        if pitch < lo or pitch < 0:
-            return Strip.blank(width, BG)
+        legend, pitched, drums = self.layout_rows(height)
+        if y < legend:
+            return Strip(self._legend(width)).adjust_cell_length(width, LEGEND)
         first = self._first_column(columns)
-        return Strip(self._row(pitch, first, columns), width)
+        if y < legend + pitched:
+            lo, hi = self._pitch_range(pitched)
+            pitch = hi - (y - legend)
+            if pitch < lo or pitch < 0:
+                return Strip.blank(width, BG)
+            return Strip(self._row(pitch, first, columns), width)
+        row = y - legend - pitched
+        if row >= drums:
+            return Strip.blank(width, BG)
+        if drums == 1:
+            return Strip(self._drum_row(None, first, columns), width)
+        if row == 0:
+            return Strip(self._drum_rule(first, columns), width)
+        return Strip(self._drum_row(row - 1, first, columns), width)
 
-    def _row(self, pitch: int, first: int, columns: int) -> list[Segment]:
+    def _silent(self) -> set[InstrumentKey]:
+        mix = self.mix
+        return set() if mix is None else {k for k in self._keys if not mix.audible(*k)}
+
+    def _window(self, first: int, columns: int) -> list[Note]:
         spc = self.seconds_per_column
-        bg = BG_BLACK if pitch % 12 in BLACK else BG
-        cells: list[tuple[str, Style]] = [("·" if (first + c) % 10 == 0 else " ", BEAT if (first + c) % 10 == 0 else bg)
-                                          for c in range(columns)]
         t0, t1 = first * spc, (first + columns) * spc
-        lo_index = bisect_left(self._starts, t0 - self._longest)
-        hi_index = bisect_left(self._starts, t1)
-        for note in self.notes[lo_index:hi_index]:
-            if note.pitch == pitch:
-                self._paint(cells, note, first, columns, velocity_style(note.velocity))
-        for note in self.sounding:
-            if note.pitch == pitch:
-                self._paint(cells, note, first, columns, SOUNDING)
+        return self.notes[bisect_left(self._starts, t0 - self._longest):bisect_left(self._starts, t1)]
+
+    def _background(self, first: int, columns: int, bg: Style) -> list[tuple[str, Style]]:
+        return [("·", BEAT) if (first + c) % 10 == 0 else (" ", bg) for c in range(columns)]
+
+    def _overlay(self, cells: list[tuple[str, Style]], first: int, columns: int) -> None:
+        """The temperature marks and the playhead, on every row of the roll."""
+        spc = self.seconds_per_column
         for t in self.marks:
             c = int(t / spc) - first
             if 0 <= c < columns:
@@ -141,8 +269,49 @@ class PianoRoll(Widget, can_focus=True):
             c = int(self.playhead / spc) - first
             if 0 <= c < columns:
                 cells[c] = (cells[c][0], cells[c][1] + PLAYHEAD)
+
+    def _row(self, pitch: int, first: int, columns: int) -> list[Segment]:
+        cells = self._background(first, columns, BG_BLACK if pitch % 12 in BLACK else BG)
+        silent = self._silent()
+        for note in self._window(first, columns):
+            if note.pitch == pitch and not note.is_drum:
+                key = instrument_key(note.program, note.is_drum)
+                self._paint(cells, note, first, columns, note_style(*key, note.velocity, key in silent))
+        for note in self.sounding:
+            if note.pitch == pitch and not note.is_drum:
+                self._paint(cells, note, first, columns, SOUNDING)
+        self._overlay(cells, first, columns)
         label = note_name(pitch) if pitch % 12 == 0 else ""
-        segments = [Segment(f"{label:>4} ", GUTTER_C if label else GUTTER_STYLE)]
+        return self._line(f"{label:>{GUTTER - 1}} ", GUTTER_C if label else GUTTER_STYLE, cells)
+
+    def _drum_rule(self, first: int, columns: int) -> list[Segment]:
+        cells = [("╌", DRUM_RULE)] * columns
+        self._overlay(cells, first, columns)
+        style = Style.parse(f"bold {DRUM_COLOUR} on #262626")
+        return self._line(f"{'drums':<{GUTTER}}", style, cells)
+
+    def _drum_row(self, lane: int | None, first: int, columns: int) -> list[Segment]:
+        """One drum lane (``lane`` into DRUM_LANES), or every drum note in one row (None)."""
+        cells = self._background(first, columns, BG)
+        spc = self.seconds_per_column
+        silent = (0, True) in self._silent()
+        for note in self._window(first, columns):
+            if note.is_drum and (lane is None or drum_lane(note.pitch) == lane):
+                c = round(note.start / spc) - first
+                if 0 <= c < columns:
+                    cells[c] = ("●", note_style(0, True, note.velocity, silent))
+        for note in self.sounding:
+            if note.is_drum and (lane is None or drum_lane(note.pitch) == lane):
+                c = round(note.start / spc) - first
+                if 0 <= c < columns:
+                    cells[c] = ("●", SOUNDING)
+        self._overlay(cells, first, columns)
+        label = "drums" if lane is None else DRUM_LANES[lane]
+        return self._line(f"{label:>{GUTTER - 1}} ", GUTTER_STYLE, cells)
+
+    @staticmethod
+    def _line(gutter: str, gutter_style: Style, cells: list[tuple[str, Style]]) -> list[Segment]:
+        segments = [Segment(gutter, gutter_style)]
         segments.extend(Segment(ch, st) for ch, st in cells)
         return list(Segment.simplify(segments))
 
@@ -152,3 +321,67 @@ class PianoRoll(Widget, can_focus=True):
         end = max(start + 1, round(note.end / spc) - first)
         for c in range(max(0, start), min(columns, end)):
             cells[c] = ("█" if c > start else "▐", style)
+
+    # ------------------------------------------------------------------ legend
+    def legend_entries(self) -> list[tuple[InstrumentKey, str, str]]:
+        """(instrument, name, state) in legend order; state as ``Mix.state`` says ("" without
+        a mix)."""
+        mix = self.mix
+        return [(key, instrument_label(key), mix.state(key) if mix is not None else "") for key in self.instruments]
+
+    def _legend(self, width: int) -> list[Segment]:
+        entries = self.legend_entries()
+        names, tags = _fitted([(key, name) for key, name, _ in entries], [state for *_, state in entries], width)
+        segments = [Segment(" ", LEGEND)]
+        for (key, _, state), name in zip(entries, names, strict=True):
+            colour = instrument_colour(*key)
+            chosen = key == self.selected
+            swatch = "●" if key[1] else "■"
+            segments.append(Segment("▸" if chosen else " ", Style.parse(f"bold #ffffff on {LEGEND_BG}")))
+            segments.append(Segment(swatch, Style.parse(f"{colour} on {LEGEND_BG}")))
+            text = Style.parse(f"{'#6c6c6c' if state in ('muted', 'silent') else '#d0d0d0'} on {LEGEND_BG}")
+            if chosen:
+                text += Style(bold=True, underline=True)
+            if state == "muted":
+                text += Style(strike=True)
+            segments.append(Segment(f" {name}", text))
+            if state in tags:
+                tag = "#ff5f5f" if state == "muted" else "#5fff87"
+                segments.append(Segment(tags[state], Style.parse(f"bold {tag} on {LEGEND_BG}")))
+            segments.append(Segment(" ", LEGEND))
+        room = width - sum(seg.cell_length for seg in segments)
+        if tags is SHORT_TAGS and self.selected in self._keys and room > 4:  # no names: the chosen one's
+            program, drum = self.selected
+            segments.append(Segment(_cut("Drums" if drum else FAMILIES[family_of(program)], room - 1),
+                                    Style.parse(f"bold #d0d0d0 on {LEGEND_BG}")))
+        elif self.mix is not None and room >= len(MIX_HINT) + 2:  # the keys, where there is room
+            segments.append(Segment(f"{MIX_HINT:>{room - 1}} ", Style.parse(f"#6c6c6c on {LEGEND_BG}")))
+        return list(Segment.simplify(segments))
+
+
+def _fitted(entries: list[tuple[InstrumentKey, str]], states: list[str], width: int) -> tuple[list[str], dict[str, str]]:
+    """The legend's names and state tags, as long as ``width`` allows: in full ("Electric Bass
+    (finger)"), without what is in brackets ("Electric Bass"), as the GM family ("bass", with
+    the program when two of a family play), that cut to a share of the room, or no names at all
+    (the colours, with M and S). An entry takes 4 cells besides its name and its tag."""
+    fixed = 1 + sum(4 + len(TAGS.get(state, "")) for state in states)
+    full = [name for _, name in entries]
+    families = [None if key[1] else family_of(key[0]) for key, _ in entries]
+    short = [name if family is None else FAMILIES[family] + (f" {key[0]}" if families.count(family) > 1 else "")
+             for (key, name), family in zip(entries, families, strict=True)]
+    for candidate in (full, [_short_name(n) for n in full], short):
+        if fixed + sum(len(n) for n in candidate) <= width:
+            return candidate, TAGS
+    share = (width - fixed) // max(1, len(entries))
+    if share >= 3:
+        return [_cut(n, share) for n in short], TAGS
+    return [""] * len(entries), SHORT_TAGS
+
+
+def _short_name(name: str) -> str:
+    """"Electric Bass (finger)" → "Electric Bass"."""
+    return re.sub(r"\s*\(.*?\)", "", name).strip() or name
+
+
+def _cut(name: str, room: int) -> str:
+    return name if len(name) <= room else name[:max(1, room - 1)] + "…"
