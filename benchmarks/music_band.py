@@ -16,10 +16,11 @@
   child process whose OMP/MKL/OpenBLAS thread variables are 1 before NumPy loads; through
   ``session.load_model`` and ``session.perform``, the loop ``genrnn sample`` runs. Two models:
   the ``programs`` model of ``train`` (trained here if ``--work`` does not hold it), measured in
-  music seconds per second; and a ``music``-preset LSTM (2×384) after one training step, whose
-  tokens per second are turned into times real time at the band corpus's own events per
-  second (an untrained model writes time shifts at random, and leaves many notes sounding,
-  which the grammar tracks: its cost per token is an upper bound).
+  music seconds per second as generated, and at the event rate of the real 6-part song it is
+  primed with (a briefly trained model writes more events per second than real songs hold);
+  and a ``music``-preset LSTM (2×384) after one training step, at that real rate only (an
+  untrained model writes time shifts at random, and leaves many notes sounding, which the
+  grammar tracks: its cost per token is an upper bound).
 - train: the representations side by side, instruments "merge" (one performance, drums
   dropped: a baseline), "programs" and "families": vocabulary, events per second of music,
   and, after the same number of training steps of the same model on the same songs (equal
@@ -197,9 +198,12 @@ def speed_worker(args: argparse.Namespace) -> None:
     """In the child: one piece per seed, timed from its first generated token to its end."""
     from genrnn import session
     from genrnn.config import sample_config
+    from genrnn.music.midi_io import read_midi
 
     model = session.load_model(args.speed_worker)
     assert model.numpy_backend, "the speed figures are for the NumPy back-end (an LSTM on the CPU)"
+    song = read_midi(args.primer)  # the whole primer song: the events per second a real one takes
+    real_rate = len(model.tokenizer.encode(song if model.tokenizer.instruments else song.without_drums())) / song.end_time
     # the primer's six instruments, and only they (a model that merges them plays one performance)
     ensemble = SIX if model.tokenizer.instruments is not None else ()
     runs = []
@@ -214,29 +218,31 @@ def speed_worker(args: argparse.Namespace) -> None:
         played = {(n.program, n.is_drum) for n in piece.notes if n.start >= primer.end_time}
         runs.append({"tokens": len(perf.tokens), "music_s": round(perf.time - primer.end_time, 2),
                      "wall_s": round(wall, 3), "instruments": len(played)})
-    print(json.dumps({"runs": runs, "threads": {k: os.environ.get(k) for k in ONE_THREAD}}))
+    print(json.dumps({"runs": runs, "real_events_per_music_s": real_rate,
+                      "threads": {k: os.environ.get(k) for k in ONE_THREAD}}))
 
 
-def speed_figures(checkpoint: Path, primer: Path, seconds: float, seeds: int,
-                  real_events_per_second: float | None = None) -> dict[str, Any]:
-    """Generation on one core; ``real_events_per_second``: also times real time at that rate."""
+def speed_figures(checkpoint: Path, primer: Path, seconds: float, seeds: int, trained: bool = True) -> dict[str, Any]:
+    """Generation on one core: times real time as generated (``trained``) and at the event rate
+    of the real song the pieces are primed with (a piece as dense as a real one)."""
     env = {**os.environ, **ONE_THREAD}
     cmd = [sys.executable, __file__, "--speed-worker", str(checkpoint), "--primer", str(primer),
            "--gen-seconds", str(seconds), "--seeds", str(seeds)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-    runs = json.loads(done.stdout.strip().splitlines()[-1])["runs"]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    runs, real_rate = report["runs"], report["real_events_per_music_s"]
     tokens = sum(r["tokens"] for r in runs)
     wall = sum(r["wall_s"] for r in runs)
     music = sum(r["music_s"] for r in runs)
     out: dict[str, Any] = {"pieces": len(runs), "tokens": tokens, "wall_s": round(wall, 2),
                            "tokens_per_s": round(tokens / wall, 1), "ms_per_token": round(1000 * wall / tokens, 3),
                            "instruments_played": [r["instruments"] for r in runs]}
-    if real_events_per_second is not None:
-        out["x_real_time_at_corpus_rate"] = round(tokens / wall / real_events_per_second, 1)
-    else:
+    if trained:
         out["music_s"] = round(music, 1)
         out["events_per_music_s"] = round(tokens / music, 1)
         out["x_real_time"] = round(music / wall, 1)
+    out["real_events_per_music_s"] = round(real_rate, 1)
+    out["x_real_time_at_real_rate"] = round(tokens / wall / real_rate, 1)
     out["target_x_real_time"] = 50
     return out
 
@@ -361,7 +367,7 @@ def run_parts(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "trained": {"model": model_record(trained),
                         **speed_figures(trained, args.primer_path, args.gen_seconds, args.seeds)},
             "music_preset_one_step": {"model": model_record(big),
-                                      **speed_figures(big, args.primer_path, args.gen_seconds, args.seeds, rate)}}
+                                      **speed_figures(big, args.primer_path, args.gen_seconds, args.seeds, False)}}
         log(f"speed: {result['speed']}")
     if "train" not in args.skip:
         result["representations"] = train_figures(recipes, cache, work, args)
