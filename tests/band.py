@@ -1,7 +1,11 @@
 """Synthetic band songs as real type-1 MIDI files (mido), for tests and benchmarks: a drum kit on
 channel 10 playing a bar-long kick/snare/hat pattern on the 16th grid, a bass line, piano chords,
 and more parts as asked (guitar, strings, a lead, brass, organ, ...), one named track each, with
-a tempo and a 4/4 metre. Seeded: the same seed writes the same bytes."""
+a tempo and a 4/4 metre. From 17 parts two tracks share a channel (Lead and Synth Pad on 5).
+``program_changes`` adds changes in the middle of tracks: the piano turns into an electric piano
+at the middle bar line (same GM family), the strings into a violin two beats into the middle
+bar, while the bar's chord still sounds with its first program (another family). Seeded: the
+same seed writes the same bytes."""
 
 from __future__ import annotations
 
@@ -22,7 +26,12 @@ TICKS = 480  # per beat
 SIXTEENTH = TICKS // 4
 
 
-def song(seconds: float, parts: int = 6, seed: int = 0, bpm: float | None = None) -> mido.MidiFile:
+# track name → (program from the middle, beats into the middle bar): see the module docstring
+SWITCHES = {"Piano": (4, 0), "Strings": (40, 2)}
+
+
+def song(seconds: float, parts: int = 6, seed: int = 0, bpm: float | None = None,
+         program_changes: bool = False) -> mido.MidiFile:
     """A song of about ``seconds`` with the first ``parts`` of ``PARTS`` (drums first)."""
     rng = random.Random(seed)
     bpm = bpm or rng.choice([96, 104, 112, 120, 128])
@@ -35,14 +44,35 @@ def song(seconds: float, parts: int = 6, seed: int = 0, bpm: float | None = None
     chords = [rng.choice([0, 5, 7, 9]) for _ in range(4)]
     for name, program, channel, register in PARTS[:parts]:
         notes = _drums(bars, rng) if channel == 9 else _line(bars, chords, root, register, name, rng)
-        mid.tracks.append(_track(name, program, channel, notes))
+        changes = []
+        if program_changes and name in SWITCHES and bars > 1:
+            later, beats = SWITCHES[name]
+            changes.append((bars // 2 * 4 * TICKS + beats * TICKS, later))
+        mid.tracks.append(_track(name, program, channel, notes, changes))
     return mid
 
 
-def write_song(path: Path, seconds: float = 20.0, parts: int = 6, seed: int = 0) -> Path:
+def write_song(path: Path, seconds: float = 20.0, parts: int = 6, seed: int = 0,
+               program_changes: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    song(seconds, parts, seed).save(path)
+    song(seconds, parts, seed, program_changes=program_changes).save(path)
     return path
+
+
+def played_programs(mid: mido.MidiFile) -> list[tuple[int, bool, int, int]]:
+    """(program, drums, pitch, start tick) of every note as a GM player sounds it: the program
+    in force on its channel in its track at its note-on; drums on channel 10. The answer a
+    reader must give."""
+    out = []
+    for track in mid.tracks:
+        program, tick = [0] * 16, 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "program_change":
+                program[msg.channel] = msg.program
+            elif msg.type == "note_on" and msg.velocity > 0:
+                out.append((program[msg.channel], msg.channel == 9, msg.note, tick))
+    return sorted(out)
 
 
 def _drums(bars: int, rng: random.Random) -> list[tuple[int, int, int, int]]:
@@ -90,9 +120,11 @@ def _line(bars: int, chords: list[int], root: int, register: int, name: str,
     return notes
 
 
-def _track(name: str, program: int, channel: int, notes: list[tuple[int, int, int, int]]) -> mido.MidiTrack:
-    events = [(t, 1, mido.Message("note_on", channel=channel, note=p, velocity=v)) for t, _, p, v in notes]
+def _track(name: str, program: int, channel: int, notes: list[tuple[int, int, int, int]],
+           changes: list[tuple[int, int]] = ()) -> mido.MidiTrack:
+    events = [(t, 2, mido.Message("note_on", channel=channel, note=p, velocity=v)) for t, _, p, v in notes]
     events += [(t + d, 0, mido.Message("note_off", channel=channel, note=p, velocity=0)) for t, d, p, _ in notes]
+    events += [(t, 1, mido.Message("program_change", channel=channel, program=p)) for t, p in changes]
     track = mido.MidiTrack([mido.MetaMessage("track_name", name=name)])
     if channel != 9:
         track.append(mido.Message("program_change", channel=channel, program=program))

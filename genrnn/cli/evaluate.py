@@ -93,20 +93,41 @@ def _eval_corpus(model: session.Model, args: argparse.Namespace) -> int:
 
 
 def _metrics_table(report: dict, samples: int) -> Table:
+    from genrnn.music.metrics import COUNTS, by_abs_diff
+
     m = report["metrics"]
     given = ", given the held-out labels" if report.get("labels") == "held-out" else ""
     table = Table(title=f"{samples} samples of {report['seconds_per_sample']:.0f} s{given} vs "
                         f"{int(m['pieces']['real'])} held-out pieces")
     for col in ("metric", "generated", "real", "difference"):
         table.add_column(col, justify="left" if col == "metric" else "right")
+    band = [name for name in m if "/" in name or name.startswith(("drum_", "kick_snare_"))]
     for name, row in m.items():
-        if name in ("pieces", "top_voice_interval_overlap"):
+        if name in (*COUNTS, "top_voice_interval_overlap", *band):
             continue
-        diff = f"{row['abs_diff']:+.3f}" if name in ("empty_time_ratio", "vertical_consonance") \
-            else f"{row['rel_diff']:+.1%}"
-        table.add_row(name.replace("_", " "), f"{row['generated']:.3f}", f"{row['real']:.3f}", diff)
+        table.add_row(*_metric_row(name, row, by_abs_diff(name)))
     table.add_row("top-voice interval overlap", f"{m['top_voice_interval_overlap']['overlap']:.3f}", "-", "")
+    if band:  # band music: per instrument group (a GM family or the drums), then the drums' time
+        table.add_section()
+        for name in band:
+            if name not in COUNTS:
+                table.add_row(*_metric_row(name, m[name], by_abs_diff(name)))
+        if "drum_pieces" in m:
+            d, k = m["drum_pieces"], m["kick_snare_pieces"]
+            table.caption = (f"drum figures over the pieces with drums ({d['generated']:.0f} generated, "
+                             f"{d['real']:.0f} real) and, for the kick/snare pattern, two bars or more "
+                             f"({k['generated']:.0f}, {k['real']:.0f})")
     return table
+
+
+def _metric_row(name: str, row: dict, absolute: bool) -> tuple[str, str, str, str]:
+    """``note_density/bass`` → ("bass: note density", generated, real, difference)."""
+    label = name.replace("_", " ")
+    if "/" in label:
+        what, group = label.split("/", 1)
+        label = f"{group}: {what}"
+    diff = f"{row['abs_diff']:+.3f}" if absolute else f"{row['rel_diff']:+.1%}"
+    return label, f"{row['generated']:.3f}", f"{row['real']:.3f}", diff
 
 
 def _rounded(value: object) -> object:

@@ -107,8 +107,21 @@ def _read(data: bytes) -> NoteSequence:
         except (OSError, ValueError, KeyError, IndexError, TypeError):
             raise _Bad("corrupt track data") from None
         tempo_us = _check_timing(mid)
+        ticks = _absolute_ticks(mid)  # before pretty_midi, which turns mid's delta times into absolute ones
         pm = pretty_midi.PrettyMIDI(mido_object=mid)
-    return _to_sequence(pm, mid, tempo_us)
+    return _to_sequence(pm, mid, ticks, tempo_us)
+
+
+def _absolute_ticks(mid: mido.MidiFile) -> list[list[int]]:
+    """Each track's messages' ticks from the start of the file."""
+    out = []
+    for track in mid.tracks:
+        tick, ticks = 0, []
+        for msg in track:
+            tick += msg.time
+            ticks.append(tick)
+        out.append(ticks)
+    return out
 
 
 def _check_layout(data: bytes) -> None:
@@ -179,22 +192,11 @@ def _max_ticks(mid: mido.MidiFile) -> int:
     return max((sum(m.time for m in t) for t in mid.tracks), default=0)
 
 
-def _to_sequence(pm: pretty_midi.PrettyMIDI, mid: mido.MidiFile, tempo_us: int | None) -> NoteSequence:
+def _to_sequence(pm: pretty_midi.PrettyMIDI, mid: mido.MidiFile, ticks: list[list[int]],
+                 tempo_us: int | None) -> NoteSequence:
     if pm.get_end_time() > MAX_SECONDS:
         raise _Bad("huge delta time")
-    notes = [
-        Note(
-            pitch=int(n.pitch),
-            velocity=min(127, max(1, int(n.velocity))),
-            start=float(n.start),
-            end=max(float(n.end), float(n.start) + MIN_NOTE_SECONDS),
-            program=int(inst.program),
-            is_drum=bool(inst.is_drum) or _drum_track(inst.name or ""),
-        )
-        for inst in pm.instruments
-        for n in inst.notes
-        if 0 <= n.pitch <= 127 and n.start >= 0
-    ]
+    notes = _notes(pm, mid, ticks)
     if not notes:
         raise _Bad("hanging notes" if _has_note_ons(mid) else "no notes")
     ts = pm.time_signature_changes
@@ -202,8 +204,36 @@ def _to_sequence(pm: pretty_midi.PrettyMIDI, mid: mido.MidiFile, tempo_us: int |
         notes=notes,
         tempo_bpm=round(60e6 / tempo_us, 3) if tempo_us else None,
         time_signature=(ts[0].numerator, ts[0].denominator) if ts else None,
-        markers=_markers(pm, mid),
+        markers=_markers(pm, mid, ticks),
     )
+
+
+def _notes(pm: pretty_midi.PrettyMIDI, mid: mido.MidiFile, ticks: list[list[int]]) -> list[Note]:
+    """Every note as a player sounds it: with the program in force on its channel when it
+    starts (pretty_midi gives a note the program in force when it ends, so a note held over a
+    program change would change instrument), drums on channel 10 or in a track named as
+    drums. As pretty_midi pairs them: a note-off ends every note of its channel and pitch that
+    began at an earlier tick; notes never ended are dropped."""
+    notes: list[Note] = []
+    for track, track_ticks in zip(mid.tracks, ticks, strict=True):
+        named_drums = _drum_track(next((m.name for m in track if m.type == "track_name"), ""))
+        program = [0] * 16
+        opened: dict[tuple[int, int], list[tuple[int, int, int]]] = {}  # (channel, pitch) → (tick, vel, program)
+        for msg, tick in zip(track, track_ticks, strict=True):
+            if msg.type == "program_change":
+                program[msg.channel] = msg.program
+            elif msg.type == "note_on" and msg.velocity > 0:
+                opened.setdefault((msg.channel, msg.note), []).append((tick, msg.velocity, program[msg.channel]))
+            elif msg.type in ("note_on", "note_off") and opened.get((msg.channel, msg.note)):
+                starts = opened[(msg.channel, msg.note)]
+                end = float(pm.tick_to_time(tick))
+                for on, velocity, prog in starts:
+                    if on != tick:
+                        start = float(pm.tick_to_time(on))
+                        notes.append(Note(msg.note, min(127, max(1, velocity)), start,
+                                          max(end, start + MIN_NOTE_SECONDS), prog, msg.channel == 9 or named_drums))
+                opened[(msg.channel, msg.note)] = [s for s in starts if s[0] == tick]
+    return notes
 
 
 def _drum_track(name: str) -> bool:
@@ -214,12 +244,10 @@ def _has_note_ons(mid: mido.MidiFile) -> bool:
     return any(m.type == "note_on" and m.velocity > 0 for t in mid.tracks for m in t)
 
 
-def _markers(pm: pretty_midi.PrettyMIDI, mid: mido.MidiFile) -> list[tuple[float, str]]:
+def _markers(pm: pretty_midi.PrettyMIDI, mid: mido.MidiFile, ticks: list[list[int]]) -> list[tuple[float, str]]:
     out = []
-    for track in mid.tracks:
-        tick = 0
-        for msg in track:
-            tick += msg.time
+    for track, track_ticks in zip(mid.tracks, ticks, strict=True):
+        for msg, tick in zip(track, track_ticks, strict=True):
             if msg.type == "marker":
                 out.append((float(pm.tick_to_time(tick)), str(msg.text)))
     return sorted(out)

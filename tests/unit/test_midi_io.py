@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 from pathlib import Path
 
@@ -186,3 +187,30 @@ def test_written_files_get_the_usual_mode_not_mkstemps_private_one(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_note_held_over_a_program_change_keeps_the_program_it_started_with():
+    # A synth sounds a note with the program in force at its note-on; pretty_midi alone would
+    # give the piano note the strings' program, which came before its note-off.
+    mid = mido.MidiFile(type=1, ticks_per_beat=480)
+    mid.tracks.append(mido.MidiTrack([
+        mido.MetaMessage("set_tempo", tempo=500_000),
+        mido.Message("program_change", program=0, channel=0),
+        mido.Message("note_on", note=60, velocity=90, channel=0),
+        mido.Message("program_change", program=48, channel=0, time=240),
+        mido.Message("note_on", note=64, velocity=90, channel=0),
+        mido.Message("note_off", note=60, velocity=0, channel=0, time=240),
+        mido.Message("note_on", note=64, velocity=0, channel=0, time=240),  # note-on at velocity 0 ends it
+    ]))
+    data = io.BytesIO()
+    mid.save(file=data)
+    notes = read_midi_bytes(data.getvalue()).notes
+    assert [(n.pitch, n.program, n.start, n.end) for n in notes] == [(60, 0, 0.0, 0.5), (64, 48, 0.25, 0.75)]
+
+
+def test_markers_after_other_events_read_back_at_their_times(tmp_path: Path):
+    # pretty_midi turns the file's delta times into absolute ones; markers are read at their own
+    # tick, not at the sum of the absolute ticks before them (the second was read at 3 s).
+    seq = NoteSequence([Note(60, 80, 0.0, 3.0)], tempo_bpm=120.0)
+    path = write_midi(seq, tmp_path / "m.mid", markers=[(1.0, "one"), (2.0, "two")])
+    assert read_midi(path).markers == [(pytest.approx(1.0), "one"), (pytest.approx(2.0), "two")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
@@ -98,3 +99,141 @@ def test_time_at_polyphony_and_piece_voices():
     blip = NoteSequence(seq.notes + [Note(76, 80, 0.6, 0.65)])  # four at once for 50 ms only
     assert notation.piece_voices(blip) == "3"
     assert "voices=4" in notation.label_vocabulary(["voices"])
+
+
+# ---------------------------------------------------------------- instruments and drums
+
+KICK, SNARE, HAT = 36, 38, 42
+
+
+def drum(pitch: int, start: float, length: float = 0.05) -> Note:
+    return Note(pitch, 100, start, start + length, 0, True)
+
+
+def beat(bars: int, sixteenth: float, offset: float = 0.0, pattern: dict[int, tuple[int, ...]] | None = None,
+         hats: bool = True) -> list[Note]:
+    """Drum hits: per bar, ``pattern[bar]`` (else the first one) of kick steps, snares at 4 and
+    12, hats on every other 16th."""
+    pattern = pattern or {}
+    notes = []
+    for bar in range(bars):
+        kicks = pattern.get(bar, pattern.get(0, (0, 8)))
+        for step in range(16):
+            t = offset + (bar * 16 + step) * sixteenth
+            if step in kicks:
+                notes.append(drum(KICK, t))
+            if step in (4, 12):
+                notes.append(drum(SNARE, t))
+            if hats and step % 2 == 0:
+                notes.append(drum(HAT, t, 0.02))
+    return notes
+
+
+def test_instrument_stats_per_family_and_drums():
+    # 4 s: a bass (program 33) plays two notes an octave apart, a piano holds one, drums hit
+    # every second for 0.1 s.
+    s = NoteSequence([Note(40, 80, 0, 1, 33), Note(52, 80, 2, 3, 33), Note(60, 80, 0, 4, 0)]
+                     + [drum(KICK, t, 0.1) for t in range(4)])
+    stats = M.instrument_stats(s)
+    assert list(stats) == ["drums", "piano", "bass"]  # drums first, then GM family order
+    assert stats["bass"] == pytest.approx({"notes": 2, "note_density": 0.5, "time_share": 0.5, "pitch_range": 12})
+    assert stats["piano"] == pytest.approx({"notes": 1, "note_density": 0.25, "time_share": 1.0, "pitch_range": 0})
+    assert stats["drums"] == pytest.approx({"notes": 4, "note_density": 1.0, "time_share": 0.1})
+    assert M.instrument_stats(NoteSequence()) == {}
+
+
+def test_drum_grid_share_on_the_tempos_grid():
+    notes = [drum(KICK, k * 0.125) for k in range(16)]  # 16ths at 120 bpm
+    notes[1] = drum(KICK, 0.125 + 0.01)  # 10 ms late: still on the grid (tolerance 15.6 ms)
+    for k in (3, 5, 7, 9):
+        notes[k] = drum(KICK, k * 0.125 + 0.05)  # 50 ms late: off
+    s = NoteSequence(notes, tempo_bpm=120.0)
+    grid = M.sixteenth_grid(s)
+    assert grid == M.Grid(0.125, 0.0, 16)
+    assert M.drum_grid_share(s) == pytest.approx(12 / 16)
+    assert M.drum_grid_share(NoteSequence([Note(60, 80, 0, 1)], tempo_bpm=120.0)) is None  # no drums
+
+
+def test_grid_is_estimated_from_the_drums_without_a_tempo():
+    sixteenth = 60 / 110 / 4  # 110 bpm, starting 0.37 s in, times on the tokenizer's 10 ms steps
+    notes = [replace(n, start=round(n.start, 2), end=round(n.end, 2))
+             for n in beat(8, sixteenth, offset=0.37, pattern={0: (0, 8, 10)})]
+    s = NoteSequence(notes)
+    grid = M.sixteenth_grid(s)
+    assert grid is not None and grid.estimated
+    assert grid.step == pytest.approx(sixteenth, abs=2e-4)
+    assert grid.origin == pytest.approx(0.37, abs=0.006)  # the first bar starts at the first hit
+    assert M.drum_grid_share(s) == 1.0
+    assert M.kick_snare_repetition(s) == (1.0, 1.0)
+    # a slow piece (80 bpm) is measured on its 32nds, which hold every 16th
+    slow = NoteSequence(beat(4, 60 / 80 / 4))
+    assert M.sixteenth_grid(slow).step == pytest.approx(60 / 80 / 8, abs=1e-4)
+    assert M.drum_grid_share(slow) == 1.0
+    assert M.sixteenth_grid(NoteSequence([drum(KICK, t) for t in (0, 0.5, 1.0)])) is None  # too few hits
+
+
+def test_scattered_hits_are_rarely_on_a_grid():
+    rng = np.random.default_rng(0)
+    s = NoteSequence([drum(KICK, round(t, 2)) for t in np.sort(rng.uniform(0, 20, 150))])
+    assert M.drum_grid_share(s) < 0.45  # a quarter by chance, a little more once a grid is fitted to them
+
+
+def test_kick_snare_repetition_bar_to_bar():
+    # four bars at 120 bpm: bar 2 adds a kick on step 10
+    s = NoteSequence(beat(4, 0.125, pattern={0: (0, 8), 2: (0, 8, 10)}), tempo_bpm=120.0)
+    bars = M.kick_snare_bars(s)
+    assert bars[0] == {("kick", 0), ("kick", 8), ("snare", 4), ("snare", 12)}
+    assert bars[2] == bars[0] | {("kick", 10)}
+    same, jaccard = M.kick_snare_repetition(s)
+    assert same == pytest.approx(1 / 3)  # bar 1 repeats bar 0; bars 2 and 3 differ from the one before
+    assert jaccard == pytest.approx((1 + 4 / 5 + 4 / 5) / 3)
+    # a bar of hats alone between two equal bars: both of its pairs differ wholly
+    gap = NoteSequence(beat(1, 0.125) + [drum(HAT, 2 + k * 0.25) for k in range(8)]
+                       + [replace(n, start=n.start + 4, end=n.end + 4) for n in beat(1, 0.125)], tempo_bpm=120.0)
+    assert M.kick_snare_repetition(gap) == (0.0, 0.0)
+    assert M.kick_snare_repetition(NoteSequence(beat(1, 0.125), tempo_bpm=120.0)) is None  # one bar
+
+
+def test_bars_follow_the_metre():
+    waltz = NoteSequence([drum(KICK, bar * 1.5) for bar in range(4)] + [drum(SNARE, bar * 1.5 + 0.5) for bar in range(4)],
+                         tempo_bpm=120.0, time_signature=(3, 4))
+    assert M.sixteenth_grid(waltz).steps_per_bar == 12
+    assert M.kick_snare_bars(waltz) == [frozenset({("kick", 0), ("snare", 4)})] * 4
+    assert M.kick_snare_repetition(waltz) == (1.0, 1.0)
+
+
+def test_compare_adds_band_rows_only_for_band_music():
+    chorale = seq((60, 0, 1), (64, 0, 1), (67, 1, 2))
+    plain = M.compare([chorale], [chorale])
+    assert set(plain) == {*M.FIRST_ORDER, "vertical_consonance", "top_voice_interval_overlap", "pieces"}
+    song = NoteSequence(beat(2, 0.125) + [Note(40, 80, 0, 4, 33)], tempo_bpm=120.0)  # drums and a bass
+    trio = NoteSequence(song.notes + [Note(72, 80, 0, 2, 40)], tempo_bpm=120.0)  # and a violin for 2 s
+    out = M.compare([trio], [song, song])
+    assert out["time_share/strings"] == {"generated": 0.5, "real": 0.0, "abs_diff": 0.5, "rel_diff": 1.0}
+    assert out["note_density/bass"]["generated"] == out["note_density/bass"]["real"] == pytest.approx(1 / 4)
+    assert out["drum_grid_share"]["generated"] == out["drum_grid_share"]["real"] == 1.0
+    assert out["drum_pieces"] == {"generated": 1.0, "real": 2.0}
+    assert "pitch_range/drums" not in out
+    names = [k for k in out if "/" in k]
+    assert names[0] == "note_density/drums" and names[-1] == "time_share/strings"
+    assert M.by_abs_diff("time_share/bass") and M.by_abs_diff("drum_grid_share")
+    assert not M.by_abs_diff("note_density/bass")
+    for row in (v for k, v in out.items() if k not in M.COUNTS and k != "top_voice_interval_overlap"):
+        assert set(row) == {"generated", "real", "abs_diff", "rel_diff"}
+
+
+def test_eval_table_lists_band_rows_after_the_chorale_ones():
+    from rich.console import Console
+
+    from genrnn.cli.evaluate import _metrics_table
+
+    song = NoteSequence(beat(2, 0.125) + [Note(40, 80, 0, 4, 33)], tempo_bpm=120.0)
+    console = Console(width=120, record=True)
+    console.print(_metrics_table({"metrics": M.compare([song], [song]), "seconds_per_sample": 4.0}, 1))
+    text = console.export_text()
+    assert text.index("vertical consonance") < text.index("drums: note density") < text.index("bass: pitch range")
+    assert "bass: time share" in text and "kick snare repeat" in text and "pieces with drums (1 generated, 1 real)" in text
+    chorale = seq((60, 0, 1), (64, 0, 1), (67, 1, 2))
+    console = Console(width=120, record=True)
+    console.print(_metrics_table({"metrics": M.compare([chorale], [chorale]), "seconds_per_sample": 2.0}, 1))
+    assert ":" not in console.export_text().split("metric", 1)[1]  # no per-instrument rows
