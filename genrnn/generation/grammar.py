@@ -76,6 +76,7 @@ class EventGrammar:
         self.only: np.ndarray | None = None  # one draw restricted to these ids (``restrict_next``)
         self._names: tuple[str, ...] = ()  # settings.instruments last seen, and their slots
         self._slots: frozenset[int] = frozenset()
+        self._barred = np.zeros(0, np.int64)  # the switches to instruments not asked for
         # Forbidden whatever the state: PAD, START, labels; every NOTE_OFF until its note sounds.
         self._base = np.zeros(vocab_size, dtype=bool)
         self._base[[PAD, START]] = True
@@ -171,6 +172,7 @@ class EventGrammar:
                                   "train with instruments = \"keep\" in the recipe")
             self._names = names
             self._slots = frozenset(s for n in names for s in self.instruments.slots(parse_instrument(n)))
+            self._barred = np.asarray([INSTRUMENT + s for s in range(self.slots) if s not in self._slots], np.int64)
         return self._slots
 
     # ------------------------------------------------------------------ mask
@@ -206,7 +208,7 @@ class EventGrammar:
         """``base`` with a switch to an instrument not asked for forbidden, and, while one not
         asked for is in force (the piece has not switched yet), its new notes too."""
         mask = base.copy()
-        mask[[INSTRUMENT + s for s in range(self.slots) if s not in allowed]] = True
+        mask[self._barred] = True
         if self.slot not in allowed:
             mask[NOTE_ON:NOTE_OFF] = True
         return mask
@@ -214,6 +216,8 @@ class EventGrammar:
     def _crowded(self, settings: SampleConfig) -> bool:
         """Whether another note would break a cap: ``max_polyphony`` notes of the instrument in
         force, else the piece's ``voices=N`` label over every pitched instrument together."""
+        if not settings.max_polyphony and not self.voices:
+            return False
         if settings.max_polyphony:  # the setting wins over the label
             return sum(slot == self.slot for slot, _ in self.sounding) >= settings.max_polyphony
         pitched = sum(slot != self.drums for slot, _ in self.sounding)
