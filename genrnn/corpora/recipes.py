@@ -62,7 +62,7 @@ from genrnn.tokenizers import tokenizer_from_dict
 from genrnn.tokenizers.chars import CharTokenizer
 from genrnn.tokenizers.midi_events import END, START, MidiEventTokenizer
 
-PREP_VERSION = 6  # 2: label dropout in labelled records; 3: the ``rests`` label; 4: records shuffled; 5: keys name their mode ("Am"); 6: the ``voices`` label
+PREP_VERSION = 7  # 2: label dropout in labelled records; 3: the ``rests`` label; 4: records shuffled; 5: keys name their mode ("Am"); 6: the ``voices`` label; 7: instruments, and the ones training plays
 SOURCES = ("music21-chorales", "music21-abc", "music21-works", "folder")
 TOKENIZERS = ("midi_events", "chars")
 POOL_MIN_JOBS = 24
@@ -596,9 +596,9 @@ def _unit(recipe: Recipe) -> str:
 
 def _arrays(recipe: Recipe, good: list[Result]) -> tuple[Any, np.ndarray, np.ndarray]:
     if recipe.tokenizer == "midi_events":
-        tok = recipe.event_tokenizer()
         parts = {v: [r.tokens for r in good if r.val == v and r.tokens is not None] for v in (False, True)}
-        return tok, _shuffled_records(_cat(parts[False], np.uint16), recipe.split_salt), _cat(parts[True], np.uint16)
+        train = _shuffled_records(_cat(parts[False], np.uint16), recipe.split_salt)
+        return recipe.event_tokenizer().played_in(train), train, _cat(parts[True], np.uint16)
     texts = {v: "".join(f"{r.text}\n" for r in good if r.val == v) for v in (False, True)}
     chars = CharTokenizer.from_text(texts[False] + texts[True])
     return chars, chars.encode(texts[False]), chars.encode(texts[True])

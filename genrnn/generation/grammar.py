@@ -11,8 +11,9 @@ So, before each draw, ``EventGrammar.mask`` forbids (for a model with instrument
 holds per instrument: a NOTE_OFF ends a note of the instrument in force):
 
 - PAD, START and label tokens (they only open a piece);
-- a switch to the instrument already in force, and to an instrument the piece was not given
-  (``settings.instruments``: ``--instruments piano,bass,drums``), and new notes of one not given;
+- a switch to the instrument already in force, to an instrument the model never heard in
+  training (``tokenizer.played``: a quartet model plays no piano), and to one the piece was not
+  given (``settings.instruments``: ``--instruments piano,bass,drums``); new notes of either;
 - NOTE_OFF of a pitch that is not sounding;
 - NOTE_ON and NOTE_OFF of a pitch struck at this very step (a note lasts at least one step,
   as in every encoded piece; a zero-length note or a double strike cannot be written to MIDI);
@@ -61,12 +62,13 @@ class EventGrammar:
     next. ``instruments``: the tokenizer's InstrumentSet (None: one merged performance)."""
 
     def __init__(self, vocab_size: int, allow_end: bool = True, voice_labels: dict[int, int] | None = None,
-                 instruments: InstrumentSet | None = None) -> None:
+                 instruments: InstrumentSet | None = None, played: Iterable[int] | None = None) -> None:
         self.vocab_size = vocab_size
         self.allow_end = allow_end
         self.voice_labels = voice_labels or {}  # label id → N, for ``voices=N`` (``for_tokenizer``)
         self.instruments = instruments
         self.slots = instruments.size if instruments is not None else 0
+        self.played = tuple(range(self.slots)) if played is None else tuple(played)  # heard in training
         self.drums = instruments.drums if instruments is not None else -1
         self.voices = 0  # the piece's voices label once fed (0 = none)
         self.step = 0
@@ -74,7 +76,7 @@ class EventGrammar:
         self.sounding: dict[tuple[int, int], int] = {}  # (instrument, pitch) → onset step
         self.fresh: set[tuple[int, int]] = set()  # notes struck at the current step
         self.only: np.ndarray | None = None  # one draw restricted to these ids (``restrict_next``)
-        self._names: tuple[str, ...] = ()  # settings.instruments last seen, and their slots
+        self._names: tuple[str, ...] | None = None  # settings.instruments last seen, and their slots
         self._slots: frozenset[int] = frozenset()
         self._barred = np.zeros(0, np.int64)  # the switches to instruments not asked for
         # Forbidden whatever the state: PAD, START, labels; every NOTE_OFF until its note sounds.
@@ -93,7 +95,8 @@ class EventGrammar:
         """The grammar of an event tokenizer's vocabulary, ``voices=N`` labels included."""
         voices = {tokenizer.label_id(lb): int(lb.split("=", 1)[1])
                   for lb in getattr(tokenizer, "labels", []) or [] if lb.startswith("voices=")}
-        return cls(tokenizer.vocab_size, voice_labels=voices, instruments=getattr(tokenizer, "instruments", None))
+        return cls(tokenizer.vocab_size, voice_labels=voices, instruments=getattr(tokenizer, "instruments", None),
+                   played=getattr(tokenizer, "played", None))
 
     # ------------------------------------------------------------------ state
     def feed(self, tokens: Iterable[int]) -> None:
@@ -165,14 +168,19 @@ class EventGrammar:
         self.only = np.asarray(ids, dtype=np.int64)
 
     def _allowed_slots(self, names: tuple[str, ...]) -> frozenset[int]:
-        """The instrument slots ``settings.instruments`` names (cached: settings change rarely)."""
+        """The instruments that may play: those the model heard in training (``played``), and of
+        them those ``settings.instruments`` names (cached: settings change rarely)."""
         if self._names != names:
-            if self.instruments is None:
+            if names and self.instruments is None:
                 raise ConfigError("--instruments: this model merges every instrument into one performance; "
                                   "train with instruments = \"keep\" in the recipe")
-            self._names = names
-            self._slots = frozenset(s for n in names for s in self.instruments.slots(parse_instrument(n)))
-            self._barred = np.asarray([INSTRUMENT + s for s in range(self.slots) if s not in self._slots], np.int64)
+            asked = {s for n in names for s in self.instruments.slots(parse_instrument(n))} if names else None
+            slots = frozenset(s for s in self.played if asked is None or s in asked)
+            if not slots:
+                known = ", ".join(sorted({self.instruments.name(s) for s in self.played}))
+                raise ConfigError(f"--instruments {','.join(names)}: this model never heard them; it plays {known}")
+            self._names, self._slots = names, slots
+            self._barred = np.asarray([INSTRUMENT + s for s in range(self.slots) if s not in slots], np.int64)
         return self._slots
 
     # ------------------------------------------------------------------ mask
@@ -185,7 +193,7 @@ class EventGrammar:
         base = self._end_allowed if self.allow_end else self._end_forbidden
         limit_poly = bool(self.sounding) and self._crowded(settings)
         limit_steps = round(settings.max_note_seconds / STEP_SECONDS) if settings.max_note_seconds > 0 else 0
-        if settings.instruments:
+        if settings.instruments or len(self.played) < self.slots:
             base = self._held_to(base, self._allowed_slots(settings.instruments))
         if not self.sounding or not (limit_poly or limit_steps):
             return base
@@ -205,8 +213,8 @@ class EventGrammar:
         return mask
 
     def _held_to(self, base: np.ndarray, allowed: frozenset[int]) -> np.ndarray:
-        """``base`` with a switch to an instrument not asked for forbidden, and, while one not
-        asked for is in force (the piece has not switched yet), its new notes too."""
+        """``base`` with a switch to an instrument not allowed forbidden, and, while one not
+        allowed is in force (the piece has not switched yet), its new notes too."""
         mask = base.copy()
         mask[self._barred] = True
         if self.slot not in allowed:

@@ -150,11 +150,13 @@ class MidiEventTokenizer:
     # probabilities (benchmarks/README.md, "Sampling defaults").
     nucleus = (END, NOTE_OFF)
 
-    def __init__(self, labels: Sequence[str] = (), instruments: str = "merge") -> None:
+    def __init__(self, labels: Sequence[str] = (), instruments: str = "merge", played: Sequence[int] | None = None) -> None:
         if instruments not in INSTRUMENT_MODES:
             raise TokenizerError(f"instruments {instruments!r}: expected one of {', '.join(INSTRUMENT_MODES)}")
         self.instrument_mode = instruments
         self.instruments = None if instruments == "merge" else InstrumentSet(instruments)
+        # The instrument slots the training data holds (None: any): the grammar plays no other.
+        self.played = None if played is None or self.instruments is None else tuple(sorted(int(s) for s in played))
         self.label_base = INSTRUMENT + (self.instruments.size if self.instruments else 0)
         self.labels: list[str] = list(dict.fromkeys(str(label) for label in labels))
         self._label_ids = {label: self.label_base + i for i, label in enumerate(self.labels)}
@@ -182,6 +184,14 @@ class MidiEventTokenizer:
         if self.instruments is None:
             raise TokenizerError("this tokenizer merges every instrument into one performance")
         return INSTRUMENT + self.instruments.slot(program, is_drum)
+
+    def played_in(self, ids: np.ndarray) -> MidiEventTokenizer:
+        """This tokenizer, knowing the instruments that ``ids`` (the training data) play."""
+        if self.instruments is None:
+            return self
+        ids = np.asarray(ids)
+        slots = np.unique(ids[(ids >= INSTRUMENT) & (ids < self.label_base)]).astype(np.int64) - INSTRUMENT
+        return MidiEventTokenizer(self.labels, self.instrument_mode, slots.tolist())
 
     def stream_decoder(self) -> EventStreamDecoder:
         return EventStreamDecoder(self.instruments)
@@ -271,6 +281,8 @@ class MidiEventTokenizer:
                "velocity_bins": NUM_VELOCITY_BINS, "labels": list(self.labels)}
         if self.instruments is not None:  # a tokenizer without the field merges (older files)
             out["instruments"] = self.instrument_mode
+        if self.played is not None:
+            out["played"] = list(self.played)
         return out
 
     @classmethod
@@ -282,7 +294,10 @@ class MidiEventTokenizer:
         labels = data.get("labels", [])
         if not isinstance(labels, list) or not all(isinstance(s, str) for s in labels):
             raise TokenizerError("tokenizer field 'labels': expected a list of strings")
-        return cls(labels, data.get("instruments", "merge"))
+        played = data.get("played")
+        if played is not None and not (isinstance(played, list) and all(isinstance(s, int) for s in played)):
+            raise TokenizerError("tokenizer field 'played': expected a list of instrument numbers")
+        return cls(labels, data.get("instruments", "merge"), played)
 
 
 def _collect(ev: NoteEvent, opened: dict[tuple[int, bool, int], NoteEvent], notes: list[Note]) -> None:

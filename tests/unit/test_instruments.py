@@ -184,3 +184,17 @@ def test_an_ensemble_becomes_the_instrument_labels_of_a_model_that_has_them():
     assert {g for g in given if g.endswith("=yes")} == {"piano=yes", "bass=yes", "drums=yes", "strings=yes"}
     assert instrument_conditions(labelled, []) == []  # nothing asked: the model draws its own
     assert instrument_conditions(SimpleNamespace(tokenizer=MidiEventTokenizer(instruments="programs")), ["piano"]) == []
+
+
+def test_a_model_plays_only_the_instruments_its_training_data_holds():
+    quartet = MidiEventTokenizer(instruments="programs").played_in(np.asarray([START, INSTRUMENT + 40, NOTE_ON + 60,
+                                                                               INSTRUMENT + 42, NOTE_ON + 40]))
+    assert quartet.played == (40, 42) and tokenizer_from_dict(quartet.to_dict()).played == (40, 42)
+    g = EventGrammar.for_tokenizer(quartet)
+    g.feed([START])
+    mask = g.mask(SampleConfig(max_note_seconds=0.0))
+    allowed = {t - INSTRUMENT for t in np.flatnonzero(~mask) if INSTRUMENT <= t < quartet.label_base}
+    assert allowed == {40, 42} and mask[NOTE_ON + 60]  # slot 0 (piano) is in force until a switch: no notes
+    with pytest.raises(ConfigError, match="never heard them; it plays Cello, Violin"):
+        g.mask(SampleConfig(instruments=("piano",)))
+    assert MidiEventTokenizer().played_in(np.asarray([START])).played is None  # merged: nothing to hold
