@@ -30,10 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--corpus", help="a corpus recipe, e.g. corpora/bach_chorales.toml")
     src.add_argument("--cache", help=CACHE_HELP)
     src.add_argument("--conditioned", action="store_true",
-                     help="learn labels that open each piece and are held at every step (mode and key of "
-                          "each MIDI piece, analysed with music21, and rests=yes|no) or each file of a "
-                          "--text FOLDER (file=NAME); then "
-                          "`genrnn sample CKPT --condition mode=minor`")
+                     help="learn labels that open each piece and are held at every step: mode and key of "
+                          "each MIDI piece (analysed with music21), rests=yes|no and voices; a recipe that "
+                          "keeps its instruments gets mode, key and which instruments play (inst=bass); "
+                          "each file of a --text FOLDER gets file=NAME. Then "
+                          "`genrnn sample CKPT --condition mode=minor` or `--instruments piano,bass,drums`")
     p.add_argument("--out", help="run folder for checkpoints and metrics.jsonl")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
     p.add_argument("--force", action="store_true", help="start afresh in an --out that holds a run")
