@@ -1,6 +1,9 @@
-"""`python tui.py`: the genrnn terminal app (a shim; see genrnn/tui/)."""
+"""`python tui.py [--runs DIR] [--checkpoints DIR] [--save-dir DIR]`: the genrnn terminal app,
+the same command as `genrnn tui` (a shim; see genrnn/tui/)."""
 
-from genrnn.tui.app import GenrnnApp
+import sys
+
+from genrnn.cli import main
 
 if __name__ == "__main__":
-    GenrnnApp().run()
+    sys.exit(main(["tui", *sys.argv[1:]]))

@@ -6,9 +6,13 @@ Every failure to parse or convert raises ``MidiConversionError`` naming the piec
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
+import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -314,7 +318,7 @@ def write_score(score: Any, path: str | os.PathLike[str]) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".musicxml", dir=path.parent)
     os.close(fd)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_channel_warning():
             warnings.simplefilter("ignore")
             written = Path(score.write("musicxml", fp=tmp))
         readable_like_umask(written)  # mkstemp made it private; a score is not a secret
@@ -323,6 +327,20 @@ def write_score(score: Any, path: str | os.PathLike[str]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise MidiConversionError(f"{path}: cannot write MusicXML ({_short(exc)})") from None
     return path
+
+
+@contextlib.contextmanager
+def _quiet_channel_warning() -> Iterator[None]:
+    """music21 gives each part a MIDI channel for playback hints and, past 15 parts, writes
+    "we are out of midi channels! help!" straight to stderr (the file is still right: parts
+    share channels, as our .mid writer does). Drop that line; pass anything else on."""
+    caught = io.StringIO()
+    with contextlib.redirect_stderr(caught):
+        yield
+    rest = "".join(line for line in caught.getvalue().splitlines(keepends=True)
+                   if "out of midi channels" not in line)
+    if rest:
+        sys.stderr.write(rest)
 
 
 # ---------------------------------------------------------------- key analysis

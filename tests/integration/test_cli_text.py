@@ -144,3 +144,11 @@ def test_out_folder_with_a_run_is_not_overwritten(tiny_run, text_file, tmp_path)
     r = run("train", "--text", str(text_file), "--out", str(run_dir), "--max-steps", "2")
     assert r.returncode == 2 and "--resume" in r.stderr
     assert os.path.exists(run_dir / "best.safetensors")
+
+
+def test_tui_py_takes_the_tui_commands_options() -> None:
+    """`python tui.py --help` prints the options (it used to open the app and ignore them)."""
+    done = subprocess.run([sys.executable, "tui.py", "--help"], cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert "--runs DIR" in done.stdout and "--save-dir DIR" in done.stdout

@@ -54,3 +54,4 @@ def test_tmux_start_read_quit(tiny_run: Path, tmp_path: Path) -> None:
         wait_screen(session, "EXITED-0")
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=30)
+
