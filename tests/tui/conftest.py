@@ -48,3 +48,18 @@ async def wait_for(pilot: Pilot, condition: Callable[[], Any], timeout: float = 
             raise AssertionError(f"timed out after {timeout} s waiting for {condition}")
         await pilot.pause(0.05)
     await asyncio.sleep(0)
+
+
+async def save_take(pilot: Pilot, take: Any, folder: Path) -> None:
+    """Save the shown ``take`` as a user does (ctrl+s, a folder typed, ctrl+s again) and wait
+    until every one of its formats is on disk."""
+    from textual.widgets import Input
+
+    from genrnn.tui.screens.files import SaveDialog
+
+    await pilot.press("ctrl+s")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, SaveDialog))
+    pilot.app.screen.query_one("#save-folder", Input).value = str(folder)
+    await pilot.press("ctrl+s")
+    for fmt in take.formats:
+        await wait_for(pilot, (folder / f"{take.stem}.{fmt}").exists, timeout=60)

@@ -23,7 +23,7 @@ from genrnn.tui.screens.files import SaveDialog
 from genrnn.tui.screens.generate import GenerateScreen
 from genrnn.tui.screens.help import HelpScreen
 from genrnn.tui.takes import Take
-from tests.tui.conftest import RecordingApp, wait_for
+from tests.tui.conftest import RecordingApp, save_take, wait_for
 
 ABC_TUNE = "X:1\nT:test\nM:4/4\nL:1/8\nK:C\nCDEF GABc|cBAG FEDC|\n"
 REPO = Path(__file__).resolve().parents[2]
@@ -171,12 +171,7 @@ async def test_save_music_and_abc_takes_in_every_format(make_app, tmp_path: Path
         for take in screen.takes:
             screen.query_one("#views").focus()
             screen._show(take)
-            await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: isinstance(app.screen, SaveDialog))
-            app.screen.query_one("#save-folder", Input).value = str(tmp_path / "music")
-            await pilot.press("ctrl+s")
-            for fmt in take.formats:
-                await wait_for(pilot, (tmp_path / "music" / f"{take.stem}.{fmt}").exists, timeout=60)
+            await save_take(pilot, take, tmp_path / "music")
         out = tmp_path / "music"
         mid = mido.MidiFile(out / "arpeggio-take1.mid")
         assert sum(1 for m in mid if m.type == "note_on" and m.velocity > 0) == 8

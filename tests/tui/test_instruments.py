@@ -11,13 +11,11 @@ from pathlib import Path
 import mido
 import pytest
 from rich.style import Style
-from textual.widgets import Input
 
 from genrnn.music.instruments import DRUM_CHANNEL
 from genrnn.music.notes import Note
 from genrnn.playback.receiver import open_server, receive, tally
 from genrnn.tui.mix import Mix, instruments_of
-from genrnn.tui.screens.files import SaveDialog
 from genrnn.tui.screens.generate import GenerateScreen
 from genrnn.tui.screens.help import HelpScreen
 from genrnn.tui.takes import Take
@@ -28,7 +26,7 @@ from genrnn.tui.widgets.piano_roll import (
     instrument_colour,
     note_style,
 )
-from tests.tui.conftest import RecordingApp, wait_for
+from tests.tui.conftest import RecordingApp, save_take, wait_for
 from tests.tui.test_generate import Receiver, choose_socket_port, endings
 
 PIANO, BASS, DRUMS = (0, False), (33, False), (0, True)
@@ -254,12 +252,7 @@ async def test_saving_keeps_every_instrument_whatever_is_muted(band_app, tmp_pat
         await shown(pilot, take)
         await pilot.press("i", "i", "m", "i", "s")  # bass muted, drums soloed
         assert band_app.player.mix.muted(BASS) and band_app.player.mix.soloed(DRUMS)
-        await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: isinstance(band_app.screen, SaveDialog))
-        band_app.screen.query_one("#save-folder", Input).value = str(tmp_path / "out")
-        await pilot.press("ctrl+s")
-        for fmt in take.formats:
-            await wait_for(pilot, (tmp_path / "out" / f"{take.stem}.{fmt}").exists, timeout=60)
+        await save_take(pilot, take, tmp_path / "out")
         await pilot.press("s", "i", "i", "m")
     out = tmp_path / "out"
     midi = mido.MidiFile(out / f"{take.stem}.mid")
