@@ -48,6 +48,8 @@ def run_prepare(args: argparse.Namespace) -> int:
         f"{tokens['train']:,} + {tokens['val']:,} tokens ({meta['kind']}, vocab {corpus.tokenizer.vocab_size})"
     )
     out.print(meta["skipped"]["summary"])
+    if meta.get("read_as", {}).get("summary"):  # a cache made before this report has none
+        out.print(meta["read_as"]["summary"])
     if meta["skipped"]["count"]:
         out.print(f"reasons per file: {meta['skipped']['log']}")
     out.print(f"cache: {meta['cache_dir']}")

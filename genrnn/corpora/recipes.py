@@ -329,6 +329,7 @@ class Result:
     text: str | None = None  # abc
     labels: dict[str, str] = field(default_factory=dict)
     notes: int = 0
+    read_as: tuple[str, ...] = ()  # midi_io.READ_AS: what the reader handled in this file
 
 
 # The errors a damaged or odd piece raises, which count it as skipped. The readers own the
@@ -389,7 +390,7 @@ def _midi_result(recipe: Recipe, item: Item, val: bool) -> Result:
         records.append(tok.record(ids, labels))
     return Result(
         item.name, val, tokens=np.concatenate(records), records=len(records),
-        labels={**key.labels, **fixed} if key else fixed, notes=len(seq.notes),
+        labels={**key.labels, **fixed} if key else fixed, notes=len(seq.notes), read_as=whole.read_as,
     )
 
 
@@ -569,6 +570,18 @@ def skip_summary(reasons: list[str], total: int, unit: str) -> str:
     return head + ": " + ", ".join(f"{n} {reason}" for reason, n in counts)
 
 
+def read_as_summary(results: list[Result], unit: str) -> str:
+    """``read 5 of 40 files as a player hears them: 3 program change mid-track, 1 drums named by
+    their track``: what the MIDI reader handled in the pieces that were used; "" when nothing."""
+    used = [r for r in results if not r.reason]
+    counts = Counter(name for r in used for name in r.read_as)
+    if not counts:
+        return ""
+    files = sum(1 for r in used if r.read_as)
+    return (f"read {files} of {len(used)} {unit} as a player hears them: "
+            + ", ".join(f"{n} {name}" for name, n in counts.most_common()))
+
+
 def _write_cache(recipe: Recipe, results: list[Result], src_hash: str, folder: Path, seconds: float) -> None:
     good = [r for r in results if not r.reason]
     bad = [r for r in results if r.reason]
@@ -642,6 +655,9 @@ def _meta(recipe: Recipe, results: list[Result], tokenizer: Any, train: np.ndarr
         "skipped": {"count": len(reasons), "by_reason": dict(Counter(reasons)),
                     "summary": skip_summary(reasons, len(results), _unit(recipe)),
                     "log": str(folder / "skipped.log")},
+        "read_as": {"by_rule": dict(Counter(name for r in good for name in r.read_as)),
+                    "summary": read_as_summary(results, _unit(recipe)),
+                    "files": {r.name: list(r.read_as) for r in good if r.read_as}},
         "piece_names": {"train": [r.name for r in good if not r.val], "val": [r.name for r in good if r.val]},
         "labels": {r.name: r.labels for r in good if r.labels},
         "cache_dir": str(folder),

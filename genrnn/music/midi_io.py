@@ -48,6 +48,18 @@ MIN_NOTE_SECONDS = 0.01
 DRUM_TRACK = re.compile(r"\b(drums?|drum ?kit|percussion|perc|kit)\b", re.IGNORECASE)
 PITCHED_TRACK = re.compile(r"chromatic|tuned|mallet|timpani|glock|xylo|marimba|vibra", re.IGNORECASE)
 
+# What a band file does that the reader handles, as named in a corpus's prep report: each a
+# rule of the module docstring, noted once per file that needs it.
+READ_AS = (
+    "program change mid-track",   # a new instrument from there on
+    "drums named by their track",  # a drum part off channel 10, drums by its track's name
+    "bank select ignored",        # programs are General MIDI
+    "tracks without notes",       # they add nothing
+    "drums only",                 # a beat alone: drums, no pitched part
+    "tracks sharing a channel",   # each note keeps its own track's program
+    "more than 15 instruments",   # written back, channels are shared (music/instruments.py)
+)
+
 # The short reasons a read can fail with (used for skip summaries).
 REASONS = (
     "empty file",
@@ -205,7 +217,37 @@ def _to_sequence(pm: pretty_midi.PrettyMIDI, mid: mido.MidiFile, ticks: list[lis
         tempo_bpm=round(60e6 / tempo_us, 3) if tempo_us else None,
         time_signature=(ts[0].numerator, ts[0].denominator) if ts else None,
         markers=_markers(pm, mid, ticks),
+        read_as=_read_as(mid, notes),
     )
+
+
+def _read_as(mid: mido.MidiFile, notes: list[Note]) -> tuple[str, ...]:
+    """Which of ``READ_AS`` this file needed."""
+    found: set[str] = set()
+    channel_tracks: dict[int, set[int]] = {}
+    for index, track in enumerate(mid.tracks):
+        sounding: set[int] = set()  # channels of this track that have played a note
+        for msg in track:
+            if msg.type == "note_on" and msg.velocity > 0:
+                sounding.add(msg.channel)
+            elif msg.type == "program_change" and msg.channel in sounding:
+                found.add("program change mid-track")
+            elif msg.type == "control_change" and msg.control in (0, 32):
+                found.add("bank select ignored")
+        if sounding and _drum_track(next((m.name for m in track if m.type == "track_name"), "")) \
+                and sounding - {9}:
+            found.add("drums named by their track")
+        if not sounding and index > 0:  # a type-1 file's first track is its conductor
+            found.add("tracks without notes")
+        for channel in sounding:
+            channel_tracks.setdefault(channel, set()).add(index)
+    if any(len(tracks) > 1 for tracks in channel_tracks.values()):
+        found.add("tracks sharing a channel")
+    if all(n.is_drum for n in notes):
+        found.add("drums only")
+    if len({n.program for n in notes if not n.is_drum}) > 15:
+        found.add("more than 15 instruments")
+    return tuple(name for name in READ_AS if name in found)
 
 
 def _notes(pm: pretty_midi.PrettyMIDI, mid: mido.MidiFile, ticks: list[list[int]]) -> list[Note]:

@@ -32,6 +32,9 @@ class NoteSequence:
     time_signature: tuple[int, int] | None = None
     # (time in seconds, text) marker meta events, e.g. where a primer ends.
     markers: list[tuple[float, str]] = field(default_factory=list)
+    # What the MIDI reader read as a player would hear it rather than as written, one short
+    # name each (``midi_io.READ_AS``): e.g. "drums named by their track"; counted by corpus prep.
+    read_as: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.notes.sort(key=lambda n: (n.start, n.pitch, n.end))

@@ -46,6 +46,7 @@ def test_band_midi_prepares_trains_and_samples_with_its_instruments(band_run: Pa
     prep = genrnn("corpus", "prepare", "band.toml", cwd=band_run)
     assert prep.returncode == 0, prep.stderr
     assert "skipped 1 of 14 files: 1 truncated track" in prep.stdout + prep.stderr  # the beat alone is kept
+    assert "read 1 of 13 files as a player hears them: 1 drums only" in prep.stdout + prep.stderr
     train = genrnn("train", "--corpus", "band.toml", "--out", "runs/band", "--preset", "tiny", "--hidden", "64",
                    "--max-steps", "60", "--seed", "1", cwd=band_run)
     assert train.returncode == 0, train.stderr

@@ -75,6 +75,7 @@ def test_program_changes_mid_track_and_tracks_sharing_a_channel_keep_their_instr
     mid.save(tmp_path / "odd.mid")
     seq = read_midi(tmp_path / "odd.mid")
     assert sorted((n.pitch, n.program) for n in seq.notes) == [(40, 33), (43, 33), (60, 0), (67, 40)]
+    assert seq.read_as == ("program change mid-track", "tracks sharing a channel")
     for grain in ("programs", "families"):
         back = _round_trip(seq, grain)
         want = {(n.pitch, InstrumentSet(grain).program(InstrumentSet(grain).slot(n.program, False))[0]) for n in seq.notes}
@@ -95,6 +96,15 @@ def test_a_drum_part_named_by_its_track_a_bank_select_and_empty_tracks(tmp_path:
     mid.save(tmp_path / "kit.mid")
     seq = read_midi(tmp_path / "kit.mid")
     assert sorted((n.pitch, n.program, n.is_drum) for n in seq.notes) == [(36, 0, True), (72, 11, False)]
+    # what the prep report names (the first track is a type-1 file's conductor, so it is not counted)
+    assert seq.read_as == ("drums named by their track", "bank select ignored")
+    mid.tracks.append(mido.MidiTrack([mido.MetaMessage("track_name", name="Strings (unused)")]))
+    mid.save(tmp_path / "kit.mid")
+    assert read_midi(tmp_path / "kit.mid").read_as[-1] == "tracks without notes"
+    mid.tracks[2:] = [mid.tracks[-1]]  # the kit alone, and the empty track
+    mid.save(tmp_path / "kit.mid")
+    assert read_midi(tmp_path / "kit.mid").read_as == ("drums named by their track", "tracks without notes",
+                                                       "drums only")
 
 
 def test_type_2_files_are_refused_by_name(tmp_path: Path):
@@ -111,6 +121,7 @@ def test_more_programs_than_channels_are_written_and_read_back_each_kept(tmp_pat
     notes.append(Note(38, 100, 0.0, 0.1, is_drum=True))
     back = read_midi(write_midi(NoteSequence(notes, tempo_bpm=120.0), tmp_path / "many.mid"))
     assert sorted((n.program, n.is_drum, n.pitch) for n in back.notes) == sorted(map(_key, notes))
+    assert back.read_as == ("tracks sharing a channel", "more than 15 instruments")  # one track each
     channels = {m.channel for t in mido.MidiFile(tmp_path / "many.mid").tracks for m in t if m.type == "note_on"}
     assert 9 in channels and len(channels) == 16
 
