@@ -74,7 +74,7 @@ def test_library_code_does_not_print_or_exit():
     offenders = []
     for path in _python_files(PACKAGE):
         rel = path.relative_to(PACKAGE).parts
-        if rel[0] in {"cli", "tui"}:
+        if rel[0] in {"cli", "tui", "__main__.py"}:  # the front ends, and `python -m genrnn`
             continue
         for name in _calls(ast.parse(path.read_text())):
             if name in {"print", "sys.exit", "exit", "quit", "os._exit"}:
