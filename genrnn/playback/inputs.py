@@ -80,6 +80,7 @@ class ByteParser:
         self._need = 0
         self._in_sysex = False
         self._fresh = False  # the message being read has its own status byte
+        self._skip = 0  # data bytes of a system-common message still to skip
 
     def feed(self, data: bytes | bytearray | list[int]) -> list[mido.Message]:
         out: list[mido.Message] = []
@@ -96,6 +97,9 @@ class ByteParser:
         if b >= 0x80:
             return self._status_byte(b)
         if self._in_sysex:
+            return None
+        if self._skip:
+            self._skip -= 1
             return None
         if not self._status:
             self.counts.stray_bytes += 1
@@ -120,6 +124,7 @@ class ByteParser:
     def _status_byte(self, b: int) -> mido.Message | None:
         if self._in_sysex and b != SYSEX_END:
             self._in_sysex = False  # an unterminated sysex ends at the next status byte
+        self._skip = 0
         if b == SYSEX_START:
             self.counts.sysex += 1
             self._in_sysex, self._status, self._data = True, 0, []
@@ -129,7 +134,7 @@ class ByteParser:
             self._status, self._need, self._data, self._fresh = b, _CHANNEL_DATA[b & 0xF0], [], True
         elif b in _SYSTEM_DATA:
             self.counts.system_common += 1
-            self._status, self._data = 0, []  # system common cancels running status; its data is skipped
+            self._status, self._data, self._skip = 0, [], _SYSTEM_DATA[b]  # cancels running status
         else:
             self.counts.stray_bytes += 1
         return None

@@ -242,7 +242,8 @@ class JamSession:
     """One jam from ``run()`` to its end; see the module docstring."""
 
     def __init__(self, voice: Voice, output: Output, options: JamOptions | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, origin: float | None = None) -> None:
+        """``origin``: the clock time the saved session starts at (default: now)."""
         self.voice, self.output = voice, output
         self.options = options or JamOptions()
         self.clock: Clock = clock or RealClock()
@@ -250,7 +251,7 @@ class JamSession:
         self.detector = PhraseDetector(self.options.rules)
         self.stats = JamStats()
         self.inputs: list[Input] = []
-        self.t0 = self.clock.now()
+        self.t0 = self.clock.now() if origin is None else origin
         self.call = NoteRecorder(self.t0)
         self.answer = NoteRecorder(self.t0)
         self.sink = RecordingSink(output.sink, self.clock, self.answer)
@@ -264,6 +265,7 @@ class JamSession:
         self._bucket_at = self.t0
         self._program = 0  # the call's instrument (its last program change)
         self._closed_inputs = 0
+        self._first_channel: int | None = None
 
     # -------------------------------------------------------------- from other threads
 
@@ -325,6 +327,9 @@ class JamSession:
             except queue.Empty:
                 item = None
             while item is not None:
+                phrase = self.detector.poll(item[0])  # one that ended before this message came
+                if phrase is not None:
+                    self._phrase_ended(phrase)
                 self._take(*item)
                 try:
                     item = self._queue.get_nowait()
@@ -346,6 +351,8 @@ class JamSession:
     def _finish(self) -> None:
         for inp in self.inputs:
             inp.close()
+        self._record_rest()
+        for inp in self.inputs:
             for name, count in inp.counts.as_dict().items():
                 if count and name in INPUT_BAD:
                     self.stats.bad[INPUT_BAD[name]] += count
@@ -361,6 +368,20 @@ class JamSession:
         end = self.clock.now()
         self.call.close_all(end)
         self.answer.close_all(end)
+
+    def _record_rest(self) -> None:
+        """What the inputs sent that the session had no time to play (it ended): kept in the
+        record all the same."""
+        while True:
+            try:
+                t, msg = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(msg, _Closed) or msg.type not in ("note_on", "note_off", "program_change"):
+                continue
+            if msg.type == "note_on" and msg.velocity > 0:
+                self.stats.call_notes += 1
+            self.call.message(t, msg)
 
     # -------------------------------------------------------------- input
 
@@ -397,7 +418,9 @@ class JamSession:
             self._toggle(t)
             return
         self.stats.call_notes += 1
-        if self.stats.channels and msg.channel not in self.stats.channels:
+        if self._first_channel is None:
+            self._first_channel = msg.channel
+        elif msg.channel != self._first_channel:
             self.stats.bad["notes on another channel"] += 1
         self.stats.channels.add(msg.channel)
         self.call.message(t, msg)
