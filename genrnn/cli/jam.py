@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from genrnn import session
@@ -45,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=MODES, default="answer",
                    help="answer: reply when a phrase ends (default); accompany: play along note by note")
     p.add_argument("--save", type=Path, metavar="FILE.mid", help="write the session (call and answer tracks) here on exit")
+    p.add_argument("--json", action="store_true", help="print the session's figures as one JSON line instead of prose")
     g = p.add_argument_group("end of a phrase")
     g.add_argument("--gap", type=float, default=0.6, metavar="S", help="all keys up and this much silence (default 0.6)")
     g.add_argument("--max-call", type=float, default=8.0, metavar="S", help="a phrase this long is answered at once (default 8)")
@@ -111,10 +113,18 @@ def run_jam(args: argparse.Namespace) -> int:
               f"Ctrl-C ends)")
     for line in options.controls.describe():
         err.print(f"  {line}")
-    with stop_on_signals(jam) as caught:  # type: ignore[arg-type]  # anything with stop()
-        stats = jam.run([inp])
-    saved = jam.save(args.save) if args.save else None
-    report(stats.summary(), caught, saved)
+    try:
+        with stop_on_signals(jam) as caught:  # type: ignore[arg-type]  # anything with stop()
+            stats = jam.run([inp])
+    finally:  # an error or a second Ctrl-C: what was played is saved all the same
+        saved = jam.save(args.save) if args.save else None
+    summary = stats.summary()
+    if args.json:
+        if summary["output_error"]:
+            err.print(f"genrnn jam: the output failed: {summary['output_error']}; the session ended")
+        print(json.dumps({**summary, "saved": None if saved is None else str(saved), "signal": caught[0] if caught else None}))
+    else:
+        report(summary, caught, saved)
     return 1 if stats.output_error else 0
 
 
