@@ -46,8 +46,7 @@ LATENCIES_KEPT = 100_000
 # What an input's byte stream held (``InputCounts``), as the session's report names it.
 INPUT_BAD = {"running_status": "running-status messages", "sysex": "sysex messages", "clock": "clock messages",
              "active_sensing": "active-sensing messages", "other_realtime": "other real-time messages",
-             "system_common": "system-common messages", "stray_bytes": "stray bytes",
-             "closed_connections": "senders that went away"}
+             "system_common": "system-common messages", "stray_bytes": "stray bytes"}
 
 
 class Voice(Protocol):
