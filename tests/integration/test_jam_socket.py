@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -186,3 +187,54 @@ def test_a_vanished_output_is_one_message_and_the_session_is_saved(event_run: Pa
     pm = pretty_midi.PrettyMIDI(str(save))
     call = sum(len(i.notes) for i in pm.instruments if i.name.startswith("call"))
     assert call == sent
+
+
+def test_a_file_is_played_in_and_each_phrase_answered(event_run: Path, receiver: Receiver, tmp_path: Path) -> None:
+    from genrnn.music.midi_io import write_midi
+    from genrnn.music.notes import Note, NoteSequence
+
+    notes = [Note(60 + i, 90, i * 0.2, i * 0.2 + 0.15) for i in range(4)]
+    notes += [Note(67 - i, 90, 3.0 + i * 0.2, 3.0 + i * 0.2 + 0.15) for i in range(4)]
+    call = write_midi(NoteSequence(notes), tmp_path / "call.mid")
+    save = tmp_path / "session.mid"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([*GENRNN, "jam", str(event_run), "--in", str(call), "--out", receiver.address, "--save",
+                           str(save), "--speed", "2", "--max-answer", "1", "--seed", "1", "--json"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    heard = receiver.result()
+    assert result["ended"] == "input ended" and result["phrases"] == 2 and result["answers"] == 2
+    assert result["call_notes"] == 8 and not result["bad"]
+    assert heard.note_ons == heard.note_offs == result["answer_notes"] > 0 and heard.hanging_notes == 0
+    pm = pretty_midi.PrettyMIDI(str(save))
+    names = sorted(i.name for i in pm.instruments)
+    assert names == ["answer: Acoustic Grand Piano", "call: Acoustic Grand Piano"]
+    assert [len(i.notes) for i in pm.instruments if i.name.startswith("call")] == [8]
+
+
+def test_ctrl_c_mid_phrase_releases_everything_and_saves(event_run: Path, receiver: Receiver, tmp_path: Path) -> None:
+    save = tmp_path / "stopped.mid"
+    proc, port = start_jam(event_run, receiver.address, save, "--max-answer", "4", "--min-answer", "4")
+    sock, client = connect(port)
+    sent = phrase(client, [60, 62, 64, 65])
+    time.sleep(0.8)  # the gap, and the answer begins (whether it has or not, nothing may hang)
+    client.send(mido.Message("note_on", note=70, velocity=90))  # a key down, and the answer cut
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    result = finish(proc)
+    sock.shutdown(socket.SHUT_RDWR)
+    client.close()
+    heard = receiver.result()
+    assert result["rc"] == 0 and result["signal"] == "SIGINT", result["stderr"]
+    assert heard.note_ons == heard.note_offs and heard.hanging_notes == 0
+    pm = pretty_midi.PrettyMIDI(str(save))
+    assert sum(len(i.notes) for i in pm.instruments if i.name.startswith("call")) == sent + 1
+
+
+def test_ports_lists_the_inputs_a_jam_can_hear() -> None:
+    proc = subprocess.run([*GENRNN, "ports"], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stderr
+    for name in ("genrnn inputs", "listen:HOST:PORT", "FILE.mid", "virtual:NAME"):
+        assert name in proc.stdout
