@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from genrnn.errors import ConfigError, TokenizerError
 from genrnn.generation.music import MusicPrimer, Performance
@@ -71,7 +71,7 @@ class JamVoice:
         self._perf: Performance | None = None
         self._answer_slot = 0
         self._answer_drawn = 0  # tokens of the current answer looked at
-        self._answer_open: set[tuple[int, int]] = set()
+        self._kept_instruments: tuple[str, ...] | None = None  # the settings' own, during a reply
         self._accomp = tokenizer.stream_decoder()  # decodes the model's drawn accompaniment only
         self._on_ids = [NOTE_ON + p for p in range(128)]
 
@@ -176,8 +176,10 @@ class JamVoice:
         context += [VELOCITY + self.vbin] if self.vbin >= 0 else []
         perf = Performance(self.stream, self.tokenizer, MusicPrimer(context, NoteSequence(), 0.0), seconds)
         self._perf, self._answer_slot, self._answer_drawn = perf, slot, 0
-        self._answer_open = set()
         self.stream.restrict_next(self._on_ids)  # the reply starts with a note, now
+        if self.tokenizer.instruments is not None:  # the reply keeps to its instrument
+            self._kept_instruments = self.settings.instruments
+            self.settings = replace(self.settings, instruments=("drums" if is_drum else str(program),))
         self.counts.answers += 1
         merged = self.tokenizer.instruments is None
         return self._answer_events(perf, program if merged else None, is_drum)
@@ -204,6 +206,9 @@ class JamVoice:
             self._saw(token)
             self.counts.drawn += 1
         perf.close()
+        if self._kept_instruments is not None:  # a controller may have moved meanwhile: keep that
+            self.settings = replace(self.settings, instruments=self._kept_instruments)
+            self._kept_instruments = None
         for slot, pitch in sorted(key for key in self.sounding if key not in self.player):
             self._feed([*self._switch(slot), NOTE_OFF + pitch])
         if self.at is None or self.at < t - self.max_rest:

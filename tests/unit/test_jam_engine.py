@@ -245,3 +245,37 @@ def test_bad_options_are_clear_errors() -> None:
         JamControls(temperature_cc=1, top_p_cc=1)
     with pytest.raises(ConfigError, match="answer length"):
         JamOptions(min_answer=5, max_answer=2)
+
+
+def test_a_model_with_instruments_hears_the_call_as_its_program_and_answers_in_another(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from genrnn.models.rnn import RNNLanguageModel
+    from genrnn.models.weights import save_model
+    from genrnn.tokenizers.midi_events import INSTRUMENT
+
+    torch.manual_seed(0)
+    tok = MidiEventTokenizer(instruments="programs")
+    path = save_model(tmp_path / "band.safetensors",
+                      RNNLanguageModel(ModelConfig(vocab_size=tok.vocab_size, embed=8, hidden=16, layers=1)), tok, {})
+    voice = voice_of(path)
+    voice.hear(0.0, 40, 90, program=33)  # a bass
+    assert voice.slot == tok.instrument_id(33) - INSTRUMENT
+    voice.hear(0.3, 40, 0, program=33)
+    events = list(voice.answer(1.0, 1.0, program=40))  # a violin answers
+    assert events and {program for _, _, _, program, _ in events} == {40}
+    voice.finish_answer(2.0)
+    assert not voice.sounding
+
+
+def test_call_and_answer_parts_are_separate_named_tracks(tmp_path: Path) -> None:
+    from genrnn.music.midi_io import write_midi_parts
+    from genrnn.music.notes import Note, NoteSequence
+
+    call = NoteSequence([Note(60, 90, 0.0, 0.5), Note(62, 90, 0.5, 1.0)])
+    answer = NoteSequence([Note(60, 80, 1.2, 1.6), Note(40, 80, 1.2, 2.0, program=33)])
+    path = write_midi_parts([("call", call), ("answer", answer), ("silence", NoteSequence())], tmp_path / "s.mid")
+    pm = pretty_midi.PrettyMIDI(str(path))
+    got = sorted((i.name, i.program, len(i.notes)) for i in pm.instruments)
+    assert got == [("answer: Acoustic Grand Piano", 0, 1), ("answer: Electric Bass (finger)", 33, 1),
+                   ("call: Acoustic Grand Piano", 0, 2)]
+    assert "silence" in [t.name for t in mido.MidiFile(path).tracks]
