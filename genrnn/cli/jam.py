@@ -133,8 +133,8 @@ def report(summary: dict, caught: list[str], saved: Path | None) -> None:
         err.print(f"genrnn jam: the output failed: {summary['output_error']}; the session ended")
     how = f"stopped ({caught[0]})" if caught else summary["ended"] or "ended"
     out.print(f"{how}: {summary['phrases']} phrases, {summary['answers']} answers "
-              f"({summary['interrupted']} cut short), {summary['call_notes']} notes in, {summary['answer_notes']} out, "
-              f"all notes released")
+              f"({summary['interrupted']} cut short), {summary['call_notes']} notes in, {summary['answer_notes']} out"
+              + ("" if summary["output_error"] else ", all notes released"))
     if summary["latency_p50_ms"] is not None:
         out.print(f"phrase end → first answer note: p50 {summary['latency_p50_ms']:.1f} ms, "
                   f"p95 {summary['latency_p95_ms']:.1f} ms (the gap excluded); timing p99 {summary['jitter_p99_ms']:.2f} ms")

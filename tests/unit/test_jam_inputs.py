@@ -89,3 +89,14 @@ def test_a_socket_input_hears_senders_one_after_another() -> None:
     kinds = [None if m is None else (m.note, m.velocity) for _, m in got]
     assert kinds == [(60, 100), (60, 0), None, (62, 100), (62, 0), None]
     assert inp.counts.connections == 2 and inp.counts.running_status == 2
+
+
+def test_a_virtual_input_opens_or_says_why_not() -> None:
+    try:
+        inp = open_input("virtual:genrnn-test-in", lambda t, m: None)
+    except PlaybackError as exc:  # no ALSA sequencer here, or Windows
+        assert "virtual:genrnn-test-in" in str(exc) and "genrnn ports" in str(exc)
+    else:
+        inp.start().close()
+    with pytest.raises(PlaybackError, match="needs a name"):
+        open_input("virtual:", lambda t, m: None)
