@@ -24,7 +24,7 @@ import dataclasses
 import queue
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -215,11 +215,14 @@ class NoteRecorder:
         return NoteSequence(notes=list(self.notes), tempo_bpm=120.0)
 
 
+Listener = Callable[[str, float, mido.Message], None]  # ("call" | "answer", seconds from the start, message)
+
+
 class RecordingSink:
     """Wraps an output's sink: every message that went out is recorded with its time."""
 
-    def __init__(self, sink: Any, clock: Clock, recorder: NoteRecorder) -> None:
-        self.sink, self.clock, self.recorder = sink, clock, recorder
+    def __init__(self, sink: Any, clock: Clock, recorder: NoteRecorder, listener: Listener | None = None) -> None:
+        self.sink, self.clock, self.recorder, self.listener = sink, clock, recorder, listener
         self.first_on: float | None = None  # the first note-on since it was last reset
 
     def send(self, msg: mido.Message) -> None:
@@ -228,6 +231,8 @@ class RecordingSink:
         if msg.type == "note_on" and msg.velocity > 0 and self.first_on is None:
             self.first_on = now
         self.recorder.message(now, msg)
+        if self.listener is not None:
+            self.listener("answer", now - self.recorder.t0, msg)
 
     def close(self) -> None:
         self.sink.close()
@@ -241,8 +246,10 @@ class JamSession:
     """One jam from ``run()`` to its end; see the module docstring."""
 
     def __init__(self, voice: Voice, output: Output, options: JamOptions | None = None,
-                 clock: Clock | None = None, origin: float | None = None) -> None:
-        """``origin``: the clock time the saved session starts at (default: now)."""
+                 clock: Clock | None = None, origin: float | None = None, listener: Listener | None = None) -> None:
+        """``origin``: the clock time the saved session starts at (default: now). ``listener``
+        hears every note and program message of the call as it is taken and of the answer as it
+        is sent (a piano roll), on the session's thread: it must return at once."""
         self.voice, self.output = voice, output
         self.options = options or JamOptions()
         self.clock: Clock = clock or RealClock()
@@ -253,7 +260,8 @@ class JamSession:
         self.t0 = self.clock.now() if origin is None else origin
         self.call = NoteRecorder(self.t0)
         self.answer = NoteRecorder(self.t0)
-        self.sink = RecordingSink(output.sink, self.clock, self.answer)
+        self.listener = listener
+        self.sink = RecordingSink(output.sink, self.clock, self.answer, listener)
         output.sink = self.sink  # everything sent (cleanup too) is recorded
         self._queue: queue.SimpleQueue[tuple[float, mido.Message | _Closed]] = queue.SimpleQueue()
         self._stop = threading.Event()
@@ -396,7 +404,7 @@ class JamSession:
         elif kind == "control_change":
             self._control(t, msg)
         elif kind == "program_change":
-            self.call.message(t, msg)
+            self._heard(t, msg)
             self._program = msg.program
         else:
             self.stats.bad["other messages"] += 1  # pitch bend, aftertouch: heard, not played
@@ -411,6 +419,12 @@ class JamSession:
                 self.call.release(t, channel, pitch)
             self.voice.let_go(t)
 
+    def _heard(self, t: float, msg: mido.Message) -> None:
+        """Into the record (and to the listener)."""
+        self.call.message(t, msg)
+        if self.listener is not None:
+            self.listener("call", t - self.t0, msg)
+
     def _note_on(self, t: float, msg: mido.Message) -> None:
         controls = self.options.controls
         if msg.note == controls.toggle_note:
@@ -422,7 +436,7 @@ class JamSession:
         elif msg.channel != self._first_channel:
             self.stats.bad["notes on another channel"] += 1
         self.stats.channels.add(msg.channel)
-        self.call.message(t, msg)
+        self._heard(t, msg)
         self.detector.note_on(t, msg.channel, msg.note)
         if not self._admit(t):
             self.stats.bad["storm notes not fed"] += 1
@@ -438,7 +452,7 @@ class JamSession:
         if not self.detector.note_off(t, msg.channel, msg.note):
             self.stats.bad["note-offs without note-on"] += 1
             return
-        self.call.message(t, msg)
+        self._heard(t, msg)
         key = (msg.channel, msg.note)
         if self._skipped[key] > 0:
             self._skipped[key] -= 1

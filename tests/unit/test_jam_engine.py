@@ -145,12 +145,13 @@ def note(kind: str, pitch: int, velocity: int = 90, channel: int = 0) -> mido.Me
 
 
 def run_session(event_model: Path, script: list[tuple[float, mido.Message | None]], sink: ListSink,
-                **options: object) -> JamSession:
+                listener: object = None, **options: object) -> JamSession:
     """Deliver ``script`` (seconds before now, message) then run until the input closes."""
     defaults = {"rules": PhraseRules(gap=0.2, max_call=3.0), "min_answer": 0.2, "max_answer": 0.4,
                 "end_on_close": True, "max_seconds": 30.0}
     start = RealClock().now() - max(t for t, _ in script) - 0.01
-    jam = JamSession(voice_of(event_model), Output(sink, "test"), JamOptions(**{**defaults, **options}), origin=start)
+    jam = JamSession(voice_of(event_model), Output(sink, "test"), JamOptions(**{**defaults, **options}), origin=start,
+                     listener=listener)
     for t, msg in script:
         jam.deliver(start + t, msg)
     jam.inputs = []
@@ -279,3 +280,15 @@ def test_call_and_answer_parts_are_separate_named_tracks(tmp_path: Path) -> None
     assert got == [("answer: Acoustic Grand Piano", 0, 1), ("answer: Electric Bass (finger)", 33, 1),
                    ("call: Acoustic Grand Piano", 0, 2)]
     assert "silence" in [t.name for t in mido.MidiFile(path).tracks]
+
+
+def test_a_listener_hears_the_call_and_the_answer_as_they_happen(event_model: Path) -> None:
+    heard: list[tuple[str, float, str]] = []
+    script = phrase(0.0, [60, 62, 64]) + [(0.5, None)]
+    sink = ListSink()
+    run_session(event_model, script, sink, listener=lambda part, t, msg: heard.append((part, t, msg.type)))
+    calls = [h for h in heard if h[0] == "call"]
+    answers = [h for h in heard if h[0] == "answer"]
+    assert [kind for _, _, kind in calls] == ["note_on", "note_off"] * 3
+    assert calls[0][1] == pytest.approx(0.0, abs=1e-6)
+    assert len(answers) == len(sink.sent) and min(t for _, t, _ in answers) > calls[-1][1]
