@@ -540,6 +540,8 @@ class JamSession:
             self.voice.finish_answer(self.clock.now())
         self.stats.answers += 1
         self.stats.answer_notes += played.notes
+        if played.cleanup is not None and played.cleanup.error:  # the port died as the answer ended
+            raise PlaybackError(played.cleanup.error)
         if played.stopped and not self._stop.is_set():
             self.stats.interrupted += 1
         if self.sink.first_on is not None and len(self.stats.latencies) < LATENCIES_KEPT:
