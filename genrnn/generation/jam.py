@@ -7,8 +7,9 @@ instruments), so at the end of a phrase only the last silence is left to feed: O
 Then
 
 - ``answer(t, seconds)`` draws the reply through ``music.Performance`` (the one N-seconds loop),
-  its first draw held to a NOTE_ON so the answer starts at once; ``finish_answer(t)`` tells the
-  stream which of its notes the playback cut;
+  its first draw held to a NOTE_ON so the answer starts at once, and with a tokenizer that has
+  instruments held to the answer's instrument; ``finish_answer(t)`` tells the stream which of
+  its notes the playback cut;
 - ``accompany(t)`` draws the model's next events right after a player's note, up to its first
   TIME_SHIFT: it plays along, event by event; ``release(t)`` ends its notes.
 
@@ -23,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+from genrnn.config import SampleConfig
 from genrnn.errors import ConfigError, TokenizerError
 from genrnn.generation.music import MusicPrimer, Performance
 from genrnn.generation.stream import Stream
@@ -246,11 +248,12 @@ class JamVoice:
     # -------------------------------------------------------------- settings
 
     @property
-    def settings(self):  # noqa: ANN201 - SampleConfig
+    def settings(self) -> SampleConfig:
         return self.stream.settings
 
     @settings.setter
-    def settings(self, value) -> None:  # noqa: ANN001
+    def settings(self, value: SampleConfig) -> None:
+        """From the next draw on (a controller moved), for the guide too."""
         self.stream.settings = value
         if self.stream.guide is not None:
             self.stream.guide.settings = value
