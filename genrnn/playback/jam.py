@@ -170,6 +170,12 @@ class JamStats:
         }
 
 
+# Strikes of one instrument's pitch closer than this are kept apart by this much in the record:
+# messages read in one socket read share a time stamp, and a .mid (2 ticks at 960 a second)
+# cannot hold two notes of one pitch that start together.
+RESTRIKE = 0.003
+
+
 class NoteRecorder:
     """Pairs note-ons and note-offs of a MIDI message stream into ``Note``s (times from ``t0``),
     each with its channel's program; CC 123 / 120 end a channel's notes."""
@@ -179,6 +185,7 @@ class NoteRecorder:
         self.notes: list[Note] = []
         self.open: dict[tuple[int, int], tuple[float, int]] = {}  # (channel, pitch) → (start, velocity)
         self.programs: dict[int, int] = {}
+        self._onsets: dict[tuple[int, bool, int], float] = {}  # (program, drum, pitch) → its last start
 
     def message(self, t: float, msg: mido.Message) -> None:
         kind = msg.type
@@ -188,7 +195,10 @@ class NoteRecorder:
             key = (msg.channel, msg.note)
             if key in self.open:
                 self._close(key, t)  # a re-strike ends the note it repeats
-            self.open[key] = (t, msg.velocity)
+            ident = (self.programs.get(msg.channel, 0), msg.channel == DRUM_CHANNEL, msg.note)
+            start = max(t, self._onsets.get(ident, t - 1.0) + RESTRIKE)
+            self._onsets[ident] = start
+            self.open[key] = (start, msg.velocity)
         elif kind in ("note_on", "note_off"):
             if (msg.channel, msg.note) in self.open:
                 self._close((msg.channel, msg.note), t)

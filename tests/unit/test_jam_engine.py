@@ -292,3 +292,17 @@ def test_a_listener_hears_the_call_and_the_answer_as_they_happen(event_model: Pa
     assert [kind for _, _, kind in calls] == ["note_on", "note_off"] * 3
     assert calls[0][1] == pytest.approx(0.0, abs=1e-6)
     assert len(answers) == len(sink.sent) and min(t for _, t, _ in answers) > calls[-1][1]
+
+
+def test_strikes_sharing_a_time_stamp_are_all_kept_in_the_saved_session(tmp_path: Path) -> None:
+    from genrnn.music.midi_io import write_midi_parts
+    from genrnn.playback.jam import NoteRecorder
+
+    rec = NoteRecorder(100.0)
+    for channel in (0, 0, 1, 0, 2):  # one socket read: five strikes of one pitch at one time
+        rec.message(100.5, note("note_on", 60, channel=channel))
+        rec.message(100.5, note("note_off", 60, channel=channel))
+    rec.close_all(101.0)
+    assert len(rec.notes) == 5 and len({n.start for n in rec.notes}) == 5
+    pm = pretty_midi.PrettyMIDI(str(write_midi_parts([("call", rec.sequence())], tmp_path / "r.mid")))
+    assert sum(len(i.notes) for i in pm.instruments) == 5
