@@ -102,13 +102,14 @@ def run_jam(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.checkpoint}: a jam needs a MIDI-event model; this one is a {model.kind} model")
     settings = sample_config(model.kind, args.temperature, args.top_p, seed=args.seed)
     voice = session.open_jam(model, settings)
-    output = open_output(args.output)
-    jam = JamSession(voice, output, options)
+    sessions: list[JamSession] = []  # the input is opened (and its name checked) before the output
+    inp = open_input(args.input, lambda t, msg: sessions[0].deliver(t, msg), speed=args.speed)
     try:
-        inp = open_input(args.input, jam.deliver, speed=args.speed)
+        jam = JamSession(voice, open_output(args.output), options)
     except BaseException:
-        output.close()
+        inp.close()
         raise
+    sessions.append(jam)
     err.print(f"jam: {model.path.name} listening on {inp.name}, answering to {args.output} ({options.mode} mode; "
               f"Ctrl-C ends)")
     for line in options.controls.describe():
