@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Model", "Stream", "abc_primer_ids", "check_model", "check_tune", "checkpoint_info", "condition_ids",
     "condition_labels", "instrument_conditions", "evaluate_model", "evaluate_music", "kinds_of_labels", "label_primer", "load_model",
-    "make_trainer", "open_stream", "perform", "prepare_corpus", "read_music_primer", "resume_trainer",
+    "make_trainer", "open_jam", "open_stream", "perform", "prepare_corpus", "read_music_primer", "resume_trainer",
     "sample_music", "sample_piece", "sample_pieces", "sample_tune", "save_piece", "save_tune", "save_tune_text",
     "write_tune", "critic_data",
 ]
@@ -286,6 +286,18 @@ def performance_messages(performance: music.Performance) -> Any:
 
     return note_event_messages((ev.time, ev.pitch, ev.velocity, ev.program, ev.is_drum)
                                for token_events in performance for ev in token_events)
+
+
+def open_jam(model: Model, settings: SampleConfig) -> Any:
+    """The model's side of a live jam (``generation.jam.JamVoice``): one stream for the whole
+    session, opened from START (a conditioned model draws its labels), warmed up so that the
+    first answer is as quick as the rest."""
+    from genrnn.generation.jam import JamVoice
+
+    require_kind(model, ("midi_events",), "a jam")
+    warm = open_stream(model, dataclasses.replace(settings, seed=0))
+    warm.take(32)  # the back-end's arrays loaded, every code path of a step run once
+    return JamVoice(open_stream(model, settings), model.tokenizer)
 
 
 def sample_tune(model: Model, settings: SampleConfig, primer_text: str | None = None,

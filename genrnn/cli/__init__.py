@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "genrnn.cli.evaluate",
     "genrnn.cli.corpus",
     "genrnn.cli.play",
+    "genrnn.cli.jam",
     "genrnn.cli.features",
     "genrnn.cli.classify",
     "genrnn.cli.harmonize",

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from genrnn.errors import PlaybackError
 from genrnn.playback.events import file_events
+from genrnn.playback.inputs import list_inputs
 from genrnn.playback.player import play_stream, stop_on_signals
 from genrnn.playback.ports import list_outputs
 from genrnn.playback.scheduler import DEFAULT_LOOKAHEAD, Scheduler
@@ -19,7 +20,7 @@ console = Console(highlight=False, soft_wrap=True)  # one-line messages stay one
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    ports = subparsers.add_parser("ports", help="list the MIDI outputs and synth you can play to")
+    ports = subparsers.add_parser("ports", help="list the MIDI outputs and synth you can play to, and the inputs `jam` hears")
     ports.set_defaults(func=run_ports)
 
     play = subparsers.add_parser("play", help="play a MIDI file to a port in real time")
@@ -53,7 +54,20 @@ def run_ports(args: argparse.Namespace) -> int:
         console.print(f"No OS MIDI outputs: {listing.os_error}")
     elif not listing.os_names:
         console.print("No OS MIDI outputs: the MIDI system has none (start a synth or connect a device)")
-    console.print("An OS output may be named by any unique part of its name.")
+    inputs = list_inputs()
+    table = Table(title="genrnn inputs (genrnn jam --in NAME)", title_justify="left")
+    table.add_column("NAME", style="bold")
+    table.add_column("KIND")
+    table.add_column("READY")
+    table.add_column("NOTES", overflow="fold")
+    for inp in inputs.inputs:
+        table.add_row(inp.name, inp.kind, "yes" if inp.available else "no", inp.description)
+    console.print(table)
+    if inputs.os_error:
+        console.print(f"No OS MIDI inputs: {inputs.os_error}")
+    elif not inputs.os_names:
+        console.print("No OS MIDI inputs: the MIDI system has none (connect a keyboard)")
+    console.print("An OS port may be named by any unique part of its name.")
     return 0
 
 

@@ -306,8 +306,30 @@ def write_midi(
     """Write ``seq`` as a type-1 .mid: a conductor track (tempo, metre, markers) then one track
     per (program, drum) with its own channel; drums on channel 10. ``markers`` are added to
     ``seq.markers``. Atomic: a temp file is ``os.replace``d into ``path``."""
-    path = Path(path)
-    mid = sequence_to_mido(seq, markers)
+    return _save(sequence_to_mido(seq, markers), Path(path))
+
+
+def write_midi_parts(parts: Sequence[tuple[str, NoteSequence]], path: str | os.PathLike[str],
+                     markers: Sequence[tuple[float, str]] = ()) -> Path:
+    """Write several players' notes as one type-1 .mid: each part's instruments on their own
+    tracks, named ``PART: INSTRUMENT`` (``call: Acoustic Grand Piano``), so that a DAW or
+    pretty_midi keeps the parts apart even when they play the same instrument; a part without
+    notes still gets its named, empty track. Atomic, like ``write_midi``."""
+    mid = sequence_to_mido(NoteSequence(), markers)
+    for name, seq in parts:
+        tracks = sequence_to_mido(seq).tracks[1:]
+        if not tracks:
+            tracks = [_track([(0, 0, mido.MetaMessage("track_name", name=str(name)))])]
+        else:
+            for track in tracks:
+                for i, msg in enumerate(track):
+                    if msg.type == "track_name":
+                        track[i] = msg.copy(name=f"{name}: {msg.name}")
+        mid.tracks.extend(tracks)
+    return _save(mid, Path(path))
+
+
+def _save(mid: mido.MidiFile, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

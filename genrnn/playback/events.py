@@ -92,13 +92,14 @@ def shifted(events: Iterable[TimedMessage], offset: float) -> Iterator[TimedMess
         yield TimedMessage(ev.time + offset, ev.msg)
 
 
-def note_event_messages(events: Iterable[tuple]) -> Iterator[TimedMessage]:
+def note_event_messages(events: Iterable[tuple], channels: ChannelAllocator | None = None) -> Iterator[TimedMessage]:
     """A lazy stream of note events, ``(seconds, pitch, velocity)`` (velocity 0 = off) or with
     ``program, is_drum`` after them, as a model makes them, as timed messages: each instrument
     on its channel with a program change just before its first note (``ChannelAllocator``'s
     rule, past 15 programs too). A consumer that stops early leaves notes open: the scheduler's
-    Output releases them."""
-    channels = ChannelAllocator()
+    Output releases them. Pass ``channels`` to keep one allocation across several calls (a jam's
+    accompaniment, a few events at a time)."""
+    channels = channels if channels is not None else ChannelAllocator()
     for event in events:
         at, pitch, velocity = event[:3]
         program, drum = (int(event[3]), bool(event[4])) if len(event) > 3 else (0, False)

@@ -289,6 +289,16 @@ class SocketOutput(mido.sockets.SocketPort):
     def _send(self, message: mido.Message) -> None:
         self._socket.sendall(bytes(message.bin()))
 
+    def _close(self) -> None:
+        """Hang up for real: mido's close leaves the connection open while its file objects
+        live, so a receiver would wait for more."""
+        for closing in (lambda: self._socket.shutdown(socket.SHUT_RDWR), self._rfile.close, self._wfile.close):
+            try:
+                closing()
+            except OSError:
+                pass  # a peer that already went away
+        super()._close()
+
 
 def connect_socket(host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> SocketOutput:
     """Connect to a mido socket port server, with Nagle off (low latency) and a send timeout.

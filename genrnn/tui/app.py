@@ -1,4 +1,4 @@
-"""The genrnn terminal app: Generate (F2, the first screen) and Train (F3), help on F1 / ?.
+"""The genrnn terminal app: Generate (F2, the first screen), Train (F3) and Jam (F4), help on F1 / ?.
 
 Attributes go down (the app holds the model cache, the player, the running trainer), messages
 come up (workers post them). Nothing here imports torch: ``genrnn.session`` is imported on first
@@ -21,6 +21,7 @@ from genrnn.tui.engine import ModelCache, Player
 from genrnn.tui.messages import RunCreated
 from genrnn.tui.screens.generate import GenerateScreen
 from genrnn.tui.screens.help import HelpScreen
+from genrnn.tui.screens.jam import JamScreen
 from genrnn.tui.screens.train import TrainScreen
 from genrnn.tui.widgets import guard_option_list_paging
 
@@ -33,14 +34,15 @@ class GenrnnApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "genrnn"
     ENABLE_COMMAND_PALETTE = False
-    SCREENS = {"generate": GenerateScreen, "train": TrainScreen}
-    MODES = {"generate": "generate", "train": "train"}
+    SCREENS = {"generate": GenerateScreen, "train": TrainScreen, "jam": JamScreen}
+    MODES = {"generate": "generate", "train": "train", "jam": "jam"}
     DEFAULT_MODE = "generate"
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("question_mark", "help", "Help", show=False),
         Binding("f2", "switch_mode('generate')", "Gen"),
         Binding("f3", "switch_mode('train')", "Train"),
+        Binding("f4", "switch_mode('jam')", "Jam"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -94,15 +96,25 @@ class GenrnnApp(App[None]):
 
     def on_unmount(self) -> None:
         """However the app ends (ctrl+q, an error, the end of a test), no take plays on to its
-        end and no training runs on for its budget: the process could not exit until they had
-        (streams end by themselves: their workers are cancelled)."""
+        end, no jam listens on and no training runs on for its budget: the process could not
+        exit until they had (streams end by themselves: their workers are cancelled)."""
         self.player.stop()
+        self._stop_jam()
         if self.trainer is not None:
             self.trainer.request_stop()
 
+    def _stop_jam(self) -> None:
+        try:
+            jam = self.get_screen("jam")
+        except KeyError:
+            return
+        if isinstance(jam, JamScreen):
+            jam.action_stop()
+
     async def action_quit(self) -> None:
-        """Stop playback and streams; checkpoint a running training first."""
+        """Stop playback, streams and a jam (it is saved); checkpoint a running training first."""
         self.player.stop()
+        self._stop_jam()
         generate = self._generate_screen()
         if generate is not None:
             generate.stop_stream()

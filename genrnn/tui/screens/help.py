@@ -27,6 +27,11 @@ percussion, snare, kick. [b]i[/b] picks an instrument (▸ in the legend), [b]m[
 [b]s[/b] solos it when a take plays, also while it plays (from the next note on; a note already
 sounding is released). Saving keeps every instrument.
 
+[b]Jam.[/b] F4: play into [i]in[/i] (an OS MIDI input, listen:HOST:PORT or a .mid played in) and
+the model answers on [i]out[/i] when your phrase ends (all keys up for [i]gap[/i] seconds, a call
+over 8 s, or the sustain pedal), or plays along in accompany mode. The mod wheel sets the
+temperature, CC 74 top-p, CC 80 switches the mode. Stop (Esc) saves the session to the takes folder.
+
 [b]Outputs.[/b] [i]synth[/i] is the built-in FluidSynth instrument; [i]HOST:PORT[/i] sends to a
 mido socket port (set the address in [i]socket[/i]); OS MIDI ports appear when the system has them.
 """
