@@ -32,11 +32,15 @@ def distribution(logits: np.ndarray, cfg: SampleConfig, nucleus: tuple[int, int]
         seg = probs if nucleus is None else probs[:, nucleus[0]:nucleus[1]]  # a view: zeros land in probs
         q = seg if nucleus is None else seg / np.maximum(seg.sum(-1, keepdims=True), np.float32(1e-30))
         order = np.argsort(-q, axis=-1, kind="stable")
-        sorted_p = np.take_along_axis(q, order, axis=-1)
-        drop_sorted = (sorted_p.cumsum(-1) - sorted_p) >= cfg.top_p
-        drop = np.empty_like(drop_sorted)
-        np.put_along_axis(drop, order, drop_sorted, axis=-1)
-        seg[drop] = 0.0
+        if q.shape[0] == 1:  # one stream, the live case: plain indexing (a fifth of a band token's draw)
+            sorted_p = q[0, order[0]]
+            seg[0, order[0][(sorted_p.cumsum() - sorted_p) >= cfg.top_p]] = 0.0
+        else:
+            sorted_p = np.take_along_axis(q, order, axis=-1)
+            drop_sorted = (sorted_p.cumsum(-1) - sorted_p) >= cfg.top_p
+            drop = np.empty_like(drop_sorted)
+            np.put_along_axis(drop, order, drop_sorted, axis=-1)
+            seg[drop] = 0.0
         probs /= probs.sum(-1, keepdims=True)
     return probs
 
@@ -50,4 +54,6 @@ def sample(logits: np.ndarray, cfg: SampleConfig, rng: np.random.Generator,
         return probs.argmax(-1), probs
     cum = probs.cumsum(-1)
     u = rng.random((cum.shape[0], 1), dtype=np.float32) * cum[:, -1:]
+    if cum.shape[0] == 1:  # the count of cum ≤ u, found by bisection (cum never decreases)
+        return np.minimum(np.searchsorted(cum[0], u[0], side="right"), cum.shape[-1] - 1), probs
     return np.minimum((cum <= u).sum(-1), cum.shape[-1] - 1), probs
