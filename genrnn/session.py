@@ -288,14 +288,16 @@ def performance_messages(performance: music.Performance) -> Any:
                                for token_events in performance for ev in token_events)
 
 
-def open_jam(model: Model, settings: SampleConfig) -> Any:
+def open_jam(model: Model, settings: SampleConfig, program: int | None = None) -> Any:
     """The model's side of a live jam (``generation.jam.JamVoice``): one stream for the whole
     session, opened from START (a conditioned model draws its labels), warmed up so that the
-    first answer is as quick as the rest."""
+    first answer is as quick as the rest. ``program``: the answers' instrument, checked here
+    (a model with instruments plays only those it heard), not at the first answer."""
     from genrnn.generation.jam import JamVoice
 
     require_kind(model, ("midi_events",), "a jam")
-    warm = open_stream(model, dataclasses.replace(settings, seed=0))
+    asked = (str(program),) if program is not None and getattr(model.tokenizer, "instruments", None) else ()
+    warm = open_stream(model, dataclasses.replace(settings, seed=0, instruments=asked))
     warm.take(32)  # the back-end's arrays loaded, every code path of a step run once
     return JamVoice(open_stream(model, settings), model.tokenizer)
 

@@ -101,7 +101,7 @@ def run_jam(args: argparse.Namespace) -> int:
     if model.kind != "midi_events":
         raise ConfigError(f"{args.checkpoint}: a jam needs a MIDI-event model; this one is a {model.kind} model")
     settings = sample_config(model.kind, args.temperature, args.top_p, seed=args.seed)
-    voice = session.open_jam(model, settings)
+    voice = session.open_jam(model, settings, options.program)
     sessions: list[JamSession] = []  # the input is opened (and its name checked) before the output
     inp = open_input(args.input, lambda t, msg: sessions[0].deliver(t, msg), speed=args.speed)
     try:

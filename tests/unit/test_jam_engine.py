@@ -306,3 +306,20 @@ def test_strikes_sharing_a_time_stamp_are_all_kept_in_the_saved_session(tmp_path
     assert len(rec.notes) == 5 and len({n.start for n in rec.notes}) == 5
     pm = pretty_midi.PrettyMIDI(str(write_midi_parts([("call", rec.sequence())], tmp_path / "r.mid")))
     assert sum(len(i.notes) for i in pm.instruments) == 5
+
+
+def test_an_answer_instrument_the_model_never_heard_is_refused_before_the_jam(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from genrnn.errors import ConfigError
+    from genrnn.models.rnn import RNNLanguageModel
+    from genrnn.models.weights import save_model
+
+    torch.manual_seed(0)
+    tok = MidiEventTokenizer(instruments="programs", played=[40, 41, 42])  # a string quartet's model
+    path = save_model(tmp_path / "quartet.safetensors",
+                      RNNLanguageModel(ModelConfig(vocab_size=tok.vocab_size, embed=8, hidden=16, layers=1)), tok, {})
+    model = session.load_model(path)
+    settings = SampleConfig(temperature=1.0, top_p=1.0, seed=1)
+    assert session.open_jam(model, settings, program=42) is not None  # a cello answers
+    with pytest.raises(ConfigError, match="never heard them; it plays"):
+        session.open_jam(model, settings, program=0)  # a piano: refused now, not at the first answer
