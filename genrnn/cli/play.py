@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -42,33 +43,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_ports(args: argparse.Namespace) -> int:
     listing = list_outputs()
-    table = Table(title="genrnn outputs (--port NAME)", title_justify="left")
-    table.add_column("NAME", style="bold")
-    table.add_column("KIND")
-    table.add_column("READY")
-    table.add_column("NOTES", overflow="fold")
-    for out in listing.outputs:
-        table.add_row(out.name, out.kind, "yes" if out.available else "no", out.description)
-    console.print(table)
-    if listing.os_error:
-        console.print(f"No OS MIDI outputs: {listing.os_error}")
-    elif not listing.os_names:
-        console.print("No OS MIDI outputs: the MIDI system has none (start a synth or connect a device)")
+    _port_table("genrnn outputs (--port NAME)", listing.outputs, listing.os_names, listing.os_error,
+                "No OS MIDI outputs", "start a synth or connect a device")
     inputs = list_inputs()
-    table = Table(title="genrnn inputs (genrnn jam --in NAME)", title_justify="left")
-    table.add_column("NAME", style="bold")
-    table.add_column("KIND")
-    table.add_column("READY")
-    table.add_column("NOTES", overflow="fold")
-    for inp in inputs.inputs:
-        table.add_row(inp.name, inp.kind, "yes" if inp.available else "no", inp.description)
-    console.print(table)
-    if inputs.os_error:
-        console.print(f"No OS MIDI inputs: {inputs.os_error}")
-    elif not inputs.os_names:
-        console.print("No OS MIDI inputs: the MIDI system has none (connect a keyboard)")
+    _port_table("genrnn inputs (genrnn jam --in NAME)", inputs.inputs, inputs.os_names, inputs.os_error,
+                "No OS MIDI inputs", "connect a keyboard")
     console.print("An OS port may be named by any unique part of its name.")
     return 0
+
+
+def _port_table(title: str, ports: list[Any], os_names: list[str], os_error: str | None, none: str,
+                hint: str) -> None:
+    """One table of ports (name, kind, ready, notes), then why there are no OS ports, if so."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("NAME", style="bold")
+    table.add_column("KIND")
+    table.add_column("READY")
+    table.add_column("NOTES", overflow="fold")
+    for port in ports:
+        table.add_row(port.name, port.kind, "yes" if port.available else "no", port.description)
+    console.print(table)
+    if os_error:
+        console.print(f"{none}: {os_error}")
+    elif not os_names:
+        console.print(f"{none}: the MIDI system has none ({hint})")
 
 
 def run_play(args: argparse.Namespace) -> int:

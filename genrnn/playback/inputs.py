@@ -34,7 +34,7 @@ from genrnn.music.notes import MIDI_SUFFIXES
 from genrnn.playback.clock import Clock, RealClock
 from genrnn.playback.events import file_events
 from genrnn.playback.native import captured_stderr
-from genrnn.playback.ports import VIRTUAL_PREFIX, _midi_system_reason
+from genrnn.playback.ports import VIRTUAL_PREFIX, midi_system_reason, os_port_names
 
 LISTEN_PREFIX = "listen:"
 LISTEN_PATTERN = re.compile(r"^(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d{1,5})$")
@@ -352,14 +352,7 @@ class InputListing:
 
 def os_input_names() -> tuple[list[str], str | None]:
     """The OS MIDI inputs rtmidi sees, and None; or [] and why the MIDI system is unusable."""
-    with captured_stderr():
-        try:
-            names = list(mido.get_input_names())
-        except Exception as exc:  # rtmidi SystemError when ALSA has no sequencer, ImportError ...
-            error: str | None = _midi_system_reason(exc)
-        else:
-            return names, None
-    return [], error
+    return os_port_names(mido.get_input_names)
 
 
 def list_inputs() -> InputListing:
@@ -426,7 +419,7 @@ def _open_virtual(name: str, deliver: Deliver, clock: Clock | None) -> PortInput
         try:
             port = mido.open_input(bare, virtual=True)
         except Exception as exc:  # Windows' rtmidi has no virtual ports; no ALSA sequencer here
-            reason = _midi_system_reason(exc)
+            reason = midi_system_reason(exc)
         else:
             return PortInput(port, name, deliver, clock)
     raise PlaybackError(f"{name}: cannot create a virtual MIDI input ({reason}); pick another input (see `genrnn ports`)")

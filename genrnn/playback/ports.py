@@ -178,17 +178,23 @@ class OutputListing:
 
 def os_output_names() -> tuple[list[str], str | None]:
     """The OS MIDI outputs rtmidi sees, and None; or [] and why the MIDI system is unusable."""
+    return os_port_names(mido.get_output_names)
+
+
+def os_port_names(get_names: Callable[[], list[str]]) -> tuple[list[str], str | None]:
+    """The names ``get_names`` (mido's output or input lister) gives, and None; or [] and why
+    the MIDI system is unusable."""
     with captured_stderr():
         try:
-            names = list(mido.get_output_names())
+            names = list(get_names())
         except Exception as exc:  # rtmidi SystemError when ALSA has no sequencer, ImportError ...
-            error: str | None = _midi_system_reason(exc)
+            error: str | None = midi_system_reason(exc)
         else:
             return names, None
     return [], error
 
 
-def _midi_system_reason(exc: Exception) -> str:
+def midi_system_reason(exc: Exception) -> str:
     reason = str(exc).strip() or type(exc).__name__
     if Path("/dev").is_dir() and not Path("/dev/snd/seq").exists() and "ALSA" in reason:
         reason += " (/dev/snd/seq is missing: this machine has no ALSA sequencer)"
@@ -279,7 +285,7 @@ def _open_virtual(name: str) -> MidiSink:
         try:
             return mido.open_output(name, virtual=True)
         except Exception as exc:  # Windows' rtmidi has no virtual ports; no ALSA sequencer here
-            reason = _midi_system_reason(exc)
+            reason = midi_system_reason(exc)
     raise PlaybackError(f"virtual:{name}: cannot create a virtual MIDI output ({reason}); pick another port (see `genrnn ports`)")
 
 
