@@ -8,7 +8,6 @@ Timing is not asserted here (benchmarks/jam.py measures it): only what arrives.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import re
 import signal
@@ -24,9 +23,8 @@ import mido.sockets
 import pretty_midi
 import pytest
 
-from genrnn.playback.receiver import Tally, receiver_main, tally
+from tests.receivers import Receiver
 
-CTX = multiprocessing.get_context("spawn")
 GENRNN = [sys.executable, "-m", "genrnn.cli"]
 
 
@@ -47,23 +45,6 @@ def event_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
                            "--eval-interval", "1000", "--threads", "1"], capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr
     return out
-
-
-class Receiver:
-    def __init__(self, close_after: int | None = None) -> None:
-        self.ready, self.results = CTX.Queue(), CTX.Queue()
-        self.proc = CTX.Process(target=receiver_main, args=(self.ready, self.results, 60.0, close_after))
-        self.proc.start()
-        self.address = f"127.0.0.1:{self.ready.get(timeout=30)}"
-
-    def result(self) -> Tally:
-        got = self.results.get(timeout=60)
-        self.proc.join(timeout=10)
-        return tally(got)
-
-    def kill(self) -> None:
-        if self.proc.is_alive():
-            self.proc.kill()
 
 
 @pytest.fixture

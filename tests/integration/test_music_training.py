@@ -194,7 +194,7 @@ def test_abc_model_writes_tunes_and_reports_parsing(abc_run: Path, tmp_path: Pat
 
 
 def test_play_live_to_a_socket_port_and_render_wav(event_run: Path, primer_mid: Path, tmp_path: Path):
-    from tests.integration.test_playback_socket import Receiver
+    from tests.receivers import Receiver
 
     rec = Receiver()
     try:

@@ -6,7 +6,6 @@ Ctrl-C of the player, every note_on has its note_off and each used channel got C
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -19,38 +18,15 @@ import pytest
 
 from genrnn.errors import PlaybackError
 from genrnn.playback import Scheduler, file_events, play_stream
-from genrnn.playback.receiver import Tally, receiver_main, tally
+from genrnn.playback.receiver import Tally
+from tests.receivers import Receiver
 
-CTX = multiprocessing.get_context("spawn")
 REPO = Path(__file__).resolve().parents[2]
-
-
-class Receiver:
-    """A receiver process; ``port`` to connect to, ``result()`` to collect its tally."""
-
-    def __init__(self, close_after: int | None = None) -> None:
-        self.ready, self.results = CTX.Queue(), CTX.Queue()
-        self.proc = CTX.Process(target=receiver_main, args=(self.ready, self.results, 30.0, close_after))
-        self.proc.start()
-        self.port = self.ready.get(timeout=30)
-        self.address = f"127.0.0.1:{self.port}"
-
-    def wait_connected(self) -> None:
-        assert self.ready.get(timeout=60) is True
-
-    def result(self) -> Tally:
-        got = self.results.get(timeout=30)
-        self.proc.join(timeout=10)
-        return tally(got)
-
-    def kill(self) -> None:
-        if self.proc.is_alive():
-            self.proc.kill()
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    rec = Receiver()
+    rec = Receiver(idle_timeout=30.0)
     yield rec
     rec.kill()
 
