@@ -34,7 +34,7 @@ from genrnn.music.notes import MIDI_SUFFIXES
 from genrnn.playback.clock import Clock, RealClock
 from genrnn.playback.events import file_events
 from genrnn.playback.native import captured_stderr
-from genrnn.playback.ports import VIRTUAL_PREFIX, midi_system_reason, os_port_names
+from genrnn.playback.ports import VIRTUAL_PREFIX, PortInfo, midi_system_reason, os_port_names
 
 LISTEN_PREFIX = "listen:"
 LISTEN_PATTERN = re.compile(r"^(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d{1,5})$")
@@ -332,12 +332,7 @@ class PortInput(Input):
 # Listing and opening
 
 
-@dataclass(frozen=True, slots=True)
-class InputInfo:
-    name: str  # what to pass to --in
-    kind: str  # "os" | "virtual" | "socket" | "file"
-    description: str
-    available: bool = True
+InputInfo = PortInfo
 
 
 @dataclass(slots=True)

@@ -159,11 +159,17 @@ class Output:
 
 
 @dataclass(frozen=True, slots=True)
-class OutputInfo:
-    name: str  # what to pass to --port
-    kind: str  # "os" | "synth" | "socket" | "virtual"
+class PortInfo:
+    """One output or input a user can name: ``name`` is what to pass to --port / --in; ``kind``
+    "os", "synth", "socket", "virtual" or "file"."""
+
+    name: str
+    kind: str
     description: str
     available: bool = True
+
+
+OutputInfo = PortInfo
 
 
 @dataclass(slots=True)
