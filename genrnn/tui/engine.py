@@ -21,7 +21,11 @@ from genrnn.music.notes import Note
 from genrnn.tui.mix import Mix
 from genrnn.tui.takes import Take
 
-EMIT_INTERVAL = 0.03  # seconds between UI updates from a stream
+EMIT_INTERVAL = 0.03  # seconds between UI updates from a music stream (the roll, live playback)
+# Text: ten updates a second. Each costs the UI thread ~15 ms of Textual rendering, taken from
+# the GIL the stream needs; at 33 a second the TUI streamed at half the CLI's rate
+# (benchmarks/README.md, "TUI streaming rate").
+TEXT_EMIT_INTERVAL = 0.1
 MAX_MUSIC_TOKENS = 200_000
 
 
@@ -167,7 +171,7 @@ def _run_text(model: Any, req: GenerateRequest, take: Take, control: StreamContr
         take.text += piece
         chunk.tokens += 1
         chunk.add_text(piece, temperature)
-        if time.monotonic() - last >= EMIT_INTERVAL:
+        if time.monotonic() - last >= TEXT_EMIT_INTERVAL:
             emit(chunk)
             chunk, last = Chunk(), time.monotonic()
     chunk.done = True

@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from genrnn.tui.app import GenrnnApp
 
 
+STATUS_INTERVAL = 0.25  # seconds between rewrites of the "generating …" status line
+
+
 class GenerateScreen(Screen[None]):
     """The first screen."""
 
@@ -68,6 +71,7 @@ class GenerateScreen(Screen[None]):
         self.control_take: Take | None = None
         self._shown_temp = 0.8
         self._started = 0.0
+        self._status_at = 0.0  # when the "generating …" line was last written
         self.instrument: InstrumentKey | None = None  # what m and s act on
 
     @property
@@ -243,7 +247,8 @@ class GenerateScreen(Screen[None]):
             hint = " · r: piano roll" if take.kind == "abc" else ""
             self._status(f"take #{take.number} {how} · {take.size} · {rate:,.0f} tok/s · space plays, "
                          f"ctrl+s saves{hint}")
-        else:
+        elif time.monotonic() - self._status_at >= STATUS_INTERVAL:  # a border repaint each chunk cost a third of the rate
+            self._status_at = time.monotonic()
             self._status(f"generating take #{take.number} · {take.size} · {rate:,.0f} tok/s · T {self.panel.temperature:.2f}")
 
     def on_generation_failed(self, message: GenerationFailed) -> None:

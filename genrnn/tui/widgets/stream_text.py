@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -44,6 +44,7 @@ class StreamText(ScrollView, can_focus=True):
         self._lines: list[list[Segment]] = [[]]
         self._line_len = 0
         self._wrap_width = 0
+        self._line_style: Style | None = None  # this frame's style (render_lines)
         self.chars = 0
 
     # ------------------------------------------------------------------ content
@@ -120,9 +121,14 @@ class StreamText(ScrollView, can_focus=True):
             self._update_size(follow=True)
 
     # ------------------------------------------------------------------ drawing
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._line_style = self.rich_style  # once a frame, not once a line (it walks the styles)
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
         width = self.scrollable_content_region.width
+        style = self._line_style or self.rich_style
         if index >= len(self._lines):
-            return Strip.blank(width, self.rich_style)
-        return Strip(self._lines[index]).crop_extend(0, width, self.rich_style)
+            return Strip.blank(width, style)
+        return Strip(self._lines[index]).crop_extend(0, width, style)
