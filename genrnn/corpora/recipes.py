@@ -691,17 +691,7 @@ def val_labels(corpus: PreparedCorpus) -> list[list[str]]:
     """The labels each held-out piece of a midi_events corpus begins with (``val_sequences``'
     order), e.g. ``["mode=minor", "key=Am", "rests=yes", "voices=4"]``; [] for each piece of a
     corpus without labels. Held-out records keep all their labels (no label dropout)."""
-    tok = corpus.tokenizer
-    by_id = {tok.label_id(label): label for label in getattr(tok, "labels", None) or []}
-    out = []
-    for record in records(corpus.val):
-        head = []
-        for t in record:
-            if int(t) not in by_id:
-                break
-            head.append(by_id[int(t)])
-        out.append(head)
-    return out
+    return [corpus.tokenizer.split_labels(record)[0] for record in records(corpus.val)]
 
 
 def val_tunes(corpus: PreparedCorpus) -> list[str]:

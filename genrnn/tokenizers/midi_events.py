@@ -230,6 +230,13 @@ class MidiEventTokenizer:
         head = [START, *(self.label_id(label) for label in labels)]
         return np.concatenate([np.asarray(head, np.uint16), np.asarray(ids, np.uint16), np.asarray([END], np.uint16)])
 
+    def split_labels(self, ids: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """A record's (or a record body's) label strings and its other tokens: what ``record``
+        put together. Instrument tokens are events here, not labels."""
+        ids = np.asarray(ids)
+        is_label = ids >= self.label_base
+        return [self.labels[int(t) - self.label_base] for t in ids[is_label]], ids[~is_label]
+
     def encode_piece(self, data: NoteSequence, labels: Iterable[str] = ()) -> np.ndarray:
         """START, label tokens, events, END: one training record."""
         return self.record(self.encode(data), labels)

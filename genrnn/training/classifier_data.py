@@ -42,7 +42,6 @@ from genrnn.inference.classifier import input_tokenizer
 from genrnn.music import notation
 from genrnn.music.midi_io import write_midi
 from genrnn.music.notes import NoteSequence
-from genrnn.tokenizers.midi_events import LABEL
 
 LABEL_KINDS = ("mode", "key")
 CRITIC_LABEL = "real"
@@ -150,12 +149,10 @@ def label_data(recipe_path: str | Path, label: str, cache_dir: str | Path | None
     def examples(split: str) -> list[Example]:
         out = []
         for name, rec in _named_records(corpus, split):
-            rec = np.asarray(rec)
-            tags = [tok.labels[int(t) - LABEL] for t in rec[rec >= LABEL]]
+            tags, ids = tok.split_labels(rec)  # instrument tokens stay in ids (a band recipe)
             value = next((t.split("=", 1)[1] for t in tags if t.startswith(f"{label}=")), None)
             if label == "key" and value is not None:
                 value = notation.key_tonic(value)  # the key task's classes are the 12 tonics
-            ids = rec[rec < LABEL]
             if value in index and len(ids):
                 out.append(Example(name, ids, index[value]))
         return out

@@ -18,6 +18,7 @@ from genrnn.music.midi_io import read_midi, write_midi
 from genrnn.music.notes import Note, NoteSequence
 from genrnn.tokenizers import tokenizer_from_dict
 from genrnn.tokenizers.midi_events import (
+    END,
     INSTRUMENT,
     LABEL,
     NOTE_OFF,
@@ -209,3 +210,12 @@ def test_a_model_plays_only_the_instruments_its_training_data_holds():
     with pytest.raises(ConfigError, match="never heard them; it plays Cello, Violin"):
         g.mask(SampleConfig(instruments=("piano",)))
     assert MidiEventTokenizer().played_in(np.asarray([START])).played is None  # merged: nothing to hold
+
+
+def test_a_band_record_splits_into_its_labels_and_its_events_instrument_tokens_included():
+    tok = MidiEventTokenizer(["mode=minor", "key=Am", "bass=yes"], "programs")
+    events = tok.encode(NoteSequence([Note(40, 90, 0, 0.5, program=33), Note(36, 100, 0, 0.1, is_drum=True)]))
+    assert any(INSTRUMENT <= t < tok.label_base for t in events)  # switches to the bass and the kit
+    labels, rest = tok.split_labels(tok.record(events, ["mode=minor", "bass=yes"]))
+    assert labels == ["mode=minor", "bass=yes"]
+    assert list(rest) == [START, *events, END]
