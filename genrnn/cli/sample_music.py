@@ -20,7 +20,8 @@ from genrnn import session
 from genrnn.cli._common import err, read_text_file
 from genrnn.config import SampleConfig
 from genrnn.errors import ConfigError
-from genrnn.music.instruments import FAMILIES, family_of, parse_instrument
+from genrnn.music.instruments import parse_instrument
+from genrnn.music.metrics import instrument_group
 from genrnn.music.notation import matches_labels
 from genrnn.music.notes import MIDI_SUFFIXES
 
@@ -80,8 +81,8 @@ def _events(model: session.Model, settings: SampleConfig, args: argparse.Namespa
         how = "ended by the model" if sample.ended else f"cut at {args.seconds:g} s"
         note = f"; the model chose {', '.join(sample.drawn_labels)}" if sample.drawn_labels else ""
         if asked:
-            played = playing(sample.sequence)
-            ok = played == {_family_or_drums(a) for a in asked}
+            played = {instrument_group(n) for n in sample.sequence.notes}
+            ok = played == {parse_instrument(a).group for a in asked}
             exact += ok
             note += f"; plays {', '.join(sorted(played)) or 'nothing'}{' (the set asked)' if ok else ''}"
         if {"mode", "key"} & {lb.split("=", 1)[0] for lb in labels}:
@@ -94,20 +95,8 @@ def _events(model: session.Model, settings: SampleConfig, args: argparse.Namespa
     if keys and len(paths) > 1:
         err.print(f"{matched} of {len(paths)} samples match {', '.join(keys)} when analysed")
     if asked and len(paths) > 1:
-        err.print(f"{exact} of {len(paths)} samples play exactly {', '.join(sorted(_family_or_drums(a) for a in asked))}")
+        err.print(f"{exact} of {len(paths)} samples play exactly {', '.join(sorted(parse_instrument(a).group for a in asked))}")
     return 0
-
-
-def _family_or_drums(name: str) -> str:
-    """What ``--instruments`` asked for, at the grain the report counts: a GM family or drums."""
-    wanted = parse_instrument(name)
-    return "drums" if wanted.is_drum else FAMILIES[wanted.family if wanted.family is not None
-                                                   else family_of(wanted.program or 0)]
-
-
-def playing(seq: Any) -> set[str]:
-    """The GM families (and drums) that play in a piece."""
-    return {"drums" if n.is_drum else FAMILIES[family_of(n.program)] for n in seq.notes}
 
 
 def _play(performance: Any, args: argparse.Namespace) -> Any:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from genrnn.errors import ConfigError
-from genrnn.music.instruments import family_of, parse_instrument
+from genrnn.music.instruments import parse_instrument
 from genrnn.music.notation import INSTRUMENT_KINDS
 from genrnn.tokenizers.base import label_kind, label_kinds
 
@@ -22,8 +22,7 @@ def instrument_conditions(model: Any, names: Sequence[str]) -> list[str]:
     grammar alone then holds the piece to the instruments: grammar.py)."""
     labels = set(getattr(model.tokenizer, "labels", None) or [])
     kinds = [k for k in INSTRUMENT_KINDS if f"{k}=yes" in labels] if names else []
-    asked = {"drums" if i.is_drum else INSTRUMENT_KINDS[i.family if i.family is not None else family_of(i.program or 0)]
-             for i in map(parse_instrument, names)}
+    asked = {parse_instrument(name).group.replace(" ", "-") for name in names}
     return [f"{k}={'yes' if k in asked else 'no'}" for k in kinds]
 
 

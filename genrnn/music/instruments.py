@@ -52,12 +52,17 @@ class Instrument:
         return program == self.program
 
     @property
-    def name(self) -> str:
-        if self.is_drum:
-            return "drums"
-        if self.family is not None:
-            return FAMILIES[self.family]
-        return program_name(self.program or 0)
+    def group(self) -> str:
+        """The group it is counted in: "drums", or the GM family it names or its program is of."""
+        if self.is_drum or self.family is not None:
+            return "drums" if self.is_drum else FAMILIES[self.family]
+        return group_name(self.program or 0, False)
+
+
+def group_name(program: int, is_drum: bool) -> str:
+    """The group an instrument is counted in (metrics, labels, reports): "drums" or its General
+    MIDI family ("bass", "synth lead")."""
+    return "drums" if is_drum else FAMILIES[family_of(program)]
 
 
 def parse_instrument(text: str) -> Instrument:

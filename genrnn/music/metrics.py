@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from genrnn.music.instruments import FAMILIES, family_of
+from genrnn.music.instruments import FAMILIES, group_name
 from genrnn.music.notes import Note, NoteSequence
 
 MAX_INTERVAL = 12  # top-voice intervals are clipped to ±an octave: 25 bins
@@ -228,7 +228,7 @@ PEAK_SHARE = 0.9  # of the best fit: the coarsest grid that fits this well is th
 
 def instrument_group(note: Note) -> str:
     """The group a note is measured in: ``"drums"`` or its General MIDI family (``"bass"``)."""
-    return DRUMS if note.is_drum else FAMILIES[family_of(note.program)]
+    return group_name(note.program, note.is_drum)
 
 
 def _group_order(group: str) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from genrnn.errors import MidiConversionError
-from genrnn.music.instruments import FAMILIES, family_of, instrument_name
+from genrnn.music.instruments import FAMILIES, group_name, instrument_name
 from genrnn.music.metrics import time_at_polyphony
 from genrnn.music.notes import Note, NoteSequence
 
@@ -456,7 +456,7 @@ def piece_labels(seq: NoteSequence, kinds: list[str] | tuple[str, ...]) -> dict[
     if "voices" in kinds:
         out["voices"] = piece_voices(seq)
     if set(label_kinds_of(kinds)) & set(INSTRUMENT_KINDS):
-        present = {"drums" if n.is_drum else INSTRUMENT_KINDS[family_of(n.program)] for n in seq.notes}
+        present = {group_name(n.program, n.is_drum).replace(" ", "-") for n in seq.notes}
         out |= {kind: "yes" if kind in present else "no" for kind in INSTRUMENT_KINDS}
     return out
 

@@ -21,7 +21,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
-from genrnn.music.instruments import FAMILIES, family_of, instrument_name
+from genrnn.music.instruments import FAMILIES, family_of, group_name, instrument_name
 from genrnn.music.notes import Note
 from genrnn.tui.mix import InstrumentKey, Mix, instrument_key
 
@@ -352,7 +352,7 @@ class PianoRoll(Widget, can_focus=True):
         room = width - sum(seg.cell_length for seg in segments)
         if tags is SHORT_TAGS and self.selected in self._keys and room > 4:  # no names: the chosen one's
             program, drum = self.selected
-            segments.append(Segment(_cut("Drums" if drum else FAMILIES[family_of(program)], room - 1),
+            segments.append(Segment(_cut(group_name(program, drum), room - 1),
                                     Style.parse(f"bold #d0d0d0 on {LEGEND_BG}")))
         elif self.mix is not None and room >= len(MIX_HINT) + 2:  # the keys, where there is room
             segments.append(Segment(f"{MIX_HINT:>{room - 1}} ", Style.parse(f"#6c6c6c on {LEGEND_BG}")))
