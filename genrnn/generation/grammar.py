@@ -193,11 +193,15 @@ class EventGrammar:
         base = self._end_allowed if self.allow_end else self._end_forbidden
         limit_poly = bool(self.sounding) and self._crowded(settings)
         limit_steps = round(settings.max_note_seconds / STEP_SECONDS) if settings.max_note_seconds > 0 else 0
-        if settings.instruments or len(self.played) < self.slots:
-            base = self._held_to(base, self._allowed_slots(settings.instruments))
-        if not self.sounding or not (limit_poly or limit_steps):
+        held = bool(settings.instruments) or len(self.played) < self.slots
+        capped = bool(self.sounding) and bool(limit_poly or limit_steps)
+        if not (held or capped):
             return base
-        mask = base.copy()
+        mask = base.copy()  # once: the holds and the caps write into it
+        if held:
+            self._hold_to(mask, self._allowed_slots(settings.instruments))
+        if not capped:
+            return mask
         if limit_poly:
             mask[NOTE_ON:NOTE_OFF] = True
         if limit_steps:
@@ -212,14 +216,12 @@ class EventGrammar:
                 mask[TIME_SHIFT + left:TIME_SHIFT + MAX_SHIFT] = True
         return mask
 
-    def _held_to(self, base: np.ndarray, allowed: frozenset[int]) -> np.ndarray:
-        """``base`` with a switch to an instrument not allowed forbidden, and, while one not
-        allowed is in force (the piece has not switched yet), its new notes too."""
-        mask = base.copy()
+    def _hold_to(self, mask: np.ndarray, allowed: frozenset[int]) -> None:
+        """Forbid in ``mask`` a switch to an instrument not allowed and, while one not allowed
+        is in force (the piece has not switched yet), its new notes too."""
         mask[self._barred] = True
         if self.slot not in allowed:
             mask[NOTE_ON:NOTE_OFF] = True
-        return mask
 
     def _crowded(self, settings: SampleConfig) -> bool:
         """Whether another note would break a cap: ``max_polyphony`` notes of the instrument in
@@ -229,7 +231,7 @@ class EventGrammar:
         if settings.max_polyphony:  # the setting wins over the label
             return sum(slot == self.slot for slot, _ in self.sounding) >= settings.max_polyphony
         pitched = sum(slot != self.drums for slot, _ in self.sounding)
-        return bool(self.voices) and self.slot != self.drums and pitched >= self.voices
+        return self.slot != self.drums and pitched >= self.voices
 
 
 class LabelMask:
