@@ -93,7 +93,7 @@ def _eval_corpus(model: session.Model, args: argparse.Namespace) -> int:
 
 
 def _metrics_table(report: dict, samples: int) -> Table:
-    from genrnn.music.metrics import COUNTS, by_abs_diff
+    from genrnn.music.metrics import COUNTS, DRUM_FIGURES, by_abs_diff
 
     m = report["metrics"]
     given = ", given the held-out labels" if report.get("labels") == "held-out" else ""
@@ -101,7 +101,7 @@ def _metrics_table(report: dict, samples: int) -> Table:
                         f"{int(m['pieces']['real'])} held-out pieces")
     for col in ("metric", "generated", "real", "difference"):
         table.add_column(col, justify="left" if col == "metric" else "right")
-    band = [name for name in m if "/" in name or name.startswith(("drum_", "kick_snare_"))]
+    band = [name for name in m if "/" in name or name in DRUM_FIGURES]  # per group, then the drums' figures
     for name, row in m.items():
         if name in (*COUNTS, "top_voice_interval_overlap", *band):
             continue
@@ -110,8 +110,7 @@ def _metrics_table(report: dict, samples: int) -> Table:
     if band:  # band music: per instrument group (a GM family or the drums), then the drums' time
         table.add_section()
         for name in band:
-            if name not in COUNTS:
-                table.add_row(*_metric_row(name, m[name], by_abs_diff(name)))
+            table.add_row(*_metric_row(name, m[name], by_abs_diff(name)))
         if "drum_pieces" in m:
             d, k = m["drum_pieces"], m["kick_snare_pieces"]
             table.caption = (f"drum figures over the pieces with drums ({d['generated']:.0f} generated, "

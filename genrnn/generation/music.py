@@ -85,7 +85,6 @@ def _decoded(tokenizer: MidiEventTokenizer, ids: list[int]) -> EventStreamDecode
     decoder = tokenizer.stream_decoder()
     for t in ids:
         decoder.feed(t)
-    decoder.ended = False
     return decoder
 
 

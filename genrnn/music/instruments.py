@@ -9,6 +9,7 @@ programs would each be seen too rarely). Names: ``instrument_name`` for tracks a
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -65,6 +66,7 @@ def group_name(program: int, is_drum: bool) -> str:
     return "drums" if is_drum else FAMILIES[family_of(program)]
 
 
+@functools.cache  # recipes check names once and keep them per file; the grammar per ensemble
 def parse_instrument(text: str) -> Instrument:
     """``drums``, a family (``bass``, ``strings``), a program number (``33``) or a word of a GM
     program's name (``violin``, ``trumpet``: the first program whose name holds it)."""

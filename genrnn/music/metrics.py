@@ -446,7 +446,6 @@ def _row(g: float, r: float) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------- comparison
-# ---------------------------------------------------------------- comparison
 
 
 def summary(seqs: Sequence[NoteSequence]) -> dict[str, float]:
