@@ -118,8 +118,8 @@ def _read(data: bytes) -> NoteSequence:
             raise _Bad("truncated track") from None
         except (OSError, ValueError, KeyError, IndexError, TypeError):
             raise _Bad("corrupt track data") from None
-        tempo_us = _check_timing(mid)
         ticks = _absolute_ticks(mid)  # before pretty_midi, which turns mid's delta times into absolute ones
+        tempo_us = _check_timing(mid, ticks)
         pm = pretty_midi.PrettyMIDI(mido_object=mid)
     return _to_sequence(pm, mid, ticks, tempo_us)
 
@@ -180,28 +180,20 @@ def _walk_chunks(data: bytes, ntracks: int) -> None:
         raise _Bad("bad chunk length")  # the last track stops short of its end and bytes follow
 
 
-def _check_timing(mid: mido.MidiFile) -> int | None:
-    """Reject absurd tempos and delta times; return the first tempo (µs/beat) if any."""
-    first_tempo: int | None = None
-    for track in mid.tracks:
-        ticks = 0
-        for msg in track:
-            ticks += msg.time
-            if msg.type == "set_tempo":
-                if msg.tempo < MIN_TEMPO_US:
-                    raise _Bad("absurd tempo")
-                if first_tempo is None:
-                    first_tempo = msg.tempo
-        if ticks > MAX_TICKS:
-            raise _Bad("huge delta time")
-    seconds = _max_ticks(mid) / mid.ticks_per_beat * (first_tempo or 500_000) / 1e6
+def _check_timing(mid: mido.MidiFile, ticks: list[list[int]]) -> int | None:
+    """Reject absurd tempos and delta times (``ticks``: each track's absolute ticks); return the
+    first tempo (µs/beat) if any."""
+    tempos = [m.tempo for track in mid.tracks for m in track if m.type == "set_tempo"]
+    if any(t < MIN_TEMPO_US for t in tempos):
+        raise _Bad("absurd tempo")
+    longest = max((t[-1] for t in ticks if t), default=0)
+    if longest > MAX_TICKS:
+        raise _Bad("huge delta time")
+    first_tempo = tempos[0] if tempos else None
+    seconds = longest / mid.ticks_per_beat * (first_tempo or 500_000) / 1e6
     if seconds > MAX_SECONDS * 4:  # generous: tempo may speed up later
         raise _Bad("huge delta time")
     return first_tempo
-
-
-def _max_ticks(mid: mido.MidiFile) -> int:
-    return max((sum(m.time for m in t) for t in mid.tracks), default=0)
 
 
 def _to_sequence(pm: pretty_midi.PrettyMIDI, mid: mido.MidiFile, ticks: list[list[int]],
@@ -234,8 +226,7 @@ def _read_as(mid: mido.MidiFile, notes: list[Note]) -> tuple[str, ...]:
                 found.add("program change mid-track")
             elif msg.type == "control_change" and msg.control in (0, 32):
                 found.add("bank select ignored")
-        if sounding and _drum_track(next((m.name for m in track if m.type == "track_name"), "")) \
-                and sounding - {9}:
+        if sounding - {9} and _named_drums(track):
             found.add("drums named by their track")
         if not sounding and index > 0:  # a type-1 file's first track is its conductor
             found.add("tracks without notes")
@@ -258,7 +249,7 @@ def _notes(pm: pretty_midi.PrettyMIDI, mid: mido.MidiFile, ticks: list[list[int]
     began at an earlier tick; notes never ended are dropped."""
     notes: list[Note] = []
     for track, track_ticks in zip(mid.tracks, ticks, strict=True):
-        named_drums = _drum_track(next((m.name for m in track if m.type == "track_name"), ""))
+        named_drums = _named_drums(track)
         program = [0] * 16
         opened: dict[tuple[int, int], list[tuple[int, int, int]]] = {}  # (channel, pitch) → (tick, vel, program)
         for msg, tick in zip(track, track_ticks, strict=True):
@@ -278,7 +269,9 @@ def _notes(pm: pretty_midi.PrettyMIDI, mid: mido.MidiFile, ticks: list[list[int]
     return notes
 
 
-def _drum_track(name: str) -> bool:
+def _named_drums(track: mido.MidiTrack) -> bool:
+    """Whether the track's name says drums ("Drums", "Percussion", "Kit"; not "Tuned Percussion")."""
+    name = next((m.name for m in track if m.type == "track_name"), "")
     return bool(DRUM_TRACK.search(name)) and not PITCHED_TRACK.search(name)
 
 
