@@ -52,7 +52,6 @@ JamEvent = tuple[float, int, int, int, bool]  # (time, pitch, velocity, program,
 class VoiceCounts:
     fed: int = 0  # tokens fed from the player (and the silences)
     drawn: int = 0  # tokens the model drew
-    answers: int = 0
     accompany_calls: int = 0
 
 
@@ -64,14 +63,13 @@ class JamVoice:
         if getattr(tokenizer, "kind", None) != "midi_events":
             raise ConfigError(f"a jam needs a MIDI-event model; this tokenizer is {getattr(tokenizer, 'kind', '?')!r}")
         self.stream, self.tokenizer, self.max_rest = stream, tokenizer, max_rest
+        stream.allow_end = False  # a jam is not ended by the model (accompaniment drew END)
+        self._grammar = stream.grammars[0]  # the notes the stream thinks sound, the instrument in force
         self.at: float | None = None  # the clock time the stream's position stands for
         self.vbin = -1  # the velocity bin in force in the stream (-1: the default)
-        self.slot = 0  # the instrument slot in force in the stream
-        self.sounding: set[tuple[int, int]] = set()  # (slot, pitch) the stream thinks sound
         self.player: Counter[tuple[int, int]] = Counter()  # the player's keys down, per (slot, pitch)
         self.counts = VoiceCounts()
         self._perf: Performance | None = None
-        self._answer_slot = 0
         self._answer_drawn = 0  # tokens of the current answer looked at
         self._kept_instruments: tuple[str, ...] | None = None  # the settings' own, during a reply
         self._accomp = tokenizer.stream_decoder()  # decodes the model's drawn accompaniment only
@@ -79,26 +77,28 @@ class JamVoice:
 
     # -------------------------------------------------------------- the stream, token by token
 
+    @property
+    def slot(self) -> int:
+        """The instrument slot in force in the stream (0 without instruments)."""
+        return self._grammar.slot
+
+    @property
+    def sounding(self) -> dict[tuple[int, int], int]:
+        """(slot, pitch) → onset step of the notes the stream thinks sound (the grammar's)."""
+        return self._grammar.sounding
+
     def _saw(self, token: int) -> None:
-        """Keep track of what a fed or drawn token changed."""
-        if NOTE_ON <= token < NOTE_OFF:
-            self.sounding.add((self.slot, token - NOTE_ON))
-        elif NOTE_OFF <= token < TIME_SHIFT:
-            self.sounding.discard((self.slot, token - NOTE_OFF))
-        elif TIME_SHIFT <= token < VELOCITY:
+        """Keep the clock and the velocity in step with a fed or drawn token (the grammar keeps
+        the notes and the instrument)."""
+        if TIME_SHIFT <= token < VELOCITY:
             if self.at is not None:
                 self.at += (token - TIME_SHIFT + 1) * STEP_SECONDS
         elif VELOCITY <= token < INSTRUMENT:
             self.vbin = token - VELOCITY
-        elif self.tokenizer.instruments is not None and INSTRUMENT <= token < self.tokenizer.label_base:
-            self.slot = token - INSTRUMENT
 
     def _feed(self, ids: list[int]) -> None:
-        stream = self.stream
         for token in ids:
-            stream.feed([token])
-            if stream.guide is not None:
-                stream.guide.feed([token])
+            self.stream.feed([token])
             self._saw(token)
         self.counts.fed += len(ids)
 
@@ -177,21 +177,24 @@ class JamVoice:
         context = [INSTRUMENT + slot] if self.tokenizer.instruments is not None else []
         context += [VELOCITY + self.vbin] if self.vbin >= 0 else []
         perf = Performance(self.stream, self.tokenizer, MusicPrimer(context, NoteSequence(), 0.0), seconds)
-        self._perf, self._answer_slot, self._answer_drawn = perf, slot, 0
+        self._perf, self._answer_drawn = perf, 0
         self.stream.restrict_next(self._on_ids)  # the reply starts with a note, now
         if self.tokenizer.instruments is not None:  # the reply keeps to its instrument
             self._kept_instruments = self.settings.instruments
             self.settings = replace(self.settings, instruments=("drums" if is_drum else str(program),))
-        self.counts.answers += 1
         merged = self.tokenizer.instruments is None
         return self._answer_events(perf, program if merged else None, is_drum)
 
+    def _catch_up(self, perf: Performance) -> None:
+        """Look at the reply's tokens drawn since the last look."""
+        for token in perf.tokens[self._answer_drawn:]:
+            self._saw(token)
+        self.counts.drawn += len(perf.tokens) - self._answer_drawn
+        self._answer_drawn = len(perf.tokens)
+
     def _answer_events(self, perf: Performance, program: int | None, is_drum: bool) -> Iterator[JamEvent]:
         for events in perf:
-            for token in perf.tokens[self._answer_drawn:]:
-                self._saw(token)
-                self.counts.drawn += 1
-            self._answer_drawn = len(perf.tokens)
+            self._catch_up(perf)
             for ev in events:
                 if program is None:
                     yield (ev.time, ev.pitch, ev.velocity, ev.program, ev.is_drum)
@@ -204,9 +207,7 @@ class JamVoice:
         perf, self._perf = self._perf, None
         if perf is None:
             return
-        for token in perf.tokens[self._answer_drawn:]:  # drawn but not yet looked at
-            self._saw(token)
-            self.counts.drawn += 1
+        self._catch_up(perf)  # drawn but not yet looked at
         perf.close()
         if self._kept_instruments is not None:  # a controller may have moved meanwhile: keep that
             self.settings = replace(self.settings, instruments=self._kept_instruments)
@@ -225,10 +226,10 @@ class JamVoice:
         dec = self._accomp
         out: list[JamEvent] = []
         self.counts.accompany_calls += 1
+        dec.slot = self.slot  # the decoder sees every token drawn from here on
+        if self.vbin >= 0:
+            dec.velocity = BIN_VELOCITY[self.vbin]
         for _ in range(max_tokens):
-            dec.slot = self.slot
-            if self.vbin >= 0:
-                dec.velocity = BIN_VELOCITY[self.vbin]
             token = self._draw()
             if TIME_SHIFT <= token < VELOCITY:
                 break
@@ -253,7 +254,5 @@ class JamVoice:
 
     @settings.setter
     def settings(self, value: SampleConfig) -> None:
-        """From the next draw on (a controller moved), for the guide too."""
+        """From the next draw on (a controller moved)."""
         self.stream.settings = value
-        if self.stream.guide is not None:
-            self.stream.guide.settings = value

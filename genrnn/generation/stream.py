@@ -147,11 +147,14 @@ class Stream:
         self.guide = twin
 
     def feed(self, tokens: Sequence[int]) -> None:
-        """Advance every stream by ``tokens`` (B,) chosen elsewhere (teacher forcing)."""
+        """Advance every stream by ``tokens`` (B,) chosen elsewhere (teacher forcing), and the
+        guiding twin with them."""
         ids = np.asarray(tokens, dtype=np.int64).reshape(self.batch)
         for g, t in zip(self.grammars, ids.tolist(), strict=False):
             g.feed((t,))
         self.logits = self.backend.step(ids)
+        if self.guide is not None:
+            self.guide.feed(ids)
 
     def __iter__(self) -> Iterator[Step]:
         return self
@@ -171,8 +174,6 @@ class Stream:
             logits = np.where(mask, np.float32(-np.inf), logits)
         ids, probs = sample(logits, self._settings, self.rng, self.nucleus)
         self.feed(ids)
-        if self.guide is not None:
-            self.guide.feed(ids)
         step = Step(self.index, ids.tolist(), probs)
         self.index += 1
         return step
