@@ -323,3 +323,11 @@ def test_an_answer_instrument_the_model_never_heard_is_refused_before_the_jam(tm
     assert session.open_jam(model, settings, program=42) is not None  # a cello answers
     with pytest.raises(ConfigError, match="never heard them; it plays"):
         session.open_jam(model, settings, program=0)  # a piano: refused now, not at the first answer
+
+
+def test_the_model_cannot_end_the_jam_even_before_its_first_answer(event_model: Path) -> None:
+    from genrnn.tokenizers.midi_events import END
+
+    voice = voice_of(event_model)
+    voice.hear(0.0, 60, 90)
+    assert voice.stream.grammars[0].mask(voice.settings)[END]  # accompaniment draws never END
