@@ -187,35 +187,45 @@ class NoteRecorder:
         self.programs: dict[int, int] = {}
         self._onsets: dict[tuple[int, bool, int], float] = {}  # (program, drum, pitch) → its last start
 
-    def message(self, t: float, msg: mido.Message) -> None:
+    def message(self, t: float, msg: mido.Message) -> list[Note]:
+        """Take one message at clock time ``t``; returns the notes it closed."""
         kind = msg.type
+        closed: list[Note] = []
         if kind == "program_change":
             self.programs[msg.channel] = msg.program
         elif kind == "note_on" and msg.velocity > 0:
             key = (msg.channel, msg.note)
             if key in self.open:
-                self._close(key, t)  # a re-strike ends the note it repeats
+                closed.append(self._close(key, t))  # a re-strike ends the note it repeats
             ident = (self.programs.get(msg.channel, 0), msg.channel == DRUM_CHANNEL, msg.note)
             start = max(t, self._onsets.get(ident, t - 1.0) + RESTRIKE)
             self._onsets[ident] = start
             self.open[key] = (start, msg.velocity)
         elif kind in ("note_on", "note_off"):
             if (msg.channel, msg.note) in self.open:
-                self._close((msg.channel, msg.note), t)
+                closed.append(self._close((msg.channel, msg.note), t))
         elif kind == "control_change" and msg.control in (120, 123):
-            for key in [k for k in self.open if k[0] == msg.channel]:
-                self._close(key, t)
+            closed += [self._close(key, t) for key in [k for k in self.open if k[0] == msg.channel]]
+        return closed
 
     def release(self, t: float, channel: int, pitch: int) -> None:
         if (channel, pitch) in self.open:
             self._close((channel, pitch), t)
 
-    def _close(self, key: tuple[int, int], t: float) -> None:
+    def _close(self, key: tuple[int, int], t: float) -> Note:
         start, velocity = self.open.pop(key)
+        self.notes.append(self._note(key, start, velocity, t))
+        return self.notes[-1]
+
+    def _note(self, key: tuple[int, int], start: float, velocity: int, t: float) -> Note:
         channel, pitch = key
         begin = max(0.0, start - self.t0)
-        self.notes.append(Note(pitch, velocity, begin, max(begin + 0.001, t - self.t0),
-                               self.programs.get(channel, 0), channel == DRUM_CHANNEL))
+        return Note(pitch, velocity, begin, max(begin + 0.001, t - self.t0), self.programs.get(channel, 0),
+                    channel == DRUM_CHANNEL)
+
+    def sounding(self, t: float) -> list[Note]:
+        """The notes still open, drawn up to ``t`` (a live piano roll)."""
+        return [self._note(key, start, velocity, t) for key, (start, velocity) in self.open.items()]
 
     def close_all(self, t: float) -> None:
         for key in list(self.open):

@@ -31,7 +31,7 @@ from genrnn.tui.widgets.controls import Row
 from genrnn.tui.widgets.piano_roll import PianoRoll
 
 if TYPE_CHECKING:
-    from genrnn.playback.jam import JamSession
+    from genrnn.playback.jam import JamSession, NoteRecorder
     from genrnn.tui.app import GenrnnApp
 
 DEFAULT_IN = "listen:127.0.0.1:5005"
@@ -69,33 +69,6 @@ class JamEnded(Message):
         self.summary, self.saved, self.error = summary, saved, error
 
 
-class PartNotes:
-    """A part's messages → ``Note``s: O(1) per message, on the session's thread."""
-
-    def __init__(self) -> None:
-        self.open: dict[tuple[int, int], tuple[float, int]] = {}
-        self.programs: dict[int, int] = {}
-
-    def message(self, t: float, msg: mido.Message) -> Note | None:
-        if msg.type == "program_change":
-            self.programs[msg.channel] = msg.program
-            return None
-        if msg.type not in ("note_on", "note_off"):
-            return None
-        key = (msg.channel, msg.note)
-        opened = self.open.pop(key, None)
-        if msg.type == "note_on" and msg.velocity > 0:
-            self.open[key] = (t, msg.velocity)
-        if opened is None:
-            return None
-        start, velocity = opened
-        return Note(msg.note, velocity, start, max(t, start + 0.01), self.programs.get(msg.channel, 0), msg.channel == 9)
-
-    def sounding(self, now: float) -> list[Note]:
-        return [Note(p, v, start, max(now, start + 0.01), self.programs.get(ch, 0), ch == 9)
-                for (ch, p), (start, v) in self.open.items()]
-
-
 class JamScreen(Screen[None]):
     BINDINGS = [
         Binding("ctrl+t", "start", "Start"),
@@ -106,7 +79,7 @@ class JamScreen(Screen[None]):
         super().__init__()
         self.jam: JamSession | None = None
         self.running = False
-        self.parts = {"call": PartNotes(), "answer": PartNotes()}
+        self.parts: dict[str, NoteRecorder] = {}  # a session's call and answer, made at Start
 
     @property
     def genrnn(self) -> GenrnnApp:
@@ -180,8 +153,11 @@ class JamScreen(Screen[None]):
         except ConfigError as exc:
             self.notify(str(exc), title="Jam", severity="error")
             return
+        # playback loads with the first jam, not with the app
+        from genrnn.playback.jam import NoteRecorder
+
         self.running = True
-        self.parts = {"call": PartNotes(), "answer": PartNotes()}
+        self.parts = {"call": NoteRecorder(0.0), "answer": NoteRecorder(0.0)}
         for roll in self.query(PianoRoll):
             roll.clear()
         self._buttons()
@@ -233,10 +209,10 @@ class JamScreen(Screen[None]):
 
     def _listener(self, part: str, t: float, msg: mido.Message) -> None:
         """On the session's thread: a message of ``part`` → notes posted up, never waiting."""
-        notes = self.parts[part]
-        note = notes.message(t, msg)
-        if note is not None or (msg.type == "note_on" and msg.velocity > 0):
-            self.post_message(JamNotes(part, [note] if note else [], notes.sounding(t), t))
+        notes = self.parts[part]  # the listener's times are the session's already: t0 = 0
+        closed = notes.message(t, msg)
+        if closed or (msg.type == "note_on" and msg.velocity > 0):
+            self.post_message(JamNotes(part, closed, notes.sounding(t), t))
 
     # ------------------------------------------------------------------ messages up
 
