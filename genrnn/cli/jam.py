@@ -85,8 +85,7 @@ def options_from(args: argparse.Namespace) -> JamOptions:
         if inst.program is None:
             raise ConfigError(f"--instrument {args.instrument!r}: name one GM program (a number or a name word), not a family or the drums")
         program = inst.program
-    rules = PhraseRules(gap=args.gap, max_call=args.max_call, trigger_cc=args.trigger_cc, adaptive=args.adaptive_gap,
-                        min_gap=min(0.2, args.gap))
+    rules = PhraseRules(gap=args.gap, max_call=args.max_call, trigger_cc=args.trigger_cc, adaptive=args.adaptive_gap)
     controls = JamControls(temperature_cc=args.temperature_cc, top_p_cc=args.top_p_cc, toggle_cc=args.toggle_cc,
                            toggle_note=args.toggle_note)
     return JamOptions(mode=args.mode, rules=rules, controls=controls, min_answer=args.min_answer,
@@ -98,8 +97,6 @@ def options_from(args: argparse.Namespace) -> JamOptions:
 def run_jam(args: argparse.Namespace) -> int:
     options = options_from(args)
     model = session.load_model(args.checkpoint)
-    if model.kind != "midi_events":
-        raise ConfigError(f"{args.checkpoint}: a jam needs a MIDI-event model; this one is a {model.kind} model")
     settings = sample_config(model.kind, args.temperature, args.top_p, seed=args.seed)
     voice = session.open_jam(model, settings, options.program)
     sessions: list[JamSession] = []  # the input is opened (and its name checked) before the output

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--conditioned", action="store_true",
                      help="learn labels that open each piece and are held at every step: mode and key of "
                           "each MIDI piece (analysed with music21), rests=yes|no and voices; a recipe that "
-                          "keeps its instruments gets mode, key and which instruments play (inst=bass); "
+                          "keeps its instruments gets mode, key and which instruments play (bass=yes); "
                           "each file of a --text FOLDER gets file=NAME. Then "
                           "`genrnn sample CKPT --condition mode=minor` or `--instruments piano,bass,drums`")
     p.add_argument("--out", help="run folder for checkpoints and metrics.jsonl")

@@ -242,9 +242,14 @@ def abc_primer_text(text: str, header_fields: tuple[str, ...]) -> str:
 # ---------------------------------------------------------------- whole pieces from a model
 
 
+KIND_WORDS = {"midi_events": "MIDI-event", "text": "text", "abc": "ABC"}  # in messages to a user
+
+
 def require_kind(model: Any, kinds: tuple[str, ...], what: str) -> None:
     if model.kind not in kinds:
-        raise ConfigError(f"{model.path}: {what} needs a {' or '.join(kinds)} model; this one is {model.kind!r}")
+        wanted = " or ".join(KIND_WORDS.get(k, k) for k in kinds)
+        raise ConfigError(f"{model.path}: {what} needs a {wanted} model; this one is a "
+                          f"{KIND_WORDS.get(model.kind, model.kind)} model")
 
 
 def read_primer(model: Any, path: str | Path, seconds: float | None = 4.0, labels: Sequence[str] = ()

@@ -20,7 +20,6 @@ PlaybackError naming the input, never prints.
 
 from __future__ import annotations
 
-import re
 import socket
 import threading
 from collections.abc import Callable
@@ -34,10 +33,15 @@ from genrnn.music.notes import MIDI_SUFFIXES
 from genrnn.playback.clock import Clock, RealClock
 from genrnn.playback.events import file_events
 from genrnn.playback.native import captured_stderr
-from genrnn.playback.ports import VIRTUAL_PREFIX, PortInfo, midi_system_reason, os_port_names
+from genrnn.playback.ports import (
+    SOCKET_PATTERN,
+    VIRTUAL_PREFIX,
+    PortInfo,
+    midi_system_reason,
+    os_port_names,
+)
 
 LISTEN_PREFIX = "listen:"
-LISTEN_PATTERN = re.compile(r"^(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d{1,5})$")
 POLL = 0.05  # how often blocking reads look at close()
 
 Deliver = Callable[[float, "mido.Message | None"], None]
@@ -371,7 +375,7 @@ def open_input(name: str, deliver: Deliver, clock: Clock | None = None, speed: f
     if not name:
         raise PlaybackError(_no_match("''", "an empty input name"))
     if name.startswith(LISTEN_PREFIX):
-        match = LISTEN_PATTERN.match(name[len(LISTEN_PREFIX):])
+        match = SOCKET_PATTERN.match(name[len(LISTEN_PREFIX):])
         if not match:
             raise PlaybackError(f"--in {name!r}: expected listen:HOST:PORT, e.g. listen:127.0.0.1:5005")
         return SocketInput(match["host"].strip("[]"), int(match["port"]), deliver, clock)

@@ -32,10 +32,12 @@ class PhraseRules:
     max_call: float = 8.0
     trigger_cc: int | None = 64  # None: no controller ends a phrase
     adaptive: bool = False
-    min_gap: float = 0.2
+    min_gap: float | None = None  # the adaptive gap's floor; None: 0.2 s, or the gap if shorter
     gap_factor: float = 2.5
 
     def __post_init__(self) -> None:
+        if self.min_gap is None:
+            object.__setattr__(self, "min_gap", min(0.2, self.gap))
         try:
             check_range("--gap", self.gap, 0.0, 60.0, lo_open=True)
             check_range("--max-call", self.max_call, 0.0, 3600.0, lo_open=True)

@@ -187,10 +187,8 @@ class JamScreen(Screen[None]):
         summary, saved, error = None, None, None
         try:
             model = session().load_model(request.model)
-            if model.kind != "midi_events":
-                raise ConfigError(f"{request.model.name}: a jam needs a MIDI-event model; this is a {model.kind} model")
             voice = session().open_jam(model, sample_config(model.kind))
-            options = JamOptions(mode=request.mode, rules=PhraseRules(gap=request.gap, min_gap=min(0.2, request.gap)))
+            options = JamOptions(mode=request.mode, rules=PhraseRules(gap=request.gap))
             output = open_output(request.output)
             jam = JamSession(voice, output, options, listener=self._listener)
             try:
