@@ -67,7 +67,6 @@ class InputCounts:
     system_common: int = 0  # MTC, song position, song select, tune request
     stray_bytes: int = 0  # data bytes with no status in force, undefined status bytes
     connections: int = 0  # socket senders that connected
-    closed_connections: int = 0  # socket senders that went away
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -297,7 +296,6 @@ class SocketInput(Input):
                 now = self.clock.now()
                 for msg in parser.feed(data):
                     self.deliver(now, msg)
-        self.counts.closed_connections += 1
         self.parser = ByteParser(self.counts)  # a half message of the old sender is dropped
         self.deliver(self.clock.now(), None)
 

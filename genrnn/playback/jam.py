@@ -56,8 +56,6 @@ class Voice(Protocol):
 
     def hear(self, t: float, pitch: int, velocity: int, program: int = 0, is_drum: bool = False) -> None: ...
 
-    def wait(self, t: float) -> None: ...
-
     def let_go(self, t: float) -> None: ...
 
     def answer(self, t: float, seconds: float, program: int = 0, is_drum: bool = False) -> Any: ...
@@ -154,20 +152,26 @@ class JamStats:
     ended: str = ""  # how the session ended
     duration: float = 0.0
 
-    def summary(self) -> dict[str, Any]:
-        def ms(values: list[float], q: float) -> float | None:
-            return round(percentile(values, q) * 1e3, 3) if values else None
+    def live(self) -> dict[str, Any]:
+        """What a live view shows, cheap enough to ask several times a second: the counts and
+        the answer latency (one value a phrase; the per-message timing lists are not sorted)."""
+        return {"phrases": self.phrases, "answers": self.answers, "call_notes": self.call_notes,
+                "answer_notes": self.answer_notes, "latency_p95_ms": _ms(self.latencies, 95), "bad": dict(self.bad)}
 
+    def summary(self) -> dict[str, Any]:
         return {
-            "phrases": self.phrases, "answers": self.answers, "interrupted": self.interrupted,
-            "call_notes": self.call_notes, "answer_notes": self.answer_notes,
-            "accompany_calls": self.accompany_calls, "mode_switches": self.mode_switches,
-            "phrase_reasons": dict(self.phrase_reasons),
-            "latency_p50_ms": ms(self.latencies, 50), "latency_p95_ms": ms(self.latencies, 95),
-            "accompany_p95_ms": ms(self.accompany_latencies, 95), "jitter_p99_ms": ms(self.lateness, 99),
-            "channels": sorted(c + 1 for c in self.channels), "bad": dict(self.bad),
+            **self.live(), "interrupted": self.interrupted,
+            "accompany_calls": self.accompany_calls, "accompany_silent": self.accompany_silent,
+            "mode_switches": self.mode_switches, "control_changes": self.control_changes,
+            "phrase_reasons": dict(self.phrase_reasons), "latency_p50_ms": _ms(self.latencies, 50),
+            "accompany_p95_ms": _ms(self.accompany_latencies, 95), "jitter_p99_ms": _ms(self.lateness, 99),
+            "channels": sorted(c + 1 for c in self.channels),
             "output_error": self.output_error, "ended": self.ended, "duration_s": round(self.duration, 3),
         }
+
+
+def _ms(values: list[float], q: float) -> float | None:
+    return round(percentile(values, q) * 1e3, 3) if values else None
 
 
 # Strikes of one instrument's pitch closer than this are kept apart by this much in the record:

@@ -245,7 +245,7 @@ class JamScreen(Screen[None]):
             return
         settings = jam.voice.settings
         head = f"{jam.mode} mode · T {settings.temperature:.2f} · top-p {settings.top_p:.2f}"
-        lines = [head, self._describe(jam.stats.summary()), *jam.options.controls.describe()]
+        lines = [head, self._describe(jam.stats.live()), *jam.options.controls.describe()]
         self._stats("\n".join(lines))
 
     @staticmethod
