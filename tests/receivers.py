@@ -1,11 +1,15 @@
-"""A MIDI socket receiver in its own process (genrnn.playback.receiver), for tests that play to
-``127.0.0.1:PORT`` and then count what a listener heard: note-ons, note-offs, hanging notes."""
+"""MIDI socket receivers (genrnn.playback.receiver) for tests that play to ``127.0.0.1:PORT`` and
+then count what a listener heard: note-ons, note-offs, hanging notes. ``Receiver`` runs in its
+own process (a port that hangs up, a CLI in a subprocess); ``ThreadReceiver`` in a thread of
+the test (every connection, for players in the test's own process)."""
 
 from __future__ import annotations
 
 import multiprocessing
+import socket
+import threading
 
-from genrnn.playback.receiver import Tally, receiver_main, tally
+from genrnn.playback.receiver import Tally, open_server, receive, receiver_main, tally
 
 CTX = multiprocessing.get_context("spawn")
 
@@ -32,3 +36,36 @@ class Receiver:
     def kill(self) -> None:
         if self.proc.is_alive():
             self.proc.kill()
+
+
+class ThreadReceiver:
+    """A mido socket port server on 127.0.0.1 in a thread: every connection's messages, in
+    the order they came. ``close()`` (once the players have ended) collects them."""
+
+    def __init__(self) -> None:
+        self.server = open_server()
+        self.address = f"127.0.0.1:{self.server.getsockname()[1]}"
+        self.connections: list[list] = []
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                got = receive(self.server, idle_timeout=60)
+            except OSError:  # no sender came (accept timed out) or the server is closed
+                return
+            if got:
+                self.connections.append(got)
+            if self._closing.is_set():
+                return
+
+    def close(self) -> list[list]:
+        self._closing.set()
+        with socket.create_connection(self.server.getsockname(), timeout=5):
+            pass  # wakes the accept; a connection still open is read to its end first
+        self._thread.join(timeout=30)
+        assert not self._thread.is_alive(), "the receiver still has a sender after the test"
+        self.server.close()
+        return self.connections

@@ -10,8 +10,13 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
+from textual.widgets.select import InvalidSelectValueError
 
+from genrnn.music.notes import Note
 from genrnn.tui.app import GenrnnApp
+from genrnn.tui.screens.generate import GenerateScreen
+from genrnn.tui.takes import Take
 
 
 class RecordingApp(GenrnnApp):
@@ -63,3 +68,34 @@ async def save_take(pilot: Pilot, take: Any, folder: Path) -> None:
     await pilot.press("ctrl+s")
     for fmt in take.formats:
         await wait_for(pilot, (folder / f"{take.stem}.{fmt}").exists, timeout=60)
+
+
+def endings(app: RecordingApp, take: Take) -> list[str]:
+    """The Playback notifications about ``take`` (one per player that ran and ended)."""
+    return [m for m, _ in app.notes if m.startswith(("played", "stopped")) and f"take #{take.number} to" in m]
+
+
+async def choose_socket_port(pilot, screen, address: str) -> None:  # noqa: ANN001
+    """Pick the HOST:PORT output and type ``address``. The port list fills in from a worker (the
+    audio probe can take a moment): wait until the socket entry exists."""
+
+    def chosen() -> bool:
+        try:
+            screen.query_one("#port").value = "HOST:PORT"
+        except InvalidSelectValueError:
+            return False
+        return True
+
+    await wait_for(pilot, chosen)
+    set_input(screen, "socket", address)
+
+
+def music_take() -> Take:
+    """A MIDI-events take built from notes: an arpeggio up and down, 2 s."""
+    pitches = [60, 64, 67, 72, 67, 64, 60, 55]
+    notes = [Note(p, 90, i * 0.25, i * 0.25 + 0.2) for i, p in enumerate(pitches)]
+    return Take(0, "arpeggio", "midi_events", 0.8, notes=notes)
+
+
+def set_input(screen: GenerateScreen, id: str, value: str) -> None:
+    screen.query_one(f"#{id}", Input).value = value

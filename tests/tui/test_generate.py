@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -15,7 +14,6 @@ from pathlib import Path
 import mido
 import pytest
 from textual.widgets import Input
-from textual.widgets.select import InvalidSelectValueError
 
 from genrnn.music.notes import Note
 from genrnn.playback.receiver import open_server, receive, tally
@@ -23,74 +21,19 @@ from genrnn.tui.screens.files import SaveDialog
 from genrnn.tui.screens.generate import GenerateScreen
 from genrnn.tui.screens.help import HelpScreen
 from genrnn.tui.takes import Take
-from tests.tui.conftest import RecordingApp, save_take, wait_for
+from tests.receivers import ThreadReceiver
+from tests.tui.conftest import (
+    RecordingApp,
+    choose_socket_port,
+    endings,
+    music_take,
+    save_take,
+    set_input,
+    wait_for,
+)
 
 ABC_TUNE = "X:1\nT:test\nM:4/4\nL:1/8\nK:C\nCDEF GABc|cBAG FEDC|\n"
 REPO = Path(__file__).resolve().parents[2]
-
-
-class Receiver:
-    """A mido socket port server on 127.0.0.1 in a thread: every connection's messages, in
-    the order they came. ``close()`` (once the players have ended) collects them."""
-
-    def __init__(self) -> None:
-        self.server = open_server()
-        self.address = f"127.0.0.1:{self.server.getsockname()[1]}"
-        self.connections: list[list] = []
-        self._closing = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                got = receive(self.server, idle_timeout=60)
-            except OSError:  # no sender came (accept timed out) or the server is closed
-                return
-            if got:
-                self.connections.append(got)
-            if self._closing.is_set():
-                return
-
-    def close(self) -> list[list]:
-        self._closing.set()
-        with socket.create_connection(self.server.getsockname(), timeout=5):
-            pass  # wakes the accept; a connection still open is read to its end first
-        self._thread.join(timeout=30)
-        assert not self._thread.is_alive(), "the receiver still has a sender after the test"
-        self.server.close()
-        return self.connections
-
-
-def endings(app: RecordingApp, take: Take) -> list[str]:
-    """The Playback notifications about ``take`` (one per player that ran and ended)."""
-    return [m for m, _ in app.notes if m.startswith(("played", "stopped")) and f"take #{take.number} to" in m]
-
-
-async def choose_socket_port(pilot, screen, address: str) -> None:  # noqa: ANN001
-    """Pick the HOST:PORT output and type ``address``. The port list fills in from a worker (the
-    audio probe can take a moment): wait until the socket entry exists."""
-
-    def chosen() -> bool:
-        try:
-            screen.query_one("#port").value = "HOST:PORT"
-        except InvalidSelectValueError:
-            return False
-        return True
-
-    await wait_for(pilot, chosen)
-    set_input(screen, "socket", address)
-
-
-def music_take() -> Take:
-    """A MIDI-events take built from notes: an arpeggio up and down, 2 s."""
-    pitches = [60, 64, 67, 72, 67, 64, 60, 55]
-    notes = [Note(p, 90, i * 0.25, i * 0.25 + 0.2) for i, p in enumerate(pitches)]
-    return Take(0, "arpeggio", "midi_events", 0.8, notes=notes)
-
-
-def set_input(screen: GenerateScreen, id: str, value: str) -> None:
-    screen.query_one(f"#{id}", Input).value = value
 
 
 async def test_start_lists_the_run_and_generates(make_app) -> None:
@@ -320,7 +263,7 @@ def music_app(tmp_path: Path) -> RecordingApp:
 async def test_ctrl_q_quits_while_generating_and_playing(music_app: RecordingApp) -> None:
     """A music take plays to a socket receiver while the model is still writing it; ctrl+q
     quits the app (return code 0) and the receiver is left with no note sounding."""
-    receiver = Receiver()
+    receiver = ThreadReceiver()
     app = music_app
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
@@ -360,7 +303,7 @@ async def test_space_twice_on_an_abc_take_runs_one_player_and_stops_it(make_app,
         return real_sequence(self)
 
     monkeypatch.setattr(Take, "sequence", slow_sequence)
-    receiver = Receiver()
+    receiver = ThreadReceiver()
     app = make_app()
     players: list[int] = []
     real_play = app.player.play
@@ -434,10 +377,7 @@ def test_a_take_plays_while_it_is_still_being_generated() -> None:
     take is done: every note heard, none hanging, and sound before the take was finished."""
     from genrnn.tui.engine import Player
 
-    server = open_server()
-    got: list = []
-    receiver = threading.Thread(target=lambda: got.extend(receive(server, idle_timeout=20)), daemon=True)
-    receiver.start()
+    receiver = ThreadReceiver()
     take = Take(1, "bach", "midi_events", 1.0)
     first_sent: list[float] = []
     during: list[float | None] = []
@@ -455,10 +395,9 @@ def test_a_take_plays_while_it_is_still_being_generated() -> None:
     maker = threading.Thread(target=generate)
     started = time.monotonic()
     maker.start()
-    stats = player.play(take, f"127.0.0.1:{server.getsockname()[1]}")
+    stats = player.play(take, receiver.address)
     maker.join()
-    receiver.join(timeout=20)
-    server.close()
+    [got] = receiver.close()
     heard = tally(got)
     assert heard.note_ons == heard.note_offs == 12 and heard.hanging_notes == 0
     assert stats.notes == 12

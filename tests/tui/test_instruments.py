@@ -14,7 +14,7 @@ from rich.style import Style
 
 from genrnn.music.instruments import DRUM_CHANNEL
 from genrnn.music.notes import Note
-from genrnn.playback.receiver import open_server, receive, tally
+from genrnn.playback.receiver import tally
 from genrnn.tui.mix import Mix, instruments_of
 from genrnn.tui.screens.generate import GenerateScreen
 from genrnn.tui.screens.help import HelpScreen
@@ -26,8 +26,14 @@ from genrnn.tui.widgets.piano_roll import (
     instrument_colour,
     note_style,
 )
-from tests.tui.conftest import RecordingApp, save_take, wait_for
-from tests.tui.test_generate import Receiver, choose_socket_port, endings
+from tests.receivers import ThreadReceiver
+from tests.tui.conftest import (
+    RecordingApp,
+    choose_socket_port,
+    endings,
+    save_take,
+    wait_for,
+)
 
 PIANO, BASS, DRUMS = (0, False), (33, False), (0, True)
 KICK, SNARE, HAT, TOM = 36, 38, 42, 45
@@ -188,7 +194,7 @@ def heard_notes(messages: list[mido.Message]) -> list[mido.Message]:
 
 
 async def test_playing_with_an_instrument_muted_sends_none_of_its_notes(band_app) -> None:
-    receiver = Receiver()
+    receiver = ThreadReceiver()
     async with band_app.run_test(size=(120, 36), notifications=True) as pilot:
         screen = await shown(pilot, band_take(1.5))
         await choose_socket_port(pilot, screen, receiver.address)
@@ -214,7 +220,7 @@ async def test_muting_while_playing_applies_from_the_next_note_and_releases_the_
     piano note starts after the key. Solo the drums: the bass stops too."""
     take = band_take(4.0)
     take.notes.append(Note(72, 90, 0.0, 3.5))  # held over the mute
-    receiver = Receiver()
+    receiver = ThreadReceiver()
     async with band_app.run_test(size=(120, 36), notifications=True) as pilot:
         screen = await shown(pilot, take)
         await choose_socket_port(pilot, screen, receiver.address)
@@ -272,10 +278,7 @@ def test_a_take_being_generated_plays_through_the_mix() -> None:
     soloed while it plays. None of a silenced instrument's notes start, none is left hanging."""
     from genrnn.tui.engine import Player
 
-    server = open_server()
-    got: list = []
-    listener = threading.Thread(target=lambda: got.extend(receive(server, idle_timeout=20)), daemon=True)
-    listener.start()
+    receiver = ThreadReceiver()
     take = Take(1, "band", "midi_events", 1.0)
     player = Player()
     player.mix.toggle_mute(DRUMS)
@@ -293,10 +296,9 @@ def test_a_take_being_generated_plays_through_the_mix() -> None:
 
     maker = threading.Thread(target=generate)
     maker.start()
-    stats = player.play(take, f"127.0.0.1:{server.getsockname()[1]}")
+    stats = player.play(take, receiver.address)
     maker.join()
-    listener.join(timeout=20)
-    server.close()
+    [got] = receiver.close()
     heard = tally(got)
     notes = heard_notes(heard.messages)
     assert heard.hanging_notes == 0 and heard.note_offs == heard.note_ons
