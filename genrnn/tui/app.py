@@ -104,12 +104,13 @@ class GenrnnApp(App[None]):
             self.trainer.request_stop()
 
     def _stop_jam(self) -> None:
-        try:
-            jam = self.get_screen("jam")
+        try:  # the Jam mode's screens; none until F4 was pressed (get_screen would make one)
+            stack = self.get_screen_stack("jam")
         except KeyError:
             return
-        if isinstance(jam, JamScreen):
-            jam.action_stop()
+        for screen in stack:
+            if isinstance(screen, JamScreen):
+                screen.action_stop()
 
     async def action_quit(self) -> None:
         """Stop playback, streams and a jam (it is saved); checkpoint a running training first."""
