@@ -46,6 +46,15 @@ class NoteSequence:
     def __len__(self) -> int:
         return len(self.notes)
 
+    def note_events(self) -> list[tuple[float, int, int, int, bool]]:
+        """Every note as an onset and a release, ``(seconds, pitch, velocity, program,
+        is_drum)`` (velocity 0 = off), sorted by time with the releases first at one instant
+        (a repeated note retriggers): what ``playback.events.note_event_messages`` plays."""
+        events = [(max(0.0, n.start), 1, n.pitch, n.velocity, n.program, n.is_drum) for n in self.notes]
+        events += [(max(0.0, n.start, n.end), 0, n.pitch, 0, n.program, n.is_drum) for n in self.notes]
+        events.sort(key=lambda e: (e[0], e[1]))
+        return [(t, pitch, velocity, program, drum) for t, _, pitch, velocity, program, drum in events]
+
     def without_drums(self) -> NoteSequence:
         return replace(self, notes=[n for n in self.notes if not n.is_drum], markers=list(self.markers))
 

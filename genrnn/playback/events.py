@@ -18,24 +18,12 @@ from genrnn.music.notes import NoteSequence
 
 __all__ = ["DRUM_CHANNEL", "TimedMessage", "file_events", "note_event_messages", "sequence_events"]
 
-# At one instant: program changes first, then note-offs (so a repeated note retriggers),
-# then note-ons.
-_ORDER = {"program_change": 0, "control_change": 0, "note_off": 1, "note_on": 2}
-
-
 @dataclass(frozen=True, slots=True)
 class TimedMessage:
     """A MIDI channel message and when it sounds, in seconds from the start of the piece."""
 
     time: float
     msg: mido.Message
-
-
-def _sort_key(ev: TimedMessage) -> tuple[float, int]:
-    kind = ev.msg.type
-    if kind == "note_on" and ev.msg.velocity == 0:
-        kind = "note_off"
-    return (ev.time, _ORDER.get(kind, 0))
 
 
 def _clamp(value: int, low: int, high: int) -> int:
@@ -45,10 +33,7 @@ def _clamp(value: int, low: int, high: int) -> int:
 def sequence_events(seq: NoteSequence) -> list[TimedMessage]:
     """A NoteSequence as a sorted stream: each instrument on its channel (drums on GM channel
     10) with its program change before its first note (``music.instruments.ChannelAllocator``)."""
-    events = [(n.start, 1, n.pitch, n.velocity, n.program, n.is_drum) for n in seq.notes]
-    events += [(max(n.start, n.end), 0, n.pitch, 0, n.program, n.is_drum) for n in seq.notes]
-    events.sort(key=lambda e: (max(0.0, e[0]), e[1]))  # at one instant offs first: a repeat retriggers
-    return list(note_event_messages((max(0.0, t), p, v, prog, drum) for t, _, p, v, prog, drum in events))
+    return list(note_event_messages(seq.note_events()))
 
 
 def read_midi_file(path: str | Path) -> mido.MidiFile:
@@ -79,17 +64,6 @@ def file_events(path: str | Path) -> list[TimedMessage]:
     except Exception as exc:  # type-2 files, broken tracks
         raise MidiConversionError(f"{path}: cannot read the MIDI events ({exc})") from exc
     return events
-
-
-def end_time(events: Iterable[TimedMessage]) -> float:
-    """The time of the last event (0 for none)."""
-    return max((ev.time for ev in events), default=0.0)
-
-
-def shifted(events: Iterable[TimedMessage], offset: float) -> Iterator[TimedMessage]:
-    """The same stream, ``offset`` seconds later."""
-    for ev in events:
-        yield TimedMessage(ev.time + offset, ev.msg)
 
 
 def note_event_messages(events: Iterable[tuple], channels: ChannelAllocator | None = None) -> Iterator[TimedMessage]:

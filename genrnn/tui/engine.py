@@ -144,9 +144,7 @@ def run_generation(req: GenerateRequest, take: Take, control: StreamControl, cac
         _run_music(model, req, take, control, finish, cancelled)
     else:
         _run_text(model, req, take, control, finish, cancelled)
-    take.stopped = control.stop.is_set() or cancelled()
-    take.done = True
-    return take
+    return take  # marked done (and stopped or not) by its last chunk
 
 
 def _run_text(model: Any, req: GenerateRequest, take: Take, control: StreamControl,
@@ -190,8 +188,7 @@ def _run_music(model: Any, req: GenerateRequest, take: Take, control: StreamCont
     if primer is not None:
         take.notes.extend(primer.sequence.notes)
         chunk.notes.extend(primer.sequence.notes)
-        take.events.extend(sorted(e for n in primer.sequence.notes for e in (
-            (n.start, n.pitch, n.velocity, n.program, n.is_drum), (n.end, n.pitch, 0, n.program, n.is_drum))))
+        take.events.extend(primer.sequence.note_events())
 
     def record(events: list[Any]) -> None:
         nonlocal seen
