@@ -132,6 +132,10 @@ class InstrumentSet:
 
 
 DRUM_CHANNEL = 9  # General MIDI channel 10, counted from 0
+# General MIDI drum notes by role (the drum metrics, the roll's drum lanes)
+KICKS = frozenset({35, 36})  # acoustic bass drum, bass drum 1
+SNARES = frozenset({37, 38, 39, 40})  # side stick, acoustic snare, hand clap, electric snare
+CYMBALS = frozenset({42, 44, 46, 49, 51, 52, 53, 55, 57, 59})  # hi-hats, crashes, rides, splash, china
 MELODIC_CHANNELS = tuple(c for c in range(16) if c != DRUM_CHANNEL)
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from genrnn.music.instruments import FAMILIES, group_name
+from genrnn.music.instruments import FAMILIES, KICKS, SNARES, group_name
 from genrnn.music.notes import Note, NoteSequence
 
 MAX_INTERVAL = 12  # top-voice intervals are clipped to ±an octave: 25 bins
@@ -210,8 +210,6 @@ def vertical_consonance(seqs: Sequence[NoteSequence]) -> float:
 # Band music: per instrument group (a GM family, or the drums) and the drums' time feel.
 
 DRUMS = "drums"
-KICKS = frozenset({35, 36})  # GM acoustic bass drum, bass drum 1
-SNARES = frozenset({37, 38, 39, 40})  # side stick, acoustic snare, hand clap, electric snare
 # A hit is on the grid within an eighth of a 16th of a grid line (a 128th note: 15.6 ms at
 # 120 bpm), and never closer than the tokenizer's 10 ms step. A hit placed at random is on the
 # grid a quarter of the time.

@@ -21,7 +21,15 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
-from genrnn.music.instruments import FAMILIES, family_of, group_name, instrument_name
+from genrnn.music.instruments import (
+    CYMBALS,
+    FAMILIES,
+    KICKS,
+    SNARES,
+    family_of,
+    group_name,
+    instrument_name,
+)
 from genrnn.music.notes import Note
 from genrnn.tui.mix import InstrumentKey, Mix, instrument_key
 
@@ -73,9 +81,6 @@ SHORT_TAGS = {"muted": "M", "solo": "S"}  # after a colour, when there is no roo
 MIX_HINT = "i m s: mute, solo"  # at the legend's end on the Generate screen (keys i, m, s)
 
 # The drum lanes, top to bottom: (gutter label, GM drum notes); anything else is "toms".
-KICK_NOTES = frozenset({35, 36})
-SNARE_NOTES = frozenset({37, 38, 39, 40})
-HATS_NOTES = frozenset({42, 44, 46, 49, 51, 52, 53, 55, 57, 59})
 DRUM_LANES = ("hats", "toms", "snare", "kick")
 DRUM_BAND_MIN = 12  # rows below which the drums share one lane (no rule above it)
 
@@ -86,11 +91,11 @@ def note_name(pitch: int) -> str:
 
 def drum_lane(pitch: int) -> int:
     """The lane (index into ``DRUM_LANES``) a GM drum note is drawn in."""
-    if pitch in KICK_NOTES:
+    if pitch in KICKS:
         return 3
-    if pitch in SNARE_NOTES:
+    if pitch in SNARES:
         return 2
-    if pitch in HATS_NOTES:
+    if pitch in CYMBALS:
         return 0
     return 1
 
