@@ -23,8 +23,9 @@ GRAINS = ("programs", "families")
 
 
 def program_name(program: int) -> str:
-    """The General MIDI name of a program ("Acoustic Grand Piano")."""
-    import pretty_midi
+    """The General MIDI name of a program ("Acoustic Grand Piano"), from pretty_midi (loaded by
+    midi_io, which keeps pyfluidsynth's import-time print off stdout)."""
+    from genrnn.music.midi_io import pretty_midi
 
     return str(pretty_midi.program_to_instrument_name(int(program)))
 

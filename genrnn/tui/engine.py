@@ -181,6 +181,8 @@ def _run_music(model: Any, req: GenerateRequest, take: Take, control: StreamCont
     """The session's one music loop (``Performance``), as `genrnn sample` runs it: the primer's
     notes, then the model's, to the seconds asked. Every note event goes into the take as it is
     decoded (a take plays while it is made), every closed note into the take and the chunk."""
+    from genrnn.music import midi_io  # noqa: F401  # pretty_midi (the legend's GM names) loads here, not on the UI thread
+
     primer = music_primer(model, req.primer_text, req.primer_file)
     performance = session().perform(model, req.settings, primer, req.seconds, MAX_MUSIC_TOKENS)
     take.seed = performance.stream.seed

@@ -179,6 +179,7 @@ class JamScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="jam")
     def _run(self, request: JamRequest) -> None:
+        from genrnn.music import midi_io  # noqa: F401  # pretty_midi (the rolls' GM names) loads here, not on the UI thread
         from genrnn.playback.inputs import open_input
         from genrnn.playback.jam import JamOptions, JamSession
         from genrnn.playback.phrases import PhraseRules
