@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -13,7 +12,7 @@ from genrnn.errors import PlaybackError
 from genrnn.playback.events import file_events
 from genrnn.playback.inputs import list_inputs
 from genrnn.playback.player import play_stream, stop_on_signals
-from genrnn.playback.ports import list_outputs
+from genrnn.playback.ports import PortInfo, list_outputs
 from genrnn.playback.scheduler import DEFAULT_LOOKAHEAD, Scheduler
 from genrnn.playback.synth import DEFAULT_SAMPLE_RATE, render_wav
 
@@ -43,16 +42,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_ports(args: argparse.Namespace) -> int:
     listing = list_outputs()
-    _port_table("genrnn outputs (--port NAME)", listing.outputs, listing.os_names, listing.os_error,
+    _port_table("genrnn outputs (--port NAME)", listing.ports, listing.os_names, listing.os_error,
                 "No OS MIDI outputs", "start a synth or connect a device")
     inputs = list_inputs()
-    _port_table("genrnn inputs (genrnn jam --in NAME)", inputs.inputs, inputs.os_names, inputs.os_error,
+    _port_table("genrnn inputs (genrnn jam --in NAME)", inputs.ports, inputs.os_names, inputs.os_error,
                 "No OS MIDI inputs", "connect a keyboard")
     console.print("An OS port may be named by any unique part of its name.")
     return 0
 
 
-def _port_table(title: str, ports: list[Any], os_names: list[str], os_error: str | None, none: str,
+def _port_table(title: str, ports: list[PortInfo], os_names: list[str], os_error: str | None, none: str,
                 hint: str) -> None:
     """One table of ports (name, kind, ready, notes), then why there are no OS ports, if so."""
     table = Table(title=title, title_justify="left")

@@ -13,15 +13,15 @@ from __future__ import annotations
 from genrnn.playback.clock import Clock, FakeClock, RealClock
 from genrnn.playback.events import TimedMessage, file_events, sequence_events
 from genrnn.playback.player import play_stream
-from genrnn.playback.ports import OutputInfo, OutputListing, list_outputs, open_output
+from genrnn.playback.ports import PortInfo, PortListing, list_outputs, open_output
 from genrnn.playback.scheduler import PlaybackStats, Scheduler
 from genrnn.playback.synth import render_wav
 
 __all__ = [
     "Clock",
     "FakeClock",
-    "OutputInfo",
-    "OutputListing",
+    "PortInfo",
+    "PortListing",
     "PlaybackStats",
     "RealClock",
     "Scheduler",

@@ -23,7 +23,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import mido
@@ -37,6 +37,7 @@ from genrnn.playback.ports import (
     SOCKET_PATTERN,
     VIRTUAL_PREFIX,
     PortInfo,
+    PortListing,
     midi_system_reason,
     os_port_names,
 )
@@ -334,36 +335,23 @@ class PortInput(Input):
 # Listing and opening
 
 
-InputInfo = PortInfo
-
-
-@dataclass(slots=True)
-class InputListing:
-    inputs: list[InputInfo] = field(default_factory=list)
-    os_error: str | None = None  # why there are no OS MIDI inputs, when the backend failed
-
-    @property
-    def os_names(self) -> list[str]:
-        return [i.name for i in self.inputs if i.kind == "os"]
-
-
 def os_input_names() -> tuple[list[str], str | None]:
     """The OS MIDI inputs rtmidi sees, and None; or [] and why the MIDI system is unusable."""
     return os_port_names(mido.get_input_names)
 
 
-def list_inputs() -> InputListing:
+def list_inputs() -> PortListing:
     """Every input a user can pick, with why the OS ones are missing when they are."""
     names, os_error = os_input_names()
-    inputs = [InputInfo(n, "os", "OS MIDI input (rtmidi)") for n in names]
-    inputs.append(InputInfo(f"{LISTEN_PREFIX}HOST:PORT", "socket",
+    inputs = [PortInfo(n, "os", "OS MIDI input (rtmidi)") for n in names]
+    inputs.append(PortInfo(f"{LISTEN_PREFIX}HOST:PORT", "socket",
                             "listen for mido socket senders, e.g. listen:127.0.0.1:5005 (another program, a test)"))
     virtual_note = "a new virtual MIDI input other programs can play into"
     if os_error:
         virtual_note += "; unavailable here: no OS MIDI system (see below)"
-    inputs.append(InputInfo(f"{VIRTUAL_PREFIX}NAME", "virtual", virtual_note, available=os_error is None))
-    inputs.append(InputInfo("FILE.mid", "file", "a MIDI file played in at its own speed, as if a person played it"))
-    return InputListing(inputs, os_error)
+    inputs.append(PortInfo(f"{VIRTUAL_PREFIX}NAME", "virtual", virtual_note, available=os_error is None))
+    inputs.append(PortInfo("FILE.mid", "file", "a MIDI file played in at its own speed, as if a person played it"))
+    return PortListing(inputs, os_error)
 
 
 def open_input(name: str, deliver: Deliver, clock: Clock | None = None, speed: float = 1.0) -> Input:

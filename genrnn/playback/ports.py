@@ -169,17 +169,17 @@ class PortInfo:
     available: bool = True
 
 
-OutputInfo = PortInfo
-
-
 @dataclass(slots=True)
-class OutputListing:
-    outputs: list[OutputInfo] = field(default_factory=list)
-    os_error: str | None = None  # why there are no OS MIDI outputs, when the backend failed
+class PortListing:
+    """The outputs (or inputs) a user can pick, and why there are no OS ones when the MIDI
+    system failed."""
+
+    ports: list[PortInfo] = field(default_factory=list)
+    os_error: str | None = None
 
     @property
     def os_names(self) -> list[str]:
-        return [o.name for o in self.outputs if o.kind == "os"]
+        return [p.name for p in self.ports if p.kind == "os"]
 
 
 def os_output_names() -> tuple[list[str], str | None]:
@@ -207,32 +207,32 @@ def midi_system_reason(exc: Exception) -> str:
     return reason
 
 
-def list_outputs(synth_status: Callable[[], str | None] | None = None) -> OutputListing:
+def list_outputs(synth_status: Callable[[], str | None] | None = None) -> PortListing:
     """Every output a user can pick, with why the OS ones are missing when they are.
 
     ``synth_status`` returns None when the synth can sound here, else why not; by default the
     audio device is probed (fast, with a timeout).
     """
     names, os_error = os_output_names()
-    outputs = [OutputInfo(n, "os", "OS MIDI output (rtmidi)") for n in names]
+    outputs = [PortInfo(n, "os", "OS MIDI output (rtmidi)") for n in names]
     outputs.append(_synth_info(synth_status))
-    outputs.append(OutputInfo("HOST:PORT", "socket", "mido socket port, e.g. 127.0.0.1:5004 (a DAW bridge or another genrnn)"))
+    outputs.append(PortInfo("HOST:PORT", "socket", "mido socket port, e.g. 127.0.0.1:5004 (a DAW bridge or another genrnn)"))
     virtual_note = "a new virtual MIDI output other programs can connect to"
     if os_error:
         virtual_note += "; unavailable here: no OS MIDI system (see below)"
-    outputs.append(OutputInfo(f"{VIRTUAL_PREFIX}NAME", "virtual", virtual_note, available=os_error is None))
-    return OutputListing(outputs, os_error)
+    outputs.append(PortInfo(f"{VIRTUAL_PREFIX}NAME", "virtual", virtual_note, available=os_error is None))
+    return PortListing(outputs, os_error)
 
 
-def _synth_info(synth_status: Callable[[], str | None] | None) -> OutputInfo:
+def _synth_info(synth_status: Callable[[], str | None] | None) -> PortInfo:
     if synth_status is None:
         from genrnn.playback.synth import audio_status
 
         synth_status = audio_status
     problem = synth_status()
     if problem is None:
-        return OutputInfo(SYNTH_NAME, "synth", "built-in FluidSynth instrument on the audio device")
-    return OutputInfo(SYNTH_NAME, "synth", f"built-in FluidSynth instrument: {problem}", available=False)
+        return PortInfo(SYNTH_NAME, "synth", "built-in FluidSynth instrument on the audio device")
+    return PortInfo(SYNTH_NAME, "synth", f"built-in FluidSynth instrument: {problem}", available=False)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -324,7 +324,7 @@ def list_ports() -> tuple[list[tuple[str, str, bool]], str | None]:
     from genrnn.playback import list_outputs
 
     listing = list_outputs()
-    return [(o.name, o.description, o.available) for o in listing.outputs], listing.os_error
+    return [(o.name, o.description, o.available) for o in listing.ports], listing.os_error
 
 
 def error_text(exc: BaseException) -> str:

@@ -58,7 +58,7 @@ def test_input_names_say_what_is_valid(tmp_path: Path) -> None:
         open_input(str(tmp_path / "missing.mid"), deliver)
     with pytest.raises(PlaybackError, match="matches no input.*valid names"):
         open_input("no-such-keyboard-xyz", deliver)
-    names = [i.name for i in list_inputs().inputs]
+    names = [i.name for i in list_inputs().ports]
     assert "listen:HOST:PORT" in names and "FILE.mid" in names
 
 

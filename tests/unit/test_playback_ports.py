@@ -81,7 +81,7 @@ def test_unique_substring_opens_that_os_port(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_no_os_midi_system_is_reported_with_its_reason() -> None:
     listing = list_outputs(synth_status=lambda: None)
-    names = [o.name for o in listing.outputs]
+    names = [o.name for o in listing.ports]
     assert names[-3:] == ["synth", "HOST:PORT", "virtual:NAME"]
     if not os.path.exists("/dev/snd/seq"):  # as on this box: the ALSA sequencer is absent
         assert listing.os_error and "ALSA" in listing.os_error
