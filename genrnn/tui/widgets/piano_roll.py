@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from dataclasses import dataclass
 from functools import lru_cache
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.geometry import Region
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
@@ -125,6 +127,22 @@ def instrument_label(key: InstrumentKey) -> str:
     return instrument_name(*key)
 
 
+@dataclass(frozen=True)
+class Frame:
+    """What every line of one drawing of the roll shares (computed once a frame)."""
+
+    width: int
+    columns: int
+    legend: int
+    pitched: int
+    drums: int
+    first: int  # the first column's index in time
+    lo: int  # the lowest and highest pitch shown
+    hi: int
+    silent: set[InstrumentKey]  # the instruments the mix silences
+    window: list[Note]  # the closed notes that reach into the view
+
+
 class PianoRoll(Widget, can_focus=True):
     """Pitch × time; ``playhead`` in seconds (None when not playing)."""
 
@@ -147,6 +165,7 @@ class PianoRoll(Widget, can_focus=True):
         self._keys: set[InstrumentKey] = set()
         self.mix: Mix | None = None
         self.selected: InstrumentKey | None = None
+        self._frame: Frame | None = None  # while render_lines draws
 
     def clear(self) -> None:
         self.notes, self._starts, self.sounding, self.marks = [], [], [], []
@@ -229,31 +248,41 @@ class PianoRoll(Widget, can_focus=True):
         return max(0, col - int(columns * (0.5 if self.playhead is not None else 0.85)))
 
     # ------------------------------------------------------------------ drawing
-    def render_line(self, y: int) -> Strip:
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._frame = self._frame_now()  # once a frame, not once a line
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
+    def _frame_now(self) -> Frame:
         width, height = self.size.width, self.size.height
         columns = max(0, width - GUTTER)
         legend, pitched, drums = self.layout_rows(height)
-        if y < legend:
-            return Strip(self._legend(width)).adjust_cell_length(width, LEGEND)
         first = self._first_column(columns)
-        if y < legend + pitched:
-            lo, hi = self._pitch_range(pitched)
-            pitch = hi - (y - legend)
-            if pitch < lo or pitch < 0:
-                return Strip.blank(width, BG)
-            return Strip(self._row(pitch, first, columns), width)
-        row = y - legend - pitched
-        if row >= drums:
-            return Strip.blank(width, BG)
-        if drums == 1:
-            return Strip(self._drum_row(None, first, columns), width)
-        if row == 0:
-            return Strip(self._drum_rule(first, columns), width)
-        return Strip(self._drum_row(row - 1, first, columns), width)
-
-    def _silent(self) -> set[InstrumentKey]:
+        lo, hi = self._pitch_range(pitched) if pitched > 0 else (0, -1)
         mix = self.mix
-        return set() if mix is None else {k for k in self._keys if not mix.audible(*k)}
+        silent = set() if mix is None else {k for k in self._keys if not mix.audible(*k)}
+        return Frame(width, columns, legend, pitched, drums, first, lo, hi, silent, self._window(first, columns))
+
+    def render_line(self, y: int) -> Strip:
+        f = self._frame or self._frame_now()
+        width = f.width
+        if y < f.legend:
+            return Strip(self._legend(width)).adjust_cell_length(width, LEGEND)
+        if y < f.legend + f.pitched:
+            pitch = f.hi - (y - f.legend)
+            if pitch < f.lo or pitch < 0:
+                return Strip.blank(width, BG)
+            return Strip(self._row(pitch, f), width)
+        row = y - f.legend - f.pitched
+        if row >= f.drums:
+            return Strip.blank(width, BG)
+        if f.drums == 1:
+            return Strip(self._drum_row(None, f), width)
+        if row == 0:
+            return Strip(self._drum_rule(f.first, f.columns), width)
+        return Strip(self._drum_row(row - 1, f), width)
 
     def _window(self, first: int, columns: int) -> list[Note]:
         spc = self.seconds_per_column
@@ -275,13 +304,13 @@ class PianoRoll(Widget, can_focus=True):
             if 0 <= c < columns:
                 cells[c] = (cells[c][0], cells[c][1] + PLAYHEAD)
 
-    def _row(self, pitch: int, first: int, columns: int) -> list[Segment]:
+    def _row(self, pitch: int, f: Frame) -> list[Segment]:
+        first, columns = f.first, f.columns
         cells = self._background(first, columns, BG_BLACK if pitch % 12 in BLACK else BG)
-        silent = self._silent()
-        for note in self._window(first, columns):
+        for note in f.window:
             if note.pitch == pitch and not note.is_drum:
                 key = instrument_key(note.program, note.is_drum)
-                self._paint(cells, note, first, columns, note_style(*key, note.velocity, key in silent))
+                self._paint(cells, note, first, columns, note_style(*key, note.velocity, key in f.silent))
         for note in self.sounding:
             if note.pitch == pitch and not note.is_drum:
                 self._paint(cells, note, first, columns, SOUNDING)
@@ -295,12 +324,13 @@ class PianoRoll(Widget, can_focus=True):
         style = Style.parse(f"bold {DRUM_COLOUR} on #262626")
         return self._line(f"{'drums':<{GUTTER}}", style, cells)
 
-    def _drum_row(self, lane: int | None, first: int, columns: int) -> list[Segment]:
+    def _drum_row(self, lane: int | None, f: Frame) -> list[Segment]:
         """One drum lane (``lane`` into DRUM_LANES), or every drum note in one row (None)."""
+        first, columns = f.first, f.columns
         cells = self._background(first, columns, BG)
         spc = self.seconds_per_column
-        silent = (0, True) in self._silent()
-        for note in self._window(first, columns):
+        silent = (0, True) in f.silent
+        for note in f.window:
             if note.is_drum and (lane is None or drum_lane(note.pitch) == lane):
                 c = round(note.start / spc) - first
                 if 0 <= c < columns:
