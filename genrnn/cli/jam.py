@@ -117,9 +117,9 @@ def run_jam(args: argparse.Namespace) -> int:
     finally:  # an error or a second Ctrl-C: what was played is saved all the same
         saved = jam.save(args.save) if args.save else None
     summary = stats.summary()
+    if summary["output_error"]:
+        err.print(f"genrnn jam: the output failed: {summary['output_error']}; the session ended")
     if args.json:
-        if summary["output_error"]:
-            err.print(f"genrnn jam: the output failed: {summary['output_error']}; the session ended")
         print(json.dumps({**summary, "saved": None if saved is None else str(saved), "signal": caught[0] if caught else None}))
     else:
         report(summary, caught, saved)
@@ -127,8 +127,6 @@ def run_jam(args: argparse.Namespace) -> int:
 
 
 def report(summary: dict, caught: list[str], saved: Path | None) -> None:
-    if summary["output_error"]:
-        err.print(f"genrnn jam: the output failed: {summary['output_error']}; the session ended")
     how = f"stopped ({caught[0]})" if caught else summary["ended"] or "ended"
     out.print(f"{how}: {summary['phrases']} phrases, {summary['answers']} answers "
               f"({summary['interrupted']} cut short), {summary['call_notes']} notes in, {summary['answer_notes']} out"
