@@ -32,13 +32,12 @@ from genrnn.errors import PlaybackError
 from genrnn.music.notes import MIDI_SUFFIXES
 from genrnn.playback.clock import Clock, RealClock
 from genrnn.playback.events import file_events
-from genrnn.playback.native import captured_stderr
 from genrnn.playback.ports import (
     SOCKET_PATTERN,
     VIRTUAL_PREFIX,
     PortInfo,
     PortListing,
-    midi_system_reason,
+    open_rtmidi,
     os_port_names,
 )
 
@@ -366,7 +365,7 @@ def open_input(name: str, deliver: Deliver, clock: Clock | None = None, speed: f
             raise PlaybackError(f"--in {name!r}: expected listen:HOST:PORT, e.g. listen:127.0.0.1:5005")
         return SocketInput(match["host"].strip("[]"), int(match["port"]), deliver, clock)
     if name.startswith(VIRTUAL_PREFIX):
-        return _open_virtual(name, deliver, clock)
+        return PortInput(open_rtmidi("input", name[len(VIRTUAL_PREFIX):], virtual=True), name, deliver, clock)
     if Path(name).suffix.lower() in MIDI_SUFFIXES:
         if not Path(name).is_file():
             raise PlaybackError(f"--in {name}: no such MIDI file")
@@ -374,7 +373,7 @@ def open_input(name: str, deliver: Deliver, clock: Clock | None = None, speed: f
     os_names, os_error = os_input_names()
     hits = [n for n in os_names if n == name] or [n for n in os_names if name.lower() in n.lower()]
     if len(hits) == 1:
-        return PortInput(_open_os(hits[0]), hits[0], deliver, clock)
+        return PortInput(open_rtmidi("input", hits[0]), hits[0], deliver, clock)
     if hits:
         raise PlaybackError(f"--in {name!r} matches {len(hits)} inputs: {', '.join(hits)}; give more of the name")
     why = f"no OS MIDI inputs ({os_error})" if os_error else None
@@ -387,24 +386,3 @@ def _no_match(name: str, why: str | None = None, os_names: list[str] | None = No
     return f"--in {name} matches no input{extra}; valid names: {', '.join(valid)}"
 
 
-def _open_os(name: str) -> mido.ports.BaseInput:
-    with captured_stderr() as noise:
-        try:
-            return mido.open_input(name)
-        except Exception as exc:
-            reason = str(exc) or (noise[-1] if noise else type(exc).__name__)
-    raise PlaybackError(f"{name}: cannot open the MIDI input ({reason})")
-
-
-def _open_virtual(name: str, deliver: Deliver, clock: Clock | None) -> PortInput:
-    bare = name[len(VIRTUAL_PREFIX):]
-    if not bare:
-        raise PlaybackError("virtual: needs a name, e.g. virtual:genrnn-in")
-    with captured_stderr():
-        try:
-            port = mido.open_input(bare, virtual=True)
-        except Exception as exc:  # Windows' rtmidi has no virtual ports; no ALSA sequencer here
-            reason = midi_system_reason(exc)
-        else:
-            return PortInput(port, name, deliver, clock)
-    raise PlaybackError(f"{name}: cannot create a virtual MIDI input ({reason}); pick another input (see `genrnn ports`)")

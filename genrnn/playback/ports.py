@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 import mido
 import mido.sockets
@@ -249,10 +249,10 @@ def open_output(name: str, *, soundfont: str | Path | None = None) -> Output:
 
         return Output(SynthPort(soundfont), SYNTH_NAME)
     if name.startswith(VIRTUAL_PREFIX):
-        return Output(_open_virtual(name[len(VIRTUAL_PREFIX) :]), name)
+        return Output(open_rtmidi("output", name[len(VIRTUAL_PREFIX) :], virtual=True), name)
     os_names, os_error = os_output_names()
     if name in os_names:
-        return Output(_open_os(name), name)
+        return Output(open_rtmidi("output", name), name)
     match = SOCKET_PATTERN.match(name)
     if match:
         return Output(connect_socket(match["host"].strip("[]"), int(match["port"])), name)
@@ -262,7 +262,7 @@ def open_output(name: str, *, soundfont: str | Path | None = None) -> Output:
 def _open_by_substring(name: str, os_names: list[str], os_error: str | None) -> Output:
     hits = [n for n in os_names if name.lower() in n.lower()]
     if len(hits) == 1:
-        return Output(_open_os(hits[0]), hits[0])
+        return Output(open_rtmidi("output", hits[0]), hits[0])
     if hits:
         raise PlaybackError(f"--port {name!r} matches {len(hits)} outputs: {', '.join(hits)}; give more of the name")
     why = f"no OS MIDI outputs ({os_error})" if os_error else None
@@ -275,24 +275,22 @@ def _no_match(name: str, why: str | None = None, os_names: list[str] | None = No
     return f"--port {name} matches no output{extra}; valid names: {', '.join(valid)}"
 
 
-def _open_os(name: str) -> MidiSink:
+def open_rtmidi(direction: str, name: str, virtual: bool = False) -> Any:
+    """An OS MIDI ``direction`` ("output" or "input") port by its full name, or a new virtual
+    one named ``name``, through mido and rtmidi with rtmidi's noise kept off stderr; a
+    PlaybackError that says why when it cannot be opened."""
+    opener = mido.open_output if direction == "output" else mido.open_input
+    if virtual and not name:
+        raise PlaybackError(f"virtual: needs a name, e.g. virtual:genrnn-{'out' if direction == 'output' else 'in'}")
     with captured_stderr() as noise:
         try:
-            return mido.open_output(name)
-        except Exception as exc:
-            reason = str(exc) or (noise[-1] if noise else type(exc).__name__)
-    raise PlaybackError(f"{name}: cannot open the MIDI output ({reason})")
-
-
-def _open_virtual(name: str) -> MidiSink:
-    if not name:
-        raise PlaybackError("virtual: needs a name, e.g. virtual:genrnn")
-    with captured_stderr():
-        try:
-            return mido.open_output(name, virtual=True)
+            return opener(name, virtual=True) if virtual else opener(name)
         except Exception as exc:  # Windows' rtmidi has no virtual ports; no ALSA sequencer here
-            reason = midi_system_reason(exc)
-    raise PlaybackError(f"virtual:{name}: cannot create a virtual MIDI output ({reason}); pick another port (see `genrnn ports`)")
+            reason = midi_system_reason(exc) if virtual else str(exc) or (noise[-1] if noise else type(exc).__name__)
+    if virtual:
+        raise PlaybackError(f"virtual:{name}: cannot create a virtual MIDI {direction} ({reason}); "
+                            f"pick another {direction} (see `genrnn ports`)")
+    raise PlaybackError(f"{name}: cannot open the MIDI {direction} ({reason})")
 
 
 class SocketOutput(mido.sockets.SocketPort):

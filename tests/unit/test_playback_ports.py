@@ -73,7 +73,7 @@ def test_ambiguous_substring_names_the_candidates(monkeypatch: pytest.MonkeyPatc
 def test_unique_substring_opens_that_os_port(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ports, "os_output_names", lambda: (["Midi Through Port-0", "USB Keys"], None))
     opened: list[str] = []
-    monkeypatch.setattr(ports, "_open_os", lambda name: opened.append(name) or ListPort())
+    monkeypatch.setattr(ports, "open_rtmidi", lambda direction, name: opened.append(name) or ListPort())
     with open_output("usb") as out:
         assert out.name == "USB Keys"
     assert opened == ["USB Keys"]
