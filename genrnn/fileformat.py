@@ -11,6 +11,7 @@ genrnn-checkpoint      model_config, tokenizer, training                        
 genrnn-train-state     info (step, data position, optimizer groups)               genrnn train
 genrnn-harmonizer      model_config, voices, grid, vocab, training                harmonize train
 genrnn-classifier      model_config, tokenizer, classes, task, training           classify train
+genrnn-feature-critic  features, classes, task, training                          classify train
 =====================  =========================================================  ==========
 
 One version rule for all: a file of a version up to this genrnn's is read (older fields are
@@ -41,9 +42,11 @@ LANGUAGE_MODEL = "genrnn-checkpoint"
 TRAIN_STATE = "genrnn-train-state"
 HARMONIZER = "genrnn-harmonizer"
 CLASSIFIER = "genrnn-classifier"
-VERSIONS = {LANGUAGE_MODEL: 1, TRAIN_STATE: 1, HARMONIZER: 1, CLASSIFIER: 1}
+FEATURE_CRITIC = "genrnn-feature-critic"
+VERSIONS = {LANGUAGE_MODEL: 1, TRAIN_STATE: 1, HARMONIZER: 1, CLASSIFIER: 1, FEATURE_CRITIC: 1}
 NAMES = {LANGUAGE_MODEL: ("language model", "genrnn train"), TRAIN_STATE: ("training state", "genrnn train"),
-         HARMONIZER: ("harmonizer", "genrnn harmonize train"), CLASSIFIER: ("classifier", "genrnn classify train")}
+         HARMONIZER: ("harmonizer", "genrnn harmonize train"), CLASSIFIER: ("classifier", "genrnn classify train"),
+         FEATURE_CRITIC: ("feature critic", "genrnn classify train --label real")}
 # What a run folder means, in this order: a language model's best, else its last checkpoint;
 # a harmonizer run's best; a classifier run's classifier.
 RUN_FILES = ("best.safetensors", "last.safetensors", "classifier.safetensors")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genrnn import fileformat
-from genrnn.config import SampleConfig, TrainConfig, resolve_preset, sample_config
+from genrnn.config import SampleConfig, TrainConfig, check_range, resolve_preset, sample_config
 from genrnn.corpora.base import PreparedCorpus
 from genrnn.errors import ConfigError, CorpusError
 from genrnn.generation import music
@@ -46,7 +46,7 @@ __all__ = [
     "condition_labels", "instrument_conditions", "evaluate_model", "evaluate_music", "kinds_of_labels", "label_primer", "load_model",
     "make_trainer", "open_jam", "open_stream", "perform", "prepare_corpus", "read_music_primer", "resume_trainer",
     "sample_music", "sample_piece", "sample_pieces", "sample_tune", "save_piece", "save_tune", "save_tune_text",
-    "write_tune", "critic_data",
+    "write_tune", "critic_data", "Ranked", "rerank", "load_critic", "model_critic",
 ]
 
 
@@ -261,11 +261,13 @@ def sample_music(model: Model, settings: SampleConfig, primer: music.MusicPrimer
 
 def sample_pieces(model: Model, num: int, settings: SampleConfig, seconds: float | Sequence[float],
                   labels: Sequence[Sequence[str]] | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> list[music.MusicSample]:
+                  progress: Callable[[int, int], None] | None = None, best_of: int = 1,
+                  critic: Any = None) -> list[music.MusicSample]:
     """``num`` pieces (seeds ``settings.seed + n``, END masked), each ``seconds`` long (or
     ``seconds[n]``): what ``eval`` compares with real pieces and the critic judges. Without
     ``labels`` they are unprimed (a conditioned model draws its own labels); with them, piece
-    n is given ``labels[n]`` (cycled)."""
+    n is given ``labels[n]`` (cycled). ``best_of`` N > 1: each piece is the one of N drawn
+    (seeds ``settings.seed + n·N + k``) that ``critic`` rates most real (``best_of``)."""
     base = settings.seed if settings.seed is not None else 0
     lengths = [float(seconds)] * num if isinstance(seconds, int | float) else [float(s) for s in seconds]
     if len(lengths) != num:
@@ -273,10 +275,72 @@ def sample_pieces(model: Model, num: int, settings: SampleConfig, seconds: float
     out = []
     for n, length in enumerate(lengths):
         primer = label_primer(model, labels[n % len(labels)]) if labels else None
-        out.append(sample_music(model, dataclasses.replace(settings, seed=base + n), primer, length))
+        if best_of > 1:
+            cfg = dataclasses.replace(settings, seed=base + n * best_of)
+            out.append(rerank(model, cfg, best_of, critic, primer, length).sample)
+        else:
+            out.append(sample_music(model, dataclasses.replace(settings, seed=base + n), primer, length))
         if progress is not None:
             progress(n + 1, num)
     return out
+
+
+@dataclass
+class Ranked:
+    """The piece a critic rated most real among ``best_of`` drawn, with every candidate's score."""
+
+    sample: music.MusicSample
+    score: float  # the critic's P(real) of ``sample``
+    scores: list[float]  # every candidate's, in the order drawn
+    seeds: list[int]  # every candidate's seed, in the same order
+
+    @property
+    def chosen(self) -> int:
+        return self.scores.index(self.score)
+
+
+def load_critic(path: str | Path) -> Any:
+    """A feature critic (``inference/feature_critic.py``: NumPy, no PyTorch) from its file."""
+    from genrnn.inference.feature_critic import load_feature_critic
+
+    return load_feature_critic(path)
+
+
+def model_critic(model: Model, path: str | Path | None = None) -> Any:
+    """The critic that reranks ``model``'s pieces: ``path``, else the model's own
+    (``NAME.critic.safetensors`` beside ``NAME.safetensors``), else a CheckpointError that says
+    where it looked and how to make one."""
+    from genrnn.errors import CheckpointError
+    from genrnn.inference.feature_critic import sibling_critic
+
+    require_kind(model, ("midi_events",), "reranking by a critic (best of N)")
+    if path is not None:
+        return load_critic(path)
+    own = sibling_critic(model.path)
+    if not own.exists():
+        raise CheckpointError(f"{model.path.name}: no critic to rerank with: {own} does not exist; give "
+                              f"--critic FILE (a feature_critic.safetensors written by `genrnn classify train "
+                              f"--label real --generator {model.path}`), or copy one there")
+    return load_critic(own)
+
+
+def rerank(model: Model, settings: SampleConfig, best_of: int, critic: Any,
+           primer: music.MusicPrimer | None = None, seconds: float = 30.0, max_tokens: int | None = None,
+           until_end: bool = False, cancelled: Callable[[], bool] = lambda: False) -> Ranked:
+    """Draw ``best_of`` pieces (seeds ``settings.seed + k``; each its own random seed when
+    None) and keep the one ``critic`` rates most real (P(real) of the whole piece, primer
+    included; the first drawn wins a tie). ``cancelled``: stop drawing, keep the best so far."""
+    check_range("best-of", best_of, 1, 1000)
+    drawn: list[music.MusicSample] = []
+    for k in range(best_of):
+        if drawn and cancelled():
+            break
+        seed = None if settings.seed is None else settings.seed + k
+        drawn.append(perform(model, dataclasses.replace(settings, seed=seed), primer, seconds, max_tokens,
+                             until_end).run().sample())
+    scores = [float(p) for p in critic.real_probability([d.sequence for d in drawn])]
+    best = max(range(len(drawn)), key=lambda k: (scores[k], -k))
+    return Ranked(drawn[best], scores[best], scores, [d.seed for d in drawn])
 
 
 def performance_messages(performance: music.Performance) -> Any:
@@ -311,12 +375,14 @@ def sample_tune(model: Model, settings: SampleConfig, primer_text: str | None = 
 def evaluate_music(model: Model, recipe: str | Path, samples: int = 0,
                    settings: SampleConfig | None = None, max_seconds: float | None = None,
                    cache_dir: str | Path | None = None, device: str = "cpu",
-                   held_out_labels: bool = False) -> dict[str, Any]:
+                   held_out_labels: bool = False, keep_pieces: bool = False) -> dict[str, Any]:
     """Loss on a recipe's held-out split and, for ``samples`` > 0, sampled pieces against
     the held-out real ones: ``metrics.compare`` for event models (both sides of every
     statistic), the share of tunes music21 parses for ABC models. ``held_out_labels``: a
     conditioned event model is given the held-out pieces' labels in turn instead of drawing
-    its own, so both sides hold the same mix of keys, modes, rests and voices."""
+    its own, so both sides hold the same mix of keys, modes, rests and voices. ``keep_pieces``:
+    the report also holds what was compared under ``pieces`` (not JSON: the copy check and
+    the HTML report read it): ``generated`` and ``real`` NoteSequences, or ABC ``tunes``."""
     import numpy as np
 
     from genrnn.corpora.recipes import val_labels, val_sequences, val_tunes
@@ -344,6 +410,8 @@ def evaluate_music(model: Model, recipe: str | Path, samples: int = 0,
         report["real_tunes"] = len(val_tunes(corpus))
         report["parse_share"] = sum(t.parses for t in tunes) / samples
         report["parse_failures"] = [f"sample {n + 1}: {t.error}" for n, t in enumerate(tunes) if t.error]
+        if keep_pieces:
+            report["pieces"] = {"tunes": tunes, "corpus": corpus}
         return report
     real = val_sequences(corpus)
     cap = max_seconds or float(np.median([s.end_time for s in real]))  # as long as a typical real piece
@@ -356,6 +424,8 @@ def evaluate_music(model: Model, recipe: str | Path, samples: int = 0,
     report["seconds_per_sample"] = cap
     report["labels"] = "held-out" if labels else "drawn"
     report["metrics"] = metrics.compare([p.sequence for p in generated], real)
+    if keep_pieces:
+        report["pieces"] = {"generated": [p.sequence for p in generated], "real": real}
     return report
 
 
@@ -372,6 +442,7 @@ _LAZY = {
     "label_data": ("genrnn.training.classifier_data", "label_data"),
     "classifier_config": ("genrnn.training.classifier", "model_config"),
     "train_classifier": ("genrnn.training.classifier", "train_classifier"),
+    "train_feature_critic": ("genrnn.training.feature_critic", "train_feature_critic"),
 }
 
 
@@ -384,29 +455,39 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
+GENERATION_SEED_STRIDE = 100_000  # critic seed s draws its generated pieces with seeds 100000·s + n
+
+
 def critic_data(recipe: str | Path, generator: str | Path, seconds: float = 15.0, seed: int = 0,
                 cache_dir: str | Path | None = None, val_percent: float | None = None,
                 save_dir: str | Path | None = None, on_event: Callable[[dict[str, Any]], None] | None = None,
-                augment_real: bool = True, settings: SampleConfig | None = None) -> Any:
+                augment_real: bool = True, settings: SampleConfig | None = None, best_of: int = 1,
+                critic: str | Path | None = None) -> Any:
     """Real excerpts against as many pieces of the same lengths written by ``generator`` the way
     ``genrnn sample`` writes them: ``sample_pieces`` at the model kind's defaults (``settings``
-    to change them), labels drawn by the model, END masked."""
+    to change them), labels drawn by the model, END masked. Seed s draws its pieces with seeds
+    ``GENERATION_SEED_STRIDE``·s + n, so that two seeds share no piece. ``best_of`` N > 1: as
+    ``genrnn sample --best-of N --critic CRITIC`` writes them, each the best of N."""
     from genrnn.training.classifier_data import critic_data as data
 
     model = load_model(generator)
     require_kind(model, ("midi_events",), "a critic's generator")
     settings = settings or sample_config(model.kind)
-    settings = dataclasses.replace(settings, seed=seed if settings.seed is None else settings.seed)
+    settings = dataclasses.replace(settings, seed=seed * GENERATION_SEED_STRIDE if settings.seed is None else settings.seed)
+    judge = model_critic(model, critic) if best_of > 1 else None
 
     def generate(lengths: Sequence[float]) -> list[Any]:
         def progress(done: int, total: int) -> None:
             if on_event is not None:
                 on_event({"phase": "generate", "done": done, "total": total})
 
-        return [p.sequence for p in sample_pieces(model, len(lengths), settings, lengths, progress=progress)]
+        return [p.sequence for p in sample_pieces(model, len(lengths), settings, lengths, progress=progress,
+                                                  best_of=best_of, critic=judge)]
 
     generator_record = {"generator": str(model.path), "generator_sha256": _sha256(model.path),
                         "sampling": dataclasses.asdict(settings)}
+    if judge is not None:
+        generator_record["best_of"] = {"n": best_of, "critic": str(judge.path), "critic_sha256": _sha256(judge.path)}
     return data(recipe, generate, generator_record, seconds, seed, cache_dir, val_percent, save_dir, on_event,
                 augment_real)
 

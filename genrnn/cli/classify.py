@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from typing import Any
 
 from rich.table import Table
@@ -81,6 +82,12 @@ def _train_parser() -> argparse.ArgumentParser:
                         help="generator sampling temperature (default: the model kind's, as genrnn sample uses)")
     critic.add_argument("--top-p", type=float, default=None, metavar="P",
                         help="generator nucleus (default: the model kind's, as genrnn sample uses)")
+    critic.add_argument("--best-of", type=int, default=1, metavar="N",
+                        help="each generated piece is the best of N that --rerank-critic rates most real, as "
+                             "`genrnn sample --best-of N` draws them (default 1: no reranking)")
+    critic.add_argument("--rerank-critic", metavar="FILE",
+                        help="the feature critic that reranks for --best-of (default: the generator's own, "
+                             "NAME.critic.safetensors beside it)")
     critic.add_argument("--as-written", action="store_true",
                         help="real pieces as written; by default each is played at a stretch and transposition "
                              "drawn from the recipe's augmentation, the distribution the generator learned")
@@ -99,6 +106,9 @@ def _train_parser() -> argparse.ArgumentParser:
                        help=f"wall-clock training time (default {DEFAULT_BUDGET:g} s unless --steps is given)")
     train.add_argument("--steps", type=int, metavar="N", help="stop after N optimizer steps")
     train.add_argument("--seed", type=int, default=0, help="seeds the model, the batches and the generator")
+    train.add_argument("--seeds", type=int, default=1, metavar="N",
+                       help="train N times, seeds --seed … --seed+N-1 (a critic draws new pieces and real "
+                            "variants for each), each into DIR/seedS, and report the mean ± sd")
     train.add_argument("--window", type=int, default=256, metavar="W",
                        help="events per training crop and per inference window (default 256)")
     train.add_argument("--transpose", type=int, metavar="N",
@@ -144,35 +154,86 @@ def run_train(args: argparse.Namespace) -> int:
         raise ConfigError("--temperature and --top-p are the critic's generator's (--label real)")
     if args.generator and args.label != "real":
         raise ConfigError(f"--generator is for --label real (a critic); --label {args.label} takes its labels from the recipe")
+    if (args.best_of != 1 or args.rerank_critic) and args.label != "real":
+        raise ConfigError("--best-of and --rerank-critic are the critic's generator's (--label real)")
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds {args.seeds}: expected at least 1")
     budget = args.time_budget if args.time_budget is not None or args.steps else DEFAULT_BUDGET
     transpose = args.transpose if args.transpose is not None else (0 if args.label == "real" else 6)
-    cfg = ClassifyConfig(window=args.window, batch_size=args.batch, lr=args.lr, time_budget=budget,
-                                  transpose=transpose,
-                                  max_steps=args.steps, eval_interval=args.eval_interval, seed=args.seed,
-                                  threads=args.threads, device=args.device)
     model = {"cell": args.cell, "hidden": args.hidden, "embed": args.embed, "layers": args.layers,
              "dropout": args.dropout, "pool": args.pool, "pitch_classes": args.pitch_classes}
     session.classifier_config(model, num_classes=2)  # a bad size fails now, not after the data is built
     folder = out_dir_arg(args.out)
     assert folder is not None
     report = _Reporter(quiet=args.json)
-    if args.label == "real":
-        settings = sample_config("midi_events", args.temperature, args.top_p, seed=args.seed)
-        data = session.critic_data(args.corpus, args.generator, args.seconds, args.seed, args.cache,
-                                   args.val_percent, folder / "generated", report,
-                                   augment_real=not args.as_written, settings=settings)
-    else:
-        data = session.label_data(args.corpus, args.label, args.cache, args.val_percent, report)
-    report.start(data, model, cfg)
-    result = session.train_classifier(data, model, cfg, folder, report)
+    runs, data = [], None
+    for seed in range(args.seed, args.seed + args.seeds):
+        here = folder if args.seeds == 1 else folder / f"seed{seed}"
+        cfg = ClassifyConfig(window=args.window, batch_size=args.batch, lr=args.lr, time_budget=budget,
+                             transpose=transpose, max_steps=args.steps, eval_interval=args.eval_interval,
+                             seed=seed, threads=args.threads, device=args.device)
+        if args.label == "real":
+            settings = sample_config("midi_events", args.temperature, args.top_p)
+            data = session.critic_data(args.corpus, args.generator, args.seconds, seed, args.cache,
+                                       args.val_percent, here / "generated", report,
+                                       augment_real=not args.as_written, settings=settings,
+                                       best_of=args.best_of, critic=args.rerank_critic)
+        elif data is None:  # the labels do not depend on the seed: one data set for every seed
+            data = session.label_data(args.corpus, args.label, args.cache, args.val_percent, report)
+        report.start(data, model, cfg)
+        result = session.train_classifier(data, model, cfg, here, report)
+        features = session.train_feature_critic(data, here) if args.label == "real" else None
+        runs.append((seed, here, result, features))
+        if not args.json:
+            _print_result(result, here, features)
     if args.json:
-        _emit({"command": "classify train", "label": args.label, "classes": result.classes,
-               **_figures(result), "checkpoint": str(result.path), "task": result.task,
-               "train_examples": result.train_counts, "curve": result.curve,
-               "generated": str(folder / "generated") if args.label == "real" else None})
-        return 0
-    _print_result(result, folder)
+        _emit(_train_payload(args, runs))
+    elif args.seeds > 1:
+        _print_seeds(runs)
     return 0
+
+
+def _train_payload(args: argparse.Namespace, runs: list[tuple[int, Any, Any, Any]]) -> dict[str, Any]:
+    def one(seed: int, here: Any, result: Any, features: Any) -> dict[str, Any]:
+        return {"seed": seed, "accuracy": result.evaluation.accuracy, **_figures(result),
+                "checkpoint": str(result.path), "task": result.task, "train_examples": result.train_counts,
+                "curve": result.curve, "generated": str(here / "generated") if args.label == "real" else None,
+                "feature_critic": None if features is None else {**features.evaluation.row(), "checkpoint": str(features.path)}}
+
+    rows = [one(*run) for run in runs]
+    payload: dict[str, Any] = {"command": "classify train", "label": args.label, "classes": runs[0][2].classes}
+    if len(rows) == 1:
+        return {**payload, **rows[0]}
+    summary = {"neural": _spread([r["accuracy"] for r in rows])}
+    if args.label == "real":
+        summary["features"] = _spread([r["feature_critic"]["accuracy"] for r in rows])
+    return {**payload, "seeds": [r["seed"] for r in rows], "summary": summary, "runs": rows}
+
+
+def _spread(values: list[float]) -> dict[str, Any]:
+    """Mean and sample standard deviation (n − 1) of one figure over seeds."""
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return {"mean": mean, "sd": sd, "values": values}
+
+
+def _print_seeds(runs: list[tuple[int, Any, Any, Any]]) -> None:
+    critic = runs[0][3] is not None
+    table = Table(title=f"held-out accuracy over {len(runs)} seeds")
+    table.add_column("seed", justify="right")
+    table.add_column("neural critic" if critic else "classifier", justify="right")
+    if critic:
+        table.add_column("feature critic", justify="right")
+    for seed, _, result, features in runs:
+        table.add_row(str(seed), f"{result.evaluation.accuracy:.1%}",
+                      *([f"{features.evaluation.accuracy:.1%}"] if critic else []))
+    neural = _spread([r[2].evaluation.accuracy for r in runs])
+    row = [f"{neural['mean']:.1%} ± {neural['sd']:.1%}"]
+    if critic:
+        feats = _spread([r[3].evaluation.accuracy for r in runs])
+        row.append(f"{feats['mean']:.1%} ± {feats['sd']:.1%}")
+    table.add_row("mean ± sd", *row)
+    out.print(table)
 
 
 def _figures(result: Any) -> dict[str, Any]:
@@ -212,7 +273,7 @@ class _Reporter:
                   f"held out {held} · {limit} · seed {cfg.seed}")
 
 
-def _print_result(result: Any, folder: Any) -> None:
+def _print_result(result: Any, folder: Any, features: Any = None) -> None:
     ev, task = result.evaluation, result.task
     critic = task.get("kind") == "critic"
     what = "real vs generated (critic)" if critic else f"{task.get('label')} ({' / '.join(result.classes)})"
@@ -234,11 +295,22 @@ def _print_result(result: Any, folder: Any) -> None:
         table.add_row("real pieces", "as written" if not aug else
                       f"each at a random stretch {aug['stretch']} and transposition {aug['transpose']} "
                       "(the recipe's augmentation, which the generator learned)")
+        if task.get("best_of"):
+            table.add_row("best of", f"each generated piece the best of {task['best_of']['n']} by "
+                                     f"{task['best_of']['critic']}")
         table.add_row("generated pieces", str(folder / "generated"))
     table.add_row("checkpoint", str(result.path))
+    if features is not None:
+        fe = features.evaluation
+        table.add_row("feature critic", f"{fe.accuracy:.1%} ± {1.96 * fe.stderr:.1%} (95%, {fe.count} pieces) · "
+                                        "logistic regression on hand-made features")
+        table.add_row("it weighs most", " · ".join(f"{n} {'+' if w > 0 else '−'}" for n, w in fe.top_features)
+                      + " (+ leans real)")
+        table.add_row("feature critic file", str(features.path))
     out.print(table)
     if critic:
-        out.print(f"musical-quality figure: the critic tells real from generated {ev.accuracy:.1%} of the time on "
+        also = f" (the feature critic: {features.evaluation.accuracy:.1%})" if features is not None else ""
+        out.print(f"musical-quality figure: the critic tells real from generated {ev.accuracy:.1%}{also} of the time on "
                   f"held-out pieces. 50% = it cannot tell them apart (the best a generator can reach); "
                   f"100% = every generated piece is recognised. Lower is better for the generator.")
 
