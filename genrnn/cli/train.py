@@ -60,7 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--max-steps", type=int, metavar="N")
     t.add_argument("--dtype", choices=DTYPES)
     t.add_argument("--eval-interval", type=float, metavar="SECONDS")
-    t.add_argument("--eval-tokens", type=int, help="cap validation tokens (default: all)")
+    t.add_argument("--eval-tokens", type=int, metavar="N",
+                   help="validate on the first N tokens of the validation split (default 1,000,000; 0: all of it)")
     t.add_argument("--log-interval", type=int, metavar="STEPS")
     t.add_argument("--checkpoint-interval", type=float, metavar="SECONDS")
     t.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")

@@ -37,10 +37,16 @@ class StreamBatcher:
         return t[:, :-1], t[:, 1:], i == 0
 
 
-def eval_streams(data: np.ndarray, seq_len: int, streams: int = 32) -> tuple[np.ndarray, int]:
-    """Split a validation array into equal contiguous streams; returns (B, L) and window count."""
-    streams = max(1, min(streams, (len(data) - 1) // max(seq_len, 1)))
-    length = (len(data) - 1) // streams
-    # Each stream also needs its next token as the last target.
-    idx = np.arange(streams)[:, None] * length + np.arange(length + 1)[None, :]
-    return np.asarray(data[idx], dtype=np.int64), length
+class EvalStreams:
+    """A validation array as equal contiguous streams, read a window at a time (a large split
+    is never materialised: memory stays at one window whatever the corpus)."""
+
+    def __init__(self, data: np.ndarray, seq_len: int, streams: int = 32) -> None:
+        self.data = data
+        self.streams = max(1, min(streams, (len(data) - 1) // max(seq_len, 1)))
+        self.length = (len(data) - 1) // self.streams  # each stream also needs its next token
+        self._starts = (np.arange(self.streams) * self.length)[:, None]
+
+    def window(self, start: int, end: int) -> np.ndarray:
+        """Tokens ``start .. end`` (inclusive: the last is the final target) of every stream, (B, end-start+1)."""
+        return np.asarray(self.data[self._starts + np.arange(start, end + 1)[None, :]], dtype=np.int64)

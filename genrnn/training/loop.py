@@ -37,7 +37,7 @@ from genrnn.models.rnn import RNNLanguageModel, State, count_parameters, detach_
 from genrnn.models.weights import load_weights, save_model
 from genrnn.training import checkpoint as ckpt
 from genrnn.training import distributed as dist_util
-from genrnn.training.data import StreamBatcher, eval_streams
+from genrnn.training.data import EvalStreams, StreamBatcher
 from genrnn.training.schedule import adamw, lr_at, progress, set_lr
 
 
@@ -125,14 +125,13 @@ def evaluate(model: RNNLanguageModel, data: np.ndarray, seq_len: int, device: to
         raise ConfigError("validation split has fewer than 2 tokens")
     was_training = model.training
     model.eval()
-    rows, length = eval_streams(data, seq_len, streams)
-    rows_t = torch.from_numpy(rows).to(device)
+    rows = EvalStreams(data, seq_len, streams)
     state: State | None = None
     total, count = 0.0, 0
     win = max(seq_len, 256)
-    for s in range(0, length, win):
-        e = min(s + win, length)
-        x, y = rows_t[:, s:e], rows_t[:, s + 1: e + 1]
+    for s in range(0, rows.length, win):
+        window = torch.from_numpy(rows.window(s, min(s + win, rows.length))).to(device)
+        x, y = window[:, :-1], window[:, 1:]
         with autocast(device, dtype):
             logits, state = model(x, state)
         total += F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1),

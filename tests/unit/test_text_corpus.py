@@ -56,3 +56,67 @@ def test_single_file_hash_is_the_files_sha256(text_file):
     import hashlib
 
     assert prepare_text(text_file).meta["sha256"] == hashlib.sha256(text_file.read_bytes()).hexdigest()
+
+
+def test_chunks_split_inside_multibyte_characters_decode_exactly(tmp_path, monkeypatch):
+    """ASCII chunks take the byte path, others the decoder; a chunk boundary inside a
+    character (3 and 4 bytes long here) must not lose or garble it."""
+    from genrnn.corpora import text as text_mod
+
+    monkeypatch.setattr(text_mod, "CHUNK_BYTES", 7)
+    content = "plain ascii first, then é and € and 𝄞 mixed in; ascii again at the end\n" * 3
+    p = tmp_path / "mixed.txt"
+    p.write_text(content, encoding="utf-8")
+    corpus = prepare_text(p, cache_dir=tmp_path / "cache")
+    assert corpus.tokenizer.decode(np.concatenate([corpus.train, corpus.val])) == content + "\n"  # + separator
+    assert {"é", "€", "𝄞"} <= set(corpus.tokenizer.chars)
+
+
+def test_ascii_fast_path_names_characters_missing_from_the_models_vocab(tmp_path):
+    from genrnn.errors import TokenizerError
+    from genrnn.tokenizers.chars import CharTokenizer
+
+    p = tmp_path / "c.txt"
+    p.write_text("abc xyz\n")
+    with pytest.raises(TokenizerError, match=r"'x', 'y', 'z'"):
+        prepare_text(p, cache_dir=tmp_path / "cache", tokenizer=CharTokenizer("abc \n"))
+
+
+def test_second_prepare_reads_no_bytes_until_the_file_changes(tmp_path, monkeypatch):
+    import os
+
+    from genrnn.corpora import text as text_mod
+
+    p = tmp_path / "c.txt"
+    p.write_text("to be or not to be\n")
+    first = prepare_text(p, cache_dir=tmp_path / "cache")
+    scans = []
+    real_scan = text_mod._scan
+    monkeypatch.setattr(text_mod, "_scan", lambda *a: scans.append(a) or real_scan(*a))
+    again = prepare_text(p, cache_dir=tmp_path / "cache")
+    assert scans == [] and again.meta["sha256"] == first.meta["sha256"]
+    p.write_text("that is the question\n")
+    os.utime(p, ns=(p.stat().st_atime_ns, p.stat().st_mtime_ns + 1_000_000))
+    changed = prepare_text(p, cache_dir=tmp_path / "cache")
+    assert len(scans) == 1 and changed.tokenizer.decode(np.concatenate([changed.train, changed.val])) == (
+        "that is the question\n\n")
+
+
+def test_preparing_a_big_file_keeps_resident_memory_flat(tmp_path):
+    """150 MB of text: the encode pass writes in chunks, so the process does not hold the
+    corpus (a memmap written in place would: its dirty pages count as resident)."""
+    import subprocess
+    import sys
+
+    p = tmp_path / "big.txt"
+    line = b"All the world's a stage, and all the men and women merely players;\n"
+    with p.open("wb") as fh:
+        for _ in range(150_000_000 // len(line)):
+            fh.write(line)
+    code = ("import resource, sys; from genrnn.corpora.text import prepare_text; "
+            "c = prepare_text(sys.argv[1], cache_dir=sys.argv[2]); "
+            "print(len(c.train) + len(c.val), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code, str(p), str(tmp_path / "cache")], check=True,
+                         capture_output=True, text=True).stdout.split()
+    assert int(out[0]) == p.stat().st_size + 1  # one newline of separator: the file ends with one
+    assert int(out[1]) / 1024 < 120, f"peak RSS {int(out[1]) / 1024:.0f} MB for a 150 MB corpus"
