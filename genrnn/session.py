@@ -326,18 +326,25 @@ def model_critic(model: Model, path: str | Path | None = None) -> Any:
 
 def rerank(model: Model, settings: SampleConfig, best_of: int, critic: Any,
            primer: music.MusicPrimer | None = None, seconds: float = 30.0, max_tokens: int | None = None,
-           until_end: bool = False, cancelled: Callable[[], bool] = lambda: False) -> Ranked:
+           until_end: bool = False, cancelled: Callable[[], bool] = lambda: False,
+           progress: Callable[[int, int], None] | None = None) -> Ranked:
     """Draw ``best_of`` pieces (seeds ``settings.seed + k``; each its own random seed when
     None) and keep the one ``critic`` rates most real (P(real) of the whole piece, primer
-    included; the first drawn wins a tie). ``cancelled``: stop drawing, keep the best so far."""
+    included; the first drawn wins a tie). ``cancelled``: stop now (the piece being drawn is
+    cut there) and keep the best of those drawn; ``progress(drawn, best_of)`` after each."""
     check_range("best-of", best_of, 1, 1000)
     drawn: list[music.MusicSample] = []
     for k in range(best_of):
         if drawn and cancelled():
             break
         seed = None if settings.seed is None else settings.seed + k
-        drawn.append(perform(model, dataclasses.replace(settings, seed=seed), primer, seconds, max_tokens,
-                             until_end).run().sample())
+        performance = perform(model, dataclasses.replace(settings, seed=seed), primer, seconds, max_tokens, until_end)
+        for _ in performance:
+            if cancelled():
+                performance.close()
+        drawn.append(performance.sample())
+        if progress is not None:
+            progress(k + 1, best_of)
     scores = [float(p) for p in critic.real_probability([d.sequence for d in drawn])]
     best = max(range(len(drawn)), key=lambda k: (scores[k], -k))
     return Ranked(drawn[best], scores[best], scores, [d.seed for d in drawn])

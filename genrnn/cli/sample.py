@@ -64,6 +64,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                  "(see `genrnn ports`)")
     m.add_argument("--wav", action="store_true", help="also render each sample to .wav (built-in synth)")
     m.add_argument("--soundfont", help="SoundFont for --wav / --play synth")
+    m.add_argument("--best-of", type=int, default=1, metavar="N",
+                   help="MIDI-event models: draw N pieces for each sample and keep the one the critic "
+                        "rates most real (default 1: no reranking)")
+    m.add_argument("--critic", metavar="FILE",
+                   help="the feature critic that reranks for --best-of (default: the model's own, "
+                        "NAME.critic.safetensors beside NAME.safetensors)")
     add_device_args(p)
     p.set_defaults(func=run)
 
@@ -73,7 +79,8 @@ def _check_text_args(model: session.Model, args: argparse.Namespace) -> None:
     if args.primer and Path(args.primer).suffix.lower() in MIDI_SUFFIXES:
         raise ConfigError(f"--primer {args.primer}: a MIDI primer needs a MIDI-event model; "
                           f"{model.path.name} is a {model.kind} model (give a text or .abc file)")
-    for flag, given in (("--musicxml", args.musicxml), ("--play", args.play), ("--wav", args.wav)):
+    for flag, given in (("--musicxml", args.musicxml), ("--play", args.play), ("--wav", args.wav),
+                        ("--best-of", args.best_of != 1), ("--critic", args.critic)):
         if given:
             raise ConfigError(f"{flag}: {model.path.name} is a {model.kind} model; {flag} is for music models")
 

@@ -70,11 +70,15 @@ def _events(model: session.Model, settings: SampleConfig, args: argparse.Namespa
         primer = session.label_primer(model, labels) if labels else None
     if labels:
         err.print(f"conditioned on {', '.join(labels)}")
+    critic = _critic(model, args)
     matched = exact = 0
     for n, path in enumerate(paths):
-        cfg = _seeded(settings, n)
-        performance = session.perform(model, cfg, primer, args.seconds, args.length, until_end=args.until_end)
-        sample = _play(performance, args) if args.play else performance.run().sample()
+        if critic is not None:  # --best-of N: sample n is the best of seeds seed + n·N … seed + n·N + N-1
+            sample = _best_of(model, _seeded(settings, n * args.best_of), primer, critic, args)
+        else:
+            cfg = _seeded(settings, n)
+            performance = session.perform(model, cfg, primer, args.seconds, args.length, until_end=args.until_end)
+            sample = _play(performance, args) if args.play else performance.run().sample()
         written = session.save_piece(sample, path, musicxml=args.musicxml)
         if args.wav:
             written.append(_render(sample.sequence, path, args))
@@ -97,6 +101,43 @@ def _events(model: session.Model, settings: SampleConfig, args: argparse.Namespa
     if asked and len(paths) > 1:
         err.print(f"{exact} of {len(paths)} samples play exactly {', '.join(sorted(parse_instrument(a).group for a in asked))}")
     return 0
+
+
+def _critic(model: session.Model, args: argparse.Namespace) -> Any:
+    """The critic for ``--best-of N`` (None for 1): ``--critic FILE`` or the model's own."""
+    if args.best_of < 1:
+        raise ConfigError(f"--best-of {args.best_of}: expected a number of pieces, 1 or more")
+    if args.best_of == 1:
+        if args.critic:
+            raise ConfigError("--critic is the reranker of --best-of N: give --best-of 2 or more")
+        return None
+    critic = session.model_critic(model, args.critic)
+    err.print(f"best of {args.best_of}: each sample is the piece {critic.path} rates most real")
+    return critic
+
+
+def _best_of(model: session.Model, settings: SampleConfig, primer: Any, critic: Any, args: argparse.Namespace) -> Any:
+    """Draw ``--best-of`` pieces, keep the one the critic rates most real (then play it to
+    ``--play``: a piece must be finished before it can be rated)."""
+    ranked = session.rerank(model, settings, args.best_of, critic, primer, args.seconds, args.length,
+                            until_end=args.until_end)
+    others = sorted(s for k, s in enumerate(ranked.scores) if k != ranked.chosen)
+    err.print(f"kept seed {ranked.sample.seed}: P(real) {ranked.score:.2f}, the others "
+              f"{', '.join(f'{s:.2f}' for s in others)}")
+    if args.play:
+        _play_sequence(ranked.sample.sequence, args)
+    return ranked.sample
+
+
+def _play_sequence(seq: Any, args: argparse.Namespace) -> None:
+    from genrnn.playback.events import sequence_events
+    from genrnn.playback.player import play_stream, stop_on_signals
+    from genrnn.playback.scheduler import Scheduler
+
+    scheduler = Scheduler()
+    with stop_on_signals(scheduler):
+        stats = play_stream(iter(sequence_events(seq)), args.play, soundfont=args.soundfont, scheduler=scheduler)
+    err.print(f"played to {args.play}: {stats.notes} notes, timing p99 {stats.late_p99 * 1e3:.2f} ms")
 
 
 def _play(performance: Any, args: argparse.Namespace) -> Any:
@@ -128,6 +169,8 @@ def _render(seq: Any, path: Path, args: argparse.Namespace) -> Path:
 def _tunes(model: session.Model, settings: SampleConfig, args: argparse.Namespace, paths: list[Path]) -> int:
     if args.play or args.musicxml:
         raise ConfigError("--play and --musicxml are for MIDI-event models; an ABC model writes .abc and .mid")
+    if args.best_of != 1 or args.critic:
+        raise ConfigError(f"--best-of and --critic are for MIDI-event models; {model.path.name} is an ABC model")
     session.condition_labels(model, args.condition or [])  # ABC models have none: one clear error
     text = args.prime or ""
     if args.primer:

@@ -36,11 +36,13 @@ FEATURES = (
 )
 TICK = 0.01  # the event tokenizer's time step: onsets closer than this are one onset
 GRID_TOLERANCE = 0.03  # an inter-onset interval within 3 % (and a tick) of a grid multiple is on it
+MIN_DURATION = 1e-6  # shorter notes (a float's rounding at a cut) are not notes
+COMMON_SHARE = 0.1  # an interval this common or more may set the grid
 
 
 def excerpt_features(seq: NoteSequence) -> np.ndarray:
     """``FEATURES`` of one excerpt, as float64 (all zeros for an excerpt without notes)."""
-    notes = [n for n in seq.notes if not n.is_drum]
+    notes = [n for n in seq.notes if not n.is_drum and n.duration >= MIN_DURATION]
     if not notes:
         return np.zeros(len(FEATURES))
     seq = NoteSequence(notes)
@@ -93,14 +95,16 @@ def feature_matrix(seqs: Sequence[NoteSequence]) -> np.ndarray:
 
 def grid_share(ioi: np.ndarray) -> float:
     """Share of inter-onset intervals that fall on the excerpt's own grid: whole multiples of
-    half its commonest interval (the commonest is a chorale's eighth or quarter), within
-    ``GRID_TOLERANCE`` of the interval and a tick. A piece that drifts between tempos (one
-    phrase 5 % slower) has many intervals off that grid; a steady one has almost none."""
+    half its shortest common interval (one that makes up ``COMMON_SHARE`` of them or more: a
+    chorale's eighth or quarter), within ``GRID_TOLERANCE`` of the interval and a tick. A
+    piece that drifts between tempos (one phrase 5 % slower) has many intervals off that grid;
+    a steady one has almost none."""
     if ioi.size == 0:
         return 1.0
     ticks = np.round(ioi / TICK).astype(int)
     values, counts = np.unique(ticks, return_counts=True)
-    unit = values[counts.argmax()] * TICK / 2
+    common = values[counts >= COMMON_SHARE * ioi.size]
+    unit = (common.min() if common.size else values[counts.argmax()]) * TICK / 2
     multiple = np.maximum(np.round(ioi / unit), 1.0)
     return float((np.abs(ioi - multiple * unit) <= np.maximum(GRID_TOLERANCE * ioi, TICK * 1.01)).mean())
 

@@ -87,6 +87,7 @@ class GenerateRequest:
     seconds: float = 20.0  # music
     primer_text: str = ""
     primer_file: Path | None = None
+    best_of: int = 1  # music: draw N pieces, keep the one the model's critic rates most real
 
 
 @dataclass
@@ -184,6 +185,9 @@ def _run_music(model: Any, req: GenerateRequest, take: Take, control: StreamCont
     from genrnn.music import midi_io  # noqa: F401  # pretty_midi (the legend's GM names) loads here, not on the UI thread
 
     primer = music_primer(model, req.primer_text, req.primer_file)
+    if req.best_of > 1:
+        _run_best_of(model, req, take, control, emit, cancelled, primer)
+        return
     performance = session().perform(model, req.settings, primer, req.seconds, MAX_MUSIC_TOKENS)
     take.seed = performance.stream.seed
     chunk, last, seen = Chunk(), time.monotonic(), 0
@@ -217,6 +221,31 @@ def _run_music(model: Any, req: GenerateRequest, take: Take, control: StreamCont
     record(performance.close())
     chunk.time, chunk.done = performance.time, True
     emit(chunk)
+
+
+def _run_best_of(model: Any, req: GenerateRequest, take: Take, control: StreamControl,
+                 emit: Callable[[Chunk], None], cancelled: Callable[[], bool], primer: Any) -> None:
+    """Best of N (``session.rerank``, as `genrnn sample --best-of N`): the pieces are drawn out
+    of sight, a chunk after each (the status counts them), and the one the model's critic
+    (``NAME.critic.safetensors`` beside it) rates most real becomes the take. Stop keeps the
+    best of those drawn so far."""
+    critic = session().model_critic(model)
+    stop = lambda: control.stop.is_set() or cancelled()  # noqa: E731
+
+    def progress(drawn: int, total: int) -> None:
+        take.candidates = drawn
+        if drawn < total:
+            emit(Chunk())
+
+    ranked = session().rerank(model, req.settings, req.best_of, critic, primer, req.seconds, MAX_MUSIC_TOKENS,
+                              cancelled=stop, progress=progress)
+    sample = ranked.sample
+    take.seed, take.score, take.candidates = sample.seed, ranked.score, len(ranked.scores)
+    take.tokens.extend(sample.tokens)
+    take.notes.extend(sample.sequence.notes)
+    take.events.extend(sample.sequence.note_events())
+    emit(Chunk(notes=list(sample.sequence.notes), time=sample.sequence.end_time, tokens=len(sample.tokens),
+               done=True))
 
 
 # ---------------------------------------------------------------------------------- playback

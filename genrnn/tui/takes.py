@@ -42,6 +42,10 @@ class Take:
     done: bool = False
     stopped: bool = False
     error: str | None = None
+    best_of: int = 1  # music: the pieces asked for; the critic kept the one it rated most real
+    candidates: int = 0  # of them, drawn so far
+    score: float | None = None  # the kept piece's P(real) by the critic
+
 
     @property
     def is_music(self) -> bool:
@@ -62,7 +66,16 @@ class Take:
     def label(self) -> str:
         state = "" if self.done else " …"
         temps = " → ".join(f"{t:.2f}" for t in self.temperatures)
-        return f"#{self.number} {self.model_name} · T {temps} · {self.size}{state}"
+        return f"#{self.number} {self.model_name} · T {temps} · {self.size}{self.ranking}{state}"
+
+    @property
+    def ranking(self) -> str:
+        """' · best of N (P(real) 0.71)' for a reranked take; '' otherwise."""
+        if self.best_of <= 1:
+            return ""
+        if self.score is None:
+            return f" · drawing {self.candidates} of {self.best_of}"
+        return f" · best of {self.candidates} (P(real) {self.score:.2f})"
 
     @property
     def temperatures(self) -> list[float]:
@@ -84,7 +97,7 @@ class Take:
     def summary(self) -> dict[str, Any]:
         return {"take": self.number, "model": self.model_name, "kind": self.kind,
                 "temperatures": self.temperatures, "top_k": self.top_k, "top_p": self.top_p,
-                "seed": self.seed, "size": self.size}
+                "seed": self.seed, "size": self.size, "best_of": self.best_of, "critic_score": self.score}
 
 
 def save_take(take: Take, folder: Path, fmt: str) -> Path:

@@ -196,10 +196,11 @@ class GenerateScreen(Screen[None]):
             return
         self.stop_stream()
         entry = self.entry
+        best_of = controls.best_of if entry.kind == "midi_events" else 1
         request = GenerateRequest(entry.path, entry.name, entry.kind, controls.settings, controls.length,
-                                  controls.seconds, controls.primer_text, controls.primer_file)
+                                  controls.seconds, controls.primer_text, controls.primer_file, best_of)
         take = Take(len(self.takes) + 1, entry.name, entry.kind, controls.settings.temperature,
-                    controls.settings.top_k, controls.settings.top_p, controls.settings.seed)
+                    controls.settings.top_k, controls.settings.top_p, controls.settings.seed, best_of=best_of)
         self.takes.append(take)
         self._add_take_option(take)
         self._show(take)
@@ -245,8 +246,12 @@ class GenerateScreen(Screen[None]):
             self._refresh_take_option(take)
             how = "stopped" if take.stopped else "done"
             hint = " · r: piano roll" if take.kind == "abc" else ""
-            self._status(f"take #{take.number} {how} · {take.size} · {rate:,.0f} tok/s · space plays, "
+            self._status(f"take #{take.number} {how} · {take.size}{take.ranking} · {rate:,.0f} tok/s · space plays, "
                          f"ctrl+s saves{hint}")
+        elif take.best_of > 1:
+            self._refresh_take_option(take)
+            self._status(f"take #{take.number}: drawing piece {take.candidates + 1} of {take.best_of} · the critic "
+                         "keeps the one it rates most real · esc keeps the best so far")
         elif time.monotonic() - self._status_at >= STATUS_INTERVAL:  # a border repaint each chunk cost a third of the rate
             self._status_at = time.monotonic()
             self._status(f"generating take #{take.number} · {take.size} · {rate:,.0f} tok/s · T {self.panel.temperature:.2f}")

@@ -1,4 +1,5 @@
-"""The sampling controls, always visible: temperature, top-k, top-p, length/seconds, seed, primer."""
+"""The sampling controls, always visible: temperature, top-k, top-p, length/seconds, seed, primer;
+for MIDI-event models also best of N (the critic keeps the piece it rates most real)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from genrnn.errors import ConfigError
 
 TEMPERATURE_STEP = 0.05
 SOCKET_DEFAULT = "127.0.0.1:5004"
+MAX_BEST_OF = 64
 
 
 @dataclass
@@ -25,6 +27,7 @@ class Controls:
     primer_text: str
     primer_file: Path | None
     port: str | None
+    best_of: int = 1  # music: draw N pieces, keep the one the critic rates most real
 
 
 class Row(Horizontal):
@@ -63,6 +66,10 @@ class SamplingPanel(Vertical):
         with Row():
             yield Label("length", id="length-label")
             yield Input("600", id="length", compact=True, restrict=r"[0-9.]*")
+        with Row(id="best-of-row"):
+            yield Label("best of")
+            yield Input("1", id="best-of", compact=True, restrict=r"[0-9]*",
+                        tooltip="draw N pieces, keep the one the model's critic rates most real")
         with Row():
             yield Label("seed")
             yield Input("", placeholder="random", id="seed", compact=True, restrict=r"[0-9]*")
@@ -76,6 +83,9 @@ class SamplingPanel(Vertical):
             yield Label("socket")
             yield Input(SOCKET_DEFAULT, id="socket", compact=True)
 
+    def on_mount(self) -> None:
+        self.query_one("#best-of-row").display = self.music
+
     # ------------------------------------------------------------------ kind of model
     def set_music(self, music: bool) -> None:
         """Length in characters for text models, in seconds for MIDI-event models; moving
@@ -85,6 +95,7 @@ class SamplingPanel(Vertical):
         self.music = music
         self.query_one("#length-label", Label).update("seconds" if music else "length")
         self.query_one("#length", Input).value = "20" if music else "600"
+        self.query_one("#best-of-row").display = music
         defaults = sampling_defaults("midi_events" if music else "text")
         self.set_temperature(defaults["temperature"])
         self.query_one("#top-p", Input).value = f"{defaults['top_p']:.2f}"
@@ -155,9 +166,14 @@ class SamplingPanel(Vertical):
             primer = ""
         else:
             self.primer_file = None
+        best_of = 1
+        if self.music:
+            best_of = int(number("best-of", int, "best of")) if self._value("best-of") else 1
+            if not 1 <= best_of <= MAX_BEST_OF:
+                raise ConfigError(f"best of {best_of}: expected 1 (every piece as drawn) to {MAX_BEST_OF} pieces")
         port = self.query_one("#port", Select)
         port_name = None if port.is_blank() else str(port.value)
         if port_name == "HOST:PORT":
             port_name = self._value("socket")
         return Controls(settings, int(amount), float(amount), primer.replace("\\n", "\n"),
-                        self.primer_file, port_name)
+                        self.primer_file, port_name, best_of)
