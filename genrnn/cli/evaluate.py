@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.table import Table
 
-from genrnn.cli._common import CACHE_HELP, add_device_args, out
+from genrnn.cli import copycheck
+from genrnn.cli._common import CACHE_HELP, add_device_args, err, out
 from genrnn.config import sample_config
 from genrnn.errors import ConfigError
 
@@ -39,6 +41,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="sample n uses seed + n (default 0)")
     p.add_argument("--cache", help=CACHE_HELP)
     p.add_argument("--seq-len", type=int, default=256)
+    p.add_argument("--length", type=int, default=1000, metavar="N",
+                   help="with --samples, for a text model: characters per sample (default 1000)")
+    copycheck.add_args(p, flag=False)
+    p.add_argument("--html", metavar="FILE",
+                   help="with --samples: also write one offline HTML page: piano rolls of real and generated "
+                        "excerpts, the metric table, the copy check and, with --critic, the critic's figures")
+    p.add_argument("--critic", metavar="RUN_DIR", action="append",
+                   help="with --html: a `genrnn classify train --label real` run folder whose held-out "
+                        "figures the page shows (repeat for several)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     add_device_args(p)
     p.set_defaults(func=run_eval)
@@ -53,11 +64,18 @@ def run_eval(args: argparse.Namespace) -> int:
     from genrnn import session
     if (args.text is None) == (args.corpus is None):
         raise ConfigError("give exactly one of --text FILE|FOLDER or --corpus RECIPE.toml")
-    if args.samples < 0 or (args.samples and args.corpus is None):
-        raise ConfigError(f"--samples {args.samples}: expected N ≥ 0, with --corpus RECIPE")
+    if args.samples < 0:
+        raise ConfigError(f"--samples {args.samples}: expected N ≥ 0")
+    if (args.html or args.critic) and not args.samples:
+        raise ConfigError("--html and --critic show sampled pieces: give --samples N")
     model = session.load_model(args.checkpoint, device=args.device or "cpu")
+    if model.kind == "text":
+        return _eval_text(model, args)
     if args.corpus is not None:
         return _eval_corpus(model, args)
+    if args.samples:
+        raise ConfigError(f"--samples {args.samples}: a {model.kind} model compares samples with a recipe's "
+                          f"held-out pieces: give --corpus RECIPE")
     corpus = session.prepare_corpus(text=args.text, tokenizer=model.tokenizer)
     data = np.load(corpus.meta["cache"], mmap_mode="r")
     nats = session.evaluate_model(model, data, seq_len=args.seq_len, device=args.device or "cpu")
@@ -76,7 +94,13 @@ def _eval_corpus(model: session.Model, args: argparse.Namespace) -> int:
     settings = sample_config(model.kind, args.temperature, args.top_p, seed=args.seed)
     report = session.evaluate_music(model, args.corpus, args.samples, settings, args.seconds,
                                     cache_dir=args.cache, device=args.device or "cpu",
-                                    held_out_labels=args.labels == "held-out")
+                                    held_out_labels=args.labels == "held-out", keep_pieces=True)
+    pieces = report.pop("pieces", None)
+    if pieces is not None:
+        pieces["seconds"] = report.get("seconds_per_sample", 0.0)
+        report["copies"] = _music_copies(model, args, pieces)
+    if args.html:
+        _write_html(model, args, report, pieces)
     if args.json:
         out.print(json.dumps(_rounded(report)))
         return 0
@@ -89,7 +113,84 @@ def _eval_corpus(model: session.Model, args: argparse.Namespace) -> int:
         out.print(f"{report['parse_share']:.0%} of {args.samples} sampled tunes parse with music21")
     if "metrics" in report:
         out.print(_metrics_table(report, args.samples))
+    if "copies" in report:
+        out.print(copycheck.table(report["copies"]))
     return 0
+
+
+def _music_copies(model: session.Model, args: argparse.Namespace, pieces: dict[str, Any]) -> dict[str, Any]:
+    """The copy check of eval's samples (and of the held-out real pieces, the reference) against
+    the training split: pieces in beats and notes, ABC tunes in characters."""
+    from genrnn.analysis.copies import copy_section
+    from genrnn.corpora.recipes import val_tunes
+
+    source = args.train_data or args.corpus
+    checker = copycheck.open_checker(model, source, args.cache)
+    limit = copycheck.limit_of(checker, args.copy_limit)
+    if model.kind == "abc":
+        generated = [t.text for t in pieces["tunes"]]
+        real = val_tunes(pieces["corpus"])
+        return copy_section(checker, generated, real, limit, str(source), f"{len(real)} held-out tunes")
+    seconds = float(pieces["seconds"])  # the real pieces cut to the samples' length: equal chances to copy
+    real = [seq.clipped(seconds) for seq in pieces["real"]]
+    return copy_section(checker, pieces["generated"], real, limit, str(source),
+                        f"{len(real)} held-out pieces, their first {seconds:g} s")
+
+
+def _eval_text(model: session.Model, args: argparse.Namespace) -> int:
+    """A text model: loss on the file (--text) or on a text recipe's held-out split (--corpus);
+    with --samples, N samples of --length characters and their copy check against the
+    training split (the first 90%), beside held-out windows of the same length."""
+    from genrnn import session
+    from genrnn.analysis.copies import TextCopies, copy_section, held_out_windows
+
+    corpus = session.prepare_corpus(text=args.text, recipe=args.corpus, cache_dir=args.cache,
+                                    tokenizer=model.tokenizer)
+    if corpus.tokenizer.to_dict() != model.tokenizer.to_dict():
+        raise ConfigError(f"{args.corpus}: not a text recipe of the characters {model.path.name} was trained on")
+    source = args.text or args.corpus
+    data = np.load(corpus.meta["cache"], mmap_mode="r") if args.text else corpus.val
+    nats = session.evaluate_model(model, data, seq_len=args.seq_len, device=args.device or "cpu")
+    what = "" if args.text else " held-out split"
+    row: dict[str, Any] = {"file": source, "tokens": int(len(data)), "nats_per_token": round(nats, 5),
+                           "bits_per_token": round(nats / math.log(2), 5)}
+    texts: list[str] = []
+    if args.samples:
+        if args.length < 1:
+            raise ConfigError(f"--length {args.length}: expected at least 1 character")
+        settings = sample_config(model.kind, args.temperature, args.top_p, seed=args.seed)
+        ids = session.open_stream(model, settings, None, batch=args.samples).take(args.length)
+        texts = [model.decode(x) for x in ids]
+        if args.train_data:
+            checker = copycheck.open_checker(model, args.train_data, args.cache)
+        else:
+            checker = TextCopies(np.asarray(corpus.train), model.tokenizer)
+            err.print(f"copy check against the training split of {source}: {checker.index.size:,} characters")
+        limit = copycheck.limit_of(checker, args.copy_limit)
+        real = held_out_windows(np.asarray(corpus.val), args.samples, args.length)
+        row["copies"] = copy_section(checker, ids, real, limit, str(args.train_data or f"{source}, first 90%"),
+                                     f"{len(real)} held-out windows of {args.length} chars")
+    if args.html:
+        _write_html(model, args, {**row, "kind": "text", "samples": args.samples}, {"texts": texts, "real": [
+            model.decode(x.tolist()) for x in held_out_windows(np.asarray(corpus.val), args.samples, args.length)]})
+    if args.json:
+        out.print(json.dumps(_rounded(row)))
+        return 0
+    out.print(f"{source}{what}: {row['nats_per_token']:.4f} nats/char, {row['bits_per_token']:.4f} bits/char "
+              f"over {row['tokens']:,} chars")
+    if "copies" in row:
+        out.print(copycheck.table(row["copies"]))
+    return 0
+
+
+def _write_html(model: session.Model, args: argparse.Namespace, report: dict[str, Any],
+                pieces: dict[str, Any] | None) -> None:
+    from genrnn.analysis.report import read_critic, write_report
+
+    critics = [read_critic(folder) for folder in args.critic or []]
+    path = write_report(args.html, model.path.name, report, pieces or {}, critics,
+                        command="genrnn " + " ".join(sys.argv[1:]))
+    err.print(f"wrote {path}")
 
 
 def _metrics_table(report: dict, samples: int) -> Table:

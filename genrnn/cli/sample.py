@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from genrnn.cli import copycheck
 from genrnn.cli._common import add_device_args, err, out_dir_arg, read_text_file
 from genrnn.config import CONDITION_GUIDANCE, SampleConfig, sample_config, sampling_defaults
 from genrnn.errors import ConfigError
@@ -70,6 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--critic", metavar="FILE",
                    help="the feature critic that reranks for --best-of (default: the model's own, "
                         "NAME.critic.safetensors beside NAME.safetensors)")
+    copycheck.add_args(p.add_argument_group("copy check", "text and music models alike"), flag=True)
     add_device_args(p)
     p.set_defaults(func=run)
 
@@ -117,16 +119,25 @@ def run(args: argparse.Namespace) -> int:
     if instruments and model.kind != "midi_events":
         raise ConfigError(f"--instruments: {model.path.name} is a {model.kind} model; the ensemble is for "
                           f"MIDI-event models with instruments")
+    args.copy_check = None
+    if args.check_copies is not None:  # the training data is read before the first sample is made
+        checker = copycheck.open_checker(model, args.train_data, args.cache)
+        args.copy_check = (checker, copycheck.limit_of(checker, args.check_copies), [])
+    elif args.train_data:
+        raise ConfigError("--train-data is the copy check's: give it with --check-copies")
     if session.is_music_model(model):
         from genrnn.cli import sample_music
 
-        return sample_music.run(model, settings, args, out)
+        return sample_music.run(model, settings, args, out) or copycheck.done(args)
     _check_text_args(model, args)
     primer = _primer_ids(model, args)
     length = args.length or DEFAULT_LENGTH
     if out is None:
-        return _stream_stdout(model, settings, primer, length, args)
-    return _write_files(model, settings, primer, length, args.num, out)
+        _stream_stdout(model, settings, primer, length, args)
+    else:
+        _write_files(model, settings, primer, length, args, out)
+    return copycheck.done(args)
+
 
 
 def _stream_stdout(model: session.Model, settings: SampleConfig, primer: list[int] | None, length: int,
@@ -142,23 +153,28 @@ def _stream_stdout(model: session.Model, settings: SampleConfig, primer: list[in
             write(f"--- sample {n + 1} (seed {stream.seed}) ---\n")
         if args.prime or args.primer:
             write(model.decode(primer))
+        tokens = []
         for _, step in zip(range(length), stream, strict=False):
             write(names[step.token])
             flush()
+            tokens.append(step.token)
         write("\n")
+        flush()
+        copycheck.check(tokens, args)
     return 0
 
 
-def _write_files(model: session.Model, settings: SampleConfig, primer: list[int] | None, length: int, num: int,
-                 out: Path) -> int:
+def _write_files(model: session.Model, settings: SampleConfig, primer: list[int] | None, length: int,
+                 args: argparse.Namespace, out: Path) -> int:
     from genrnn import session
 
-    stream = session.open_stream(model, settings, primer, batch=num)
+    stream = session.open_stream(model, settings, primer, batch=args.num)
     ids = stream.take(length)
     head = model.decode(primer) if primer else ""
     for n, seq in enumerate(ids, 1):
         path = out / f"sample_{n:03d}.txt"
         path.write_text(head + model.decode(seq), encoding="utf-8")
         err.print(f"wrote {path}")
+        copycheck.check(seq, args)
     err.print(f"seed {stream.seed}")
     return 0

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from genrnn import session
+from genrnn.cli import copycheck
 from genrnn.cli._common import err, read_text_file
 from genrnn.config import SampleConfig
 from genrnn.errors import ConfigError
@@ -95,6 +96,8 @@ def _events(model: session.Model, settings: SampleConfig, args: argparse.Namespa
             note += f"; analysed as {analysed} ({'matches' if ok else 'does not match'})"
         err.print(f"wrote {', '.join(str(p) for p in written)}: {len(sample.sequence.notes)} notes, "
                   f"{sample.generated_seconds:.1f} s generated ({how}), seed {sample.seed}{note}")
+        generated = [note for note in sample.sequence.notes if note.start >= sample.primer_end]
+        copycheck.check(replace(sample.sequence, notes=generated), args)  # --check-copies
     keys = [lb for lb in labels if lb.split("=", 1)[0] in ("mode", "key")]
     if keys and len(paths) > 1:
         err.print(f"{matched} of {len(paths)} samples match {', '.join(keys)} when analysed")
@@ -184,6 +187,7 @@ def _tunes(model: session.Model, settings: SampleConfig, args: argparse.Namespac
         abc = session.save_tune_text(tune, path)  # the tune is out before music21 has loaded
         cut = "" if tune.ended else f" (cut at {args.length or DEFAULT_TUNE_CHARS} chars)"
         err.print(f"wrote {abc}{cut}, seed {tune.seed}")
+        copycheck.check(tune.text[len(text):] if text and tune.text.startswith(text) else tune.text, args)
         session.check_tune(tune, path.name)
         if tune.error is not None:
             bad += 1

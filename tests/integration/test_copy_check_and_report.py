@@ -1,0 +1,180 @@
+"""The copy check and the HTML report end to end: a tiny event model trained on real chorales,
+a real critic run folder, `genrnn eval --html --critic`, `genrnn sample --check-copies` with its
+MIDI files read back, and the same for a text model."""
+
+from __future__ import annotations
+
+import ast
+import base64
+import contextlib
+import io
+import json
+import os
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from genrnn.analysis.copies import MusicCopies, training_pieces
+from genrnn.cli import main
+from genrnn.music.midi_io import read_midi
+
+TINY = ["--hidden", "16", "--embed", "8", "--window", "64", "--batch", "8", "--threads", "1"]
+
+
+def run_cli(*args: object) -> tuple[int, str, str]:
+    """``genrnn ARGS`` in this process: (exit code, stdout, stderr)."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+class Page(HTMLParser):
+    """Sections (by id), images (their src) and anything that would reach the network."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sections: list[str] = []
+        self.images: list[str] = []
+        self.external: list[str] = []
+        self.headings: list[str] = []
+        self._in_h = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "section":
+            self.sections.append(a.get("id") or "")
+        if tag == "img":
+            self.images.append(a.get("src") or "")
+        if tag in ("script", "link", "iframe") or any(v and re.match(r"(https?:)?//", v) for v in a.values()):
+            self.external.append(f"<{tag} {a}>")
+        self._in_h = tag in ("h2", "h3")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_h:
+            self.headings.append(data.strip())
+            self._in_h = False
+
+
+def parse_page(path: Path) -> Page:
+    page = Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    assert not page.external, page.external  # one offline file
+    for src in page.images:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    return page
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    os.environ["GENRNN_CACHE"] = str(tmp_path_factory.getbasetemp() / "genrnn-cache")
+
+
+@pytest.fixture(scope="module")
+def chorale_recipe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("recipes") / "few_chorales.toml"
+    path.write_text('source = "music21-chorales"\ntokenizer = "midi_events"\nlimit = 8\n'
+                    'val_percent = 50\nsplit_salt = "genrnn"\ntranspose = [-1, 1]\n')
+    return path
+
+
+@pytest.fixture(scope="module")
+def event_run(tmp_path_factory: pytest.TempPathFactory, chorale_recipe: Path) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "chorales"
+    code, _, stderr = run_cli("train", "--corpus", chorale_recipe, "--out", out, "--preset", "tiny", "--hidden", "48",
+                              "--seq-len", "64", "--max-steps", "40", "--seed", "2", "--eval-interval", "1000",
+                              "--threads", "1")
+    assert code == 0, stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def critic_run(tmp_path_factory: pytest.TempPathFactory, chorale_recipe: Path, event_run: Path) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "critic"
+    code, _, stderr = run_cli("classify", "train", "--corpus", chorale_recipe, "--label", "real", "--generator",
+                              event_run, "--seconds", "3", "--out", out, "--steps", "4", *TINY)
+    assert code == 0, stderr
+    return out
+
+
+def test_eval_writes_one_offline_page_with_every_section(event_run: Path, critic_run: Path, chorale_recipe: Path,
+                                                          tmp_path: Path):
+    page_path = tmp_path / "report.html"
+    code, stdout, stderr = run_cli("eval", event_run, "--corpus", chorale_recipe, "--samples", "2", "--seconds", "5",
+                                   "--html", page_path, "--critic", critic_run, "--json")
+    assert code == 0, stderr
+    report = json.loads(stdout.strip().splitlines()[-1])
+    copies = report["copies"]
+    assert copies["unit"] == "beats" and copies["limit"] == 8 and len(copies["generated"]) == 2
+    assert len(copies["real"]) == 4  # the held-out half of 8 chorales, cut to 5 s
+    for row in copies["generated"] + copies["real"]:
+        assert row["beats"] >= 0 and row["events"] >= 0 and (row["events"] == 0) == (row["source"] == "")
+    gen = copies["summary"]["generated"]
+    assert gen["beats"]["max"] == max(r["beats"] for r in copies["generated"])
+    page = parse_page(page_path)
+    assert page.sections == ["rolls", "metrics", "critic", "copies"]
+    assert len(page.images) == 2 + 4 + 1  # 2 generated and 4 real rolls, the critic's accuracy curve
+    text = page_path.read_text(encoding="utf-8")
+    assert "vertical consonance" in text and "feature critic" in text and "neural critic" in text
+    assert str(critic_run) in text and "more than 8 beats" in text
+
+
+def test_eval_names_a_folder_that_is_no_critic(event_run: Path, chorale_recipe: Path, tmp_path: Path):
+    code, _, stderr = run_cli("eval", event_run, "--corpus", chorale_recipe, "--samples", "1", "--seconds", "2",
+                              "--html", tmp_path / "r.html", "--critic", tmp_path)
+    assert code == 2 and f"--critic {tmp_path}: holds no classifier.safetensors" in stderr
+    code, _, stderr = run_cli("eval", event_run, "--corpus", chorale_recipe, "--html", tmp_path / "r.html")
+    assert code == 2 and "give --samples N" in stderr
+
+
+def test_sample_check_copies_flags_and_matches_the_files(event_run: Path, chorale_recipe: Path, tmp_path: Path):
+    code, _, stderr = run_cli("sample", event_run, "--num", "2", "--seconds", "6", "--seed", "3", "--out", tmp_path,
+                              "--check-copies", "0.5", "--train-data", chorale_recipe)
+    assert code == 0, stderr
+    assert "copy check against 4 training pieces" in stderr  # the other 4 are held out
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("copy check: ")]
+    verdicts = [ln for ln in lines if "longest copy" in ln or "nothing copied" in ln]
+    assert len(verdicts) == 2
+    beats = [float(m.group(1)) if (m := re.search(r"longest copy ([\d.]+) beats", ln)) else 0.0 for ln in verdicts]
+    over = [b > 0.5 for b in beats]
+    assert any(over) and all(("COPIED" in ln) == o for ln, o in zip(verdicts, over, strict=True))
+    assert lines[-1] == f"copy check: {sum(over)} of 2 samples copy more than 0.5 beats from the training data"
+    checker = MusicCopies(training_pieces(chorale_recipe))
+    for n, b in enumerate(beats, 1):  # the .mid written, read back: the same longest copy
+        assert checker.check(read_midi(tmp_path / f"sample_{n:03d}.mid")).beats == b
+
+
+def test_sample_check_copies_on_a_text_model(tiny_run: Path, text_file: Path, tmp_path: Path):
+    code, stdout, stderr = run_cli("sample", tiny_run, "--num", "2", "--length", "300", "--seed", "1",
+                                   "--check-copies", "12", "--train-data", text_file)
+    assert code == 0, stderr
+    verdicts = [(n, ast.literal_eval(t)) for n, t in
+                re.findall(r"longest copy (\d+) chars \(limit 12\): ('.*'|\".*\")$", stderr, re.MULTILINE)]
+    assert len(verdicts) == 2 and all(int(n) >= len(t) > 0 for n, t in verdicts)
+    assert all(t in stdout for _, t in verdicts)  # the copy is the sample's own text
+    assert all(t in text_file.read_text() for _, t in verdicts)  # and the training file's
+    over = sum(int(n) > 12 for n, _ in verdicts)
+    assert f"copy check: {over} of 2 samples copy more than 12 chars" in stderr
+    code, _, stderr = run_cli("sample", tiny_run, "--length", "10", "--train-data", text_file)
+    assert code == 2 and "--train-data is the copy check's" in stderr
+
+
+def test_eval_text_samples_copies_and_page(tiny_run: Path, text_file: Path, tmp_path: Path):
+    page_path = tmp_path / "text.html"
+    code, stdout, stderr = run_cli("eval", tiny_run, "--text", text_file, "--samples", "3", "--length", "200",
+                                   "--html", page_path, "--json")
+    assert code == 0, stderr
+    row = json.loads(stdout.strip().splitlines()[-1])
+    copies = row["copies"]
+    assert copies["unit"] == "chars" and len(copies["generated"]) == 3 and len(copies["real"]) == 3
+    train = text_file.read_text()
+    assert all(r["text"] in train and len(r["text"]) == r["chars"] for r in copies["generated"])
+    page = parse_page(page_path)
+    assert page.sections == ["rolls", "metrics", "critic", "copies"] and not page.images
+    assert "<mark>" in page_path.read_text(encoding="utf-8")  # the longest copy, marked in the sample
