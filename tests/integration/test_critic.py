@@ -1,0 +1,116 @@
+"""Critic-reranked sampling end to end (`genrnn sample --best-of N`, files written and read
+back) and the critic over several seeds (`genrnn classify train --label real --seeds N`)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from genrnn import session
+from genrnn.config import sample_config
+from genrnn.inference.feature_critic import FeatureCritic, load_feature_critic, save_feature_critic
+from genrnn.music import features
+from genrnn.music.midi_io import read_midi, write_midi
+from tests.integration.test_classify import TINY, run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+BACH = ROOT / "checkpoints" / "bach.safetensors"
+pytestmark = pytest.mark.skipif(not BACH.exists(), reason="needs the shipped checkpoints/bach.safetensors")
+
+
+def density_critic(path: Path) -> Path:
+    """A critic that likes dense music and nothing else: P(real) rises with notes per second."""
+    size = len(features.FEATURES)
+    weights = np.zeros(size)
+    weights[features.FEATURES.index("note_density")] = 3.0
+    mean = np.zeros(size)
+    mean[features.FEATURES.index("note_density")] = 7.0
+    return save_feature_critic(FeatureCritic(mean, np.ones(size), weights, 0.0, task={"excerpt_seconds": 15.0}), path)
+
+
+def notes_of(seq) -> list[tuple[int, float, float]]:  # noqa: ANN001
+    return [(n.pitch, round(n.start, 2), round(n.end, 2)) for n in seq.notes]
+
+
+def test_best_of_keeps_the_piece_the_critic_rates_most_real(tmp_path: Path):
+    critic_path = density_critic(tmp_path / "dense.safetensors")
+    out = tmp_path / "samples"
+    code, _, stderr = run_cli("sample", BACH, "--best-of", 3, "--critic", critic_path, "--seconds", 4, "--num", 2,
+                              "--seed", 11, "--out", out)
+    assert code == 0, stderr
+    kept = [int(s) for s in re.findall(r"kept seed (\d+)", stderr)]
+    assert len(kept) == 2
+    model, critic = session.load_model(BACH), load_feature_critic(critic_path)
+    for n in range(2):  # sample n is the best of seeds 11 + 3n … 11 + 3n + 2
+        seeds = [11 + 3 * n + k for k in range(3)]
+        drawn = [session.sample_music(model, sample_config(model.kind, seed=s), None, 4.0) for s in seeds]
+        scores = critic.real_probability([d.sequence for d in drawn])
+        best = int(np.argmax(scores))
+        assert kept[n] == seeds[best]
+        densities = [features.excerpt_features(d.sequence)[features.FEATURES.index("note_density")] for d in drawn]
+        assert densities[best] == max(densities)  # the critic's one taste, honoured
+        write_midi(drawn[best].sequence, tmp_path / f"expected_{n}.mid")
+        written = read_midi(out / f"sample_{n + 1:03d}.mid")
+        assert notes_of(written) == notes_of(read_midi(tmp_path / f"expected_{n}.mid"))
+        assert f"P(real) {scores[best]:.2f}" in stderr
+
+
+def test_best_of_finds_the_models_own_critic_and_says_where_it_looked(tmp_path: Path):
+    shutil.copyfile(BACH, tmp_path / "bach.safetensors")
+    code, _, stderr = run_cli("sample", tmp_path / "bach.safetensors", "--best-of", 2, "--seconds", 2,
+                              "--out", tmp_path / "a")
+    assert code == 2 and f"{tmp_path / 'bach.critic.safetensors'} does not exist" in stderr
+    assert "--critic FILE" in stderr and len(stderr.strip().splitlines()) == 1
+    density_critic(tmp_path / "bach.critic.safetensors")
+    code, _, stderr = run_cli("sample", tmp_path / "bach.safetensors", "--best-of", 2, "--seconds", 2,
+                              "--seed", 1, "--out", tmp_path / "b")
+    assert code == 0, stderr
+    assert "bach.critic.safetensors rates most real" in stderr and read_midi(tmp_path / "b" / "sample_001.mid").notes
+
+
+def test_best_of_usage_errors(tmp_path: Path):
+    critic = density_critic(tmp_path / "c.safetensors")
+    for args, expected in ((["--best-of", 0], "--best-of 0: expected"),
+                           (["--critic", critic], "--critic is the reranker of --best-of N"),
+                           (["--best-of", 2, "--critic", BACH], "language model, not a feature critic")):
+        code, _, stderr = run_cli("sample", BACH, "--seconds", 1, "--out", tmp_path / "x", *args)
+        assert code == 2 and expected in stderr, stderr
+    shakespeare = ROOT / "checkpoints" / "shakespeare.safetensors"
+    if shakespeare.exists():
+        code, _, stderr = run_cli("sample", shakespeare, "--best-of", 2, "--length", 5)
+        assert code == 2 and "--best-of" in stderr and "text model" in stderr
+
+
+def test_critic_over_seeds_reports_both_critics_mean_and_sd(tmp_path: Path):
+    recipe = tmp_path / "bach8.toml"
+    recipe.write_text('source = "music21-chorales"\ntokenizer = "midi_events"\nlimit = 8\n'
+                      'val_percent = 50\nsplit_salt = "genrnn"\ntranspose = [0, 0]\n')
+    out = tmp_path / "critic"
+    code, stdout, stderr = run_cli("classify", "train", "--corpus", recipe, "--label", "real", "--generator", BACH,
+                                   "--seconds", 3, "--out", out, "--steps", 3, "--seeds", 2, "--seed", 4, "--json", *TINY)
+    assert code == 0, stderr
+    payload = json.loads(stdout.strip().splitlines()[-1])
+    assert payload["seeds"] == [4, 5] and len(payload["runs"]) == 2
+    for key in ("neural", "features"):
+        values = payload["summary"][key]["values"]
+        assert len(values) == 2 and payload["summary"][key]["mean"] == pytest.approx(np.mean(values))
+        assert payload["summary"][key]["sd"] == pytest.approx(np.std(values, ddof=1))
+    for run in payload["runs"]:
+        folder = out / f"seed{run['seed']}"
+        critic = load_feature_critic(folder)
+        assert critic.training["accuracy"] == run["feature_critic"]["accuracy"]
+        assert critic.task["excerpt_seconds"] == 3 and critic.task["generation_seed"] == run["seed"]
+        counts = critic.training["heldout_examples"]
+        assert counts["real"] == counts["generated"] > 0  # both classes from the held-out split
+        assert (folder / "classifier.safetensors").exists()
+        assert critic.task["sampling"]["seed"] == 100_000 * run["seed"]  # the pieces of two seeds are disjoint
+    first = [notes_of(read_midi(p)) for p in sorted((out / "seed4" / "generated").glob("*.mid"))]
+    second = [notes_of(read_midi(p)) for p in sorted((out / "seed5" / "generated").glob("*.mid"))]
+    assert len(first) == len(second) == 8 and not any(a == b for a in first for b in second)
+    for piece in (out / "seed4" / "generated").glob("*.mid"):  # as long as the real excerpts: 3 s
+        assert read_midi(piece).end_time <= 3.0 + 1e-6
