@@ -38,6 +38,20 @@ def spread(values: list[float]) -> dict[str, Any]:
     return {"mean": round(mean, 4), "sd": round(sd, 4), "values": [round(v, 4) for v in values]}
 
 
+def feature_means(data: Any, names: list[str]) -> dict[str, dict[str, float]]:
+    """The named features' means over every real and every generated excerpt (both splits)."""
+    import numpy as np
+
+    from genrnn.music.features import FEATURES, feature_matrix
+    from genrnn.training.feature_critic import decode_examples
+
+    examples = data.train + data.val
+    x = feature_matrix(decode_examples(examples))
+    real = np.array([e.label == 1 for e in examples])
+    return {n: {"real": round(float(x[real, FEATURES.index(n)].mean()), 4),
+                "generated": round(float(x[~real, FEATURES.index(n)].mean()), 4)} for n in names}
+
+
 def one_seed(args: argparse.Namespace, seed: int, folder: Path) -> dict[str, Any]:
     from genrnn import session
     from genrnn.config import ClassifyConfig
@@ -51,7 +65,8 @@ def one_seed(args: argparse.Namespace, seed: int, folder: Path) -> dict[str, Any
     features = session.train_feature_critic(data, folder)
     row = {"seed": seed, "neural": round(neural.evaluation.accuracy, 4), "features": round(features.evaluation.accuracy, 4),
            "heldout": data.counts("val"), "train": data.counts("train"), "data_seconds": round(made, 1),
-           "neural_seconds": round(neural.seconds, 1), "feature_top": features.evaluation.row()["top_features"]}
+           "neural_seconds": round(neural.seconds, 1), "feature_top": features.evaluation.row()["top_features"],
+           "feature_means": feature_means(data, [name for name, _ in features.evaluation.top_features])}
     print(json.dumps(row), file=sys.stderr)
     return row
 
