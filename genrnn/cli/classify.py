@@ -49,7 +49,8 @@ def _predict_parser() -> argparse.ArgumentParser:
                "probabilities over windows of the classifier's length that cover the piece; a critic reads "
                "the excerpt length it was trained on). A file that cannot be read gets an error line and "
                "the others still print; the exit code is then 2. Training: genrnn classify train --help")
-    p.add_argument("checkpoint", metavar="CKPT", help="a classifier (.safetensors) or the --out folder of `classify train`")
+    p.add_argument("checkpoint", metavar="CKPT", help="a classifier (.safetensors) or the --out folder of `classify train`; "
+                                                     "or a feature critic (feature_critic.safetensors, NAME.critic.safetensors)")
     p.add_argument("files", nargs="+", metavar="FILE", help=".mid/.midi, .abc (first tune), .musicxml/.xml/.mxl or .krn")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
     p.add_argument("--json", action="store_true", help="one JSON line on stdout instead of the table")
@@ -319,8 +320,10 @@ def _print_result(result: Any, folder: Any, features: Any = None) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from genrnn import session
+    from genrnn import fileformat, session
 
+    if fileformat.read_header(args.checkpoint).format == fileformat.FEATURE_CRITIC:
+        return _predict_features(args)
     clf = session.load_classifier(args.checkpoint, device=args.device)
     results: list[dict[str, Any]] = []
     for path in args.files:
@@ -335,6 +338,42 @@ def run_predict(args: argparse.Namespace) -> int:
                "results": results, "failed": failed})
     else:
         _print_predictions(clf, results)
+    return 2 if failed else 0
+
+
+def _predict_features(args: argparse.Namespace) -> int:
+    """A feature critic's verdict on each file: P(real), and the features that leaned it most."""
+    from genrnn import session
+
+    critic = session.load_critic(args.checkpoint)
+    results: list[dict[str, Any]] = []
+    for path in args.files:
+        try:
+            seq = session.read_piece(path).without_drums()
+            real = float(critic.real_probability([seq])[0])
+            leaning = list(critic.contributions(seq).items())[:3]
+            results.append({"file": path, "label": "real" if real >= 0.5 else "generated",
+                            "probability": round(max(real, 1 - real), 6),
+                            "probs": {"generated": round(1 - real, 6), "real": round(real, 6)},
+                            "windows": len(critic.parts(seq)), "leaning": [[n, round(v, 3)] for n, v in leaning]})
+        except GenrnnError as exc:
+            results.append({"file": path, "error": str(exc)})
+            err.print(f"genrnn classify: error: {exc}")
+    failed = sum("error" in r for r in results)
+    if args.json:
+        _emit({"command": "classify", "checkpoint": str(critic.path), "label": "real", "classes": ["generated", "real"],
+               "results": results, "failed": failed})
+        return 2 if failed else 0
+    good = [r for r in results if "error" not in r]
+    if good:
+        table = Table(title=f"{critic.path.name}: real or generated, by hand-made features "
+                            f"(held-out accuracy {critic.training.get('accuracy', float('nan')):.1%})")
+        for column in ("file", "verdict", "probability", "leaned by (+ real, − generated)"):
+            table.add_column(column, overflow="fold", justify="right" if column == "probability" else "left")
+        for r in good:
+            table.add_row(r["file"], r["label"], f"{r['probability']:.1%}",
+                          " · ".join(f"{n} {v:+.2f}" for n, v in r["leaning"]))
+        out.print(table)
     return 2 if failed else 0
 
 

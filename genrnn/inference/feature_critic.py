@@ -60,17 +60,19 @@ class FeatureCritic:
 
     def real_probability(self, seqs: Sequence[NoteSequence]) -> np.ndarray:
         """P(real) of each piece: the mean over its excerpts of the trained length."""
-        out = []
-        for seq in seqs:
-            parts = features.windows(seq, self.excerpt_seconds) if self.excerpt_seconds else [seq]
-            out.append(float(self.excerpt_probability(parts).mean()))
-        return np.asarray(out)
+        return np.asarray([float(self.excerpt_probability(self.parts(seq)).mean()) for seq in seqs])
 
-    def contributions(self, x: np.ndarray) -> dict[str, float]:
-        """Each feature's share of one row's logit (weight × standardised value): what made
-        the critic call it real or generated."""
-        z = (np.asarray(x, float) - self.mean) / self.scale
-        return {name: float(v) for name, v in zip(self.names, z * self.weights, strict=True)}
+    def parts(self, seq: NoteSequence) -> list[NoteSequence]:
+        """The excerpts a piece is judged by (``features.windows`` of the trained length)."""
+        return features.windows(seq, self.excerpt_seconds) if self.excerpt_seconds else [seq]
+
+    def contributions(self, seq: NoteSequence) -> dict[str, float]:
+        """Each feature's share of the logit (weight × standardised value, the mean over the
+        piece's excerpts), largest first: what made the critic call it real (+) or generated (−)."""
+        z = (features.feature_matrix(self.parts(seq)) - self.mean) / self.scale
+        shares = (z * self.weights).mean(0)
+        order = np.argsort(-np.abs(shares))
+        return {self.names[i]: float(shares[i]) for i in order}
 
 
 def save_feature_critic(critic: FeatureCritic, path: str | Path) -> Path:

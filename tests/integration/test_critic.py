@@ -114,3 +114,27 @@ def test_critic_over_seeds_reports_both_critics_mean_and_sd(tmp_path: Path):
     assert len(first) == len(second) == 8 and not any(a == b for a in first for b in second)
     for piece in (out / "seed4" / "generated").glob("*.mid"):  # as long as the real excerpts: 3 s
         assert read_midi(piece).end_time <= 3.0 + 1e-6
+
+
+def test_classify_files_with_a_feature_critic(tmp_path: Path):
+    """`genrnn classify CRITIC FILES`: P(real) per file, and the feature that leaned it."""
+    import pretty_midi
+
+    critic = density_critic(tmp_path / "dense.safetensors")
+    for name, step in (("dense", 0.05), ("sparse", 0.5)):
+        pm = pretty_midi.PrettyMIDI()
+        piano = pretty_midi.Instrument(program=0)
+        for i in range(int(4 / step)):
+            piano.notes.append(pretty_midi.Note(velocity=80, pitch=60 + i % 12, start=i * step, end=(i + 1) * step))
+        pm.instruments.append(piano)
+        pm.write(str(tmp_path / f"{name}.mid"))
+    code, stdout, stderr = run_cli("classify", critic, tmp_path / "dense.mid", tmp_path / "sparse.mid",
+                                   tmp_path / "missing.mid", "--json")
+    assert code == 2 and "missing.mid" in stderr  # one file failed, the others answered
+    results = json.loads(stdout)["results"]
+    assert [r.get("label") for r in results] == ["real", "generated", None]
+    assert results[0]["probs"]["real"] > 0.99 and results[1]["probs"]["real"] < 0.01
+    assert results[0]["leaning"][0][0] == "note_density" and results[0]["leaning"][0][1] > 0
+    assert results[1]["leaning"][0][0] == "note_density" and results[1]["leaning"][0][1] < 0
+    code, stdout, _ = run_cli("classify", critic, tmp_path / "dense.mid")
+    assert code == 0 and "note_density +" in stdout and "real" in stdout
