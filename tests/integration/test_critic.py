@@ -138,3 +138,21 @@ def test_classify_files_with_a_feature_critic(tmp_path: Path):
     assert results[1]["leaning"][0][0] == "note_density" and results[1]["leaning"][0][1] < 0
     code, stdout, _ = run_cli("classify", critic, tmp_path / "dense.mid")
     assert code == 0 and "note_density +" in stdout and "real" in stdout
+
+
+def test_best_of_plays_the_piece_it_kept(tmp_path: Path):
+    """--play with --best-of: the kept piece, once finished, goes to the port, note for note."""
+    from tests.receivers import Receiver
+
+    critic = density_critic(tmp_path / "dense.safetensors")
+    rec = Receiver()
+    try:
+        code, _, stderr = run_cli("sample", BACH, "--best-of", 2, "--critic", critic, "--seconds", 2, "--seed", 3,
+                                  "--out", tmp_path / "out", "--play", rec.address)
+        heard = rec.result()
+    finally:
+        rec.kill()
+    assert code == 0, stderr
+    saved = read_midi(tmp_path / "out" / "sample_001.mid")
+    assert heard.note_ons == heard.note_offs == len(saved.notes) > 0 and heard.hanging_notes == 0
+    assert f"played to {rec.address}" in stderr
