@@ -16,7 +16,7 @@ DEFAULT = -1.0  # --check-copies without a value: the model kind's limit
 
 LIMIT_HELP = (f"MIDI-event models: in beats (quarter notes; default {MUSIC_LIMIT_BEATS}, two 4/4 bars), "
               f"transposition-invariant; text and ABC models: in characters (default {TEXT_LIMIT_CHARS}; "
-              f"held-out Shakespeare shares up to ~40 with its training split by chance)")
+              f"held-out Shakespeare shares up to ~31 of every 1,000 with its training split by chance)")
 
 
 def add_args(p: argparse.ArgumentParser | Any, flag: bool) -> None:
@@ -38,9 +38,11 @@ def add_args(p: argparse.ArgumentParser | Any, flag: bool) -> None:
 
 def open_checker(model: Any, train: str | None, cache: str | None) -> Any:
     """The model's copy check, with a line on stderr saying against what."""
-    from genrnn.analysis.copies import copy_checker
+    from genrnn.analysis.copies import copy_checker, training_data
 
-    checker = copy_checker(model, train, cache)
+    source = train or training_data(model)
+    err.print(f"copy check: reading the training data, {source}")
+    checker = copy_checker(model, source, cache)
     if checker.unit == "beats":
         err.print(f"copy check against {len(checker.names)} training pieces ({checker.index.size:,} note links)")
     else:
