@@ -179,6 +179,15 @@ def write_report(path: str | Path, title: str, report: dict[str, Any], pieces: d
     return p
 
 
+def _plain(value: object) -> str:
+    """A recorded value as a person reads it: a table as k = v pairs."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} = {_plain(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "[" + ", ".join(_plain(v) for v in value) + "]"
+    return str(value)
+
+
 def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
@@ -296,8 +305,12 @@ def _critics(critics: Sequence[dict[str, Any]]) -> str:
         body.append("<table><tr><th>seed</th><th>critic</th><th>accuracy (95%)</th><th>held-out pieces</th>"
                     "<th>per class</th></tr>" + "".join(rows) + "</table>")
         task = critic["runs"][0]["task"]
-        facts = [f"{k.replace('_', ' ')}: {task[k]}" for k in ("generator", "excerpt_seconds", "sampling", "best_of")
+        facts = [f"{k.replace('_', ' ')}: {_plain(task[k])}" for k in ("generator", "excerpt_seconds", "sampling", "best_of")
                  if task.get(k) is not None]
+        weighs = critic["runs"][0].get("features", {}).get("top_features")
+        if weighs:
+            facts.append("the feature critic weighs most: " + ", ".join(
+                f"{name} ({'+' if w > 0 else '−'})" for name, w in weighs) + " (+ leans real)")
         if facts:
             body.append("<p class=note>" + "<br>".join(_e(f) for f in facts) + "</p>")
         curve = accuracy_curve(critic["runs"])
