@@ -178,3 +178,17 @@ def test_eval_text_samples_copies_and_page(tiny_run: Path, text_file: Path, tmp_
     page = parse_page(page_path)
     assert page.sections == ["rolls", "metrics", "critic", "copies"] and not page.images
     assert "<mark>" in page_path.read_text(encoding="utf-8")  # the longest copy, marked in the sample
+
+
+def test_eval_text_recipe_measures_the_held_out_split(tiny_run: Path, text_file: Path, tmp_path: Path):
+    recipe = tmp_path / "plays.toml"
+    recipe.write_text(f'source = "text"\nfile = "{text_file}"\n')
+    code, stdout, stderr = run_cli("eval", tiny_run, "--corpus", recipe, "--samples", "2", "--length", "100",
+                                   "--copy-limit", "5", "--json")
+    assert code == 0, stderr
+    row = json.loads(stdout.strip().splitlines()[-1])
+    whole = len(text_file.read_text())
+    assert row["tokens"] == whole - int(whole * 0.9)  # the held-out tail, not the whole file
+    copies = row["copies"]
+    assert copies["limit"] == 5 and copies["summary"]["generated"]["over_limit"] == sum(
+        r["chars"] > 5 for r in copies["generated"])
