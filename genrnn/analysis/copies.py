@@ -318,10 +318,7 @@ def training_pieces(recipe: str | Path, cache_dir: str | Path | None = None) -> 
                           f"not {spec.tokenizer!r}")
     corpus = recipes.prepare(recipe, cache_dir=cache_dir, overrides=PIECES_AS_WRITTEN)
     recs = recipes.records(corpus.train)
-    names = corpus.meta.get("piece_names", {}).get("train", [])
-    if len(names) != len(recs):
-        raise CorpusError(f"{recipe}: {len(recs)} training records for {len(names)} piece names in the cache "
-                          f"{corpus.meta.get('cache_dir')}; delete it to rebuild")
+    names = recipes.train_record_names(corpus)
     tok = corpus.tokenizer
     return [(name, tok.decode(tok.split_labels(rec)[1])) for name, rec in zip(names, recs, strict=True)]
 

@@ -626,9 +626,13 @@ def _shuffled_records(ids: np.ndarray, salt: str) -> np.ndarray:
     if len(starts) < 2:
         return ids
     bounds = np.append(starts, len(ids))
+    return np.concatenate([ids[bounds[i]: bounds[i + 1]] for i in _record_order(len(starts), salt)])
+
+
+def _record_order(count: int, salt: str) -> np.ndarray:
+    """Which record in file order comes k-th in the shuffled training array."""
     rng = np.random.default_rng(int.from_bytes(hashlib.sha256(f"{salt}:order".encode()).digest()[:8], "little"))
-    order = rng.permutation(len(starts))
-    return np.concatenate([ids[bounds[i]: bounds[i + 1]] for i in order])
+    return rng.permutation(count)
 
 
 def _cat(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
@@ -678,6 +682,20 @@ def records(ids: np.ndarray) -> list[np.ndarray]:
         e = ends[np.searchsorted(ends, s)] if np.searchsorted(ends, s) < len(ends) else len(ids)
         out.append(np.asarray(ids[s + 1 : e]))
     return out
+
+
+def train_record_names(corpus: PreparedCorpus) -> list[str]:
+    """The piece each training record of a midi_events corpus comes from, in the array's
+    (shuffled) order, for a corpus of one record a piece (prepared without augmentation: the
+    critic's and the copy check's). ``meta["piece_names"]["train"]`` is in file order."""
+    names = corpus.meta.get("piece_names", {}).get("train", [])
+    count = len(records(corpus.train))
+    if len(names) != count:
+        raise CorpusError(f"{corpus.meta.get('cache_dir')}: {count} training records for {len(names)} pieces; "
+                          f"names per record need one record a piece (no stretch or transposition)")
+    if count < 2:
+        return list(names)
+    return [names[i] for i in _record_order(count, corpus.meta["recipe_settings"]["split_salt"])]
 
 
 def val_sequences(corpus: PreparedCorpus) -> list[NoteSequence]:

@@ -149,3 +149,21 @@ def test_copy_section_counts_past_the_limit(training):
     assert gen["over_limit"] == 1 and gen["beats"]["max"] == 32.0 and gen["events"]["max"] == 96
     # itself, cut at 10 s: 16 whole beats; the 17th chord, cut to 2.7 16ths, is not the one it copies
     assert section["real"][0]["beats"] == 16.0 and section["real"][0]["events"] == 48
+
+
+def test_training_pieces_are_named_right_though_the_records_are_shuffled(tmp_path: Path):
+    """A folder recipe of 8 MIDI files of 3..10 notes: each training piece comes back with its
+    own file's name (the prepared training records are in a shuffled order)."""
+    from genrnn.analysis.copies import training_pieces
+
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    for n in range(3, 11):
+        write_midi(NoteSequence(_line([60 + i % 5 for i in range(n)], 0.0)), folder / f"piece{n:02d}.mid")
+    recipe = tmp_path / "mine.toml"
+    recipe.write_text(f'source = "folder"\nfolder = "{folder}"\ntokenizer = "midi_events"\nval_percent = 20\n'
+                      'transpose = [-2, 2]\nstretch = [0.9, 1.0]\n')
+    pieces = training_pieces(recipe)
+    assert 2 <= len(pieces) < 8
+    assert all(len(seq.notes) == int(name.removesuffix(".mid")[-2:]) for name, seq in pieces), \
+        [(name, len(seq.notes)) for name, seq in pieces]
