@@ -199,8 +199,7 @@ def _section(name: str, heading: str, body: str) -> str:
 def _rolls(report: dict[str, Any], pieces: dict[str, Any]) -> str:
     generated, real = pieces.get("generated", []), pieces.get("real", [])
     if not generated and not real:
-        return _section("rolls", "Piano rolls", "<p class=note>no pieces to draw (an ABC model's tunes are in the "
-                                                "copy check)</p>")
+        return _section("rolls", "Piano rolls", "<p class=note>no pieces to draw</p>")
     seconds = min(ROLL_SECONDS, float(report.get("seconds_per_sample") or ROLL_SECONDS))
     copies = (report.get("copies") or {}).get("generated", [])
     rows = []
@@ -211,8 +210,9 @@ def _rolls(report: dict[str, Any], pieces: dict[str, Any]) -> str:
         else:
             cells.append("")
         if n < len(generated):
-            mark = (copies[n]["seconds"], copies[n]["until"]) if n < len(copies) and copies[n]["events"] else None
-            title = f"generated sample {n + 1}" + (f" (longest copy shaded: {copies[n]['beats']:g} beats)" if mark else "")
+            row = copies[n] if n < len(copies) else {}
+            mark = (row["seconds"], row["until"]) if row.get("events") else None  # a tune's copy is in characters
+            title = f"generated sample {n + 1}" + (f" (longest copy shaded: {row['beats']:g} beats)" if mark else "")
             cells.append(_img(piano_roll(generated[n], title, seconds, mark), f"generated sample {n + 1}"))
         else:
             cells.append("")

@@ -100,7 +100,7 @@ def _eval_corpus(model: session.Model, args: argparse.Namespace) -> int:
         pieces["seconds"] = report.get("seconds_per_sample", 0.0)
         report["copies"] = _music_copies(model, args, pieces)
     if args.html:
-        _write_html(model, args, report, pieces)
+        _write_html(model, args, report, _tune_rolls(pieces) if model.kind == "abc" else pieces)
     if args.json:
         out.print(json.dumps(_rounded(report)))
         return 0
@@ -135,6 +135,28 @@ def _music_copies(model: session.Model, args: argparse.Namespace, pieces: dict[s
     real = [seq.clipped(seconds) for seq in pieces["real"]]
     return copy_section(checker, pieces["generated"], real, limit, str(source),
                         f"{len(real)} held-out pieces, their first {seconds:g} s")
+
+
+def _tune_rolls(pieces: dict[str, Any] | None) -> dict[str, Any]:
+    """An ABC model's tunes as notes for the page's piano rolls: the generated tunes that
+    parse, and as many held-out tunes (parsed with music21; one that does not is left out)."""
+    from genrnn.analysis.report import ROLLS
+    from genrnn.corpora.recipes import val_tunes
+    from genrnn.errors import GenrnnError
+    from genrnn.music.notation import abc_to_sequence
+
+    if not pieces:
+        return {}
+    generated = [t.sequence for t in pieces["tunes"] if t.sequence is not None][:ROLLS]
+    real = []
+    for n, tune in enumerate(val_tunes(pieces["corpus"])):
+        if len(real) == len(generated):
+            break
+        try:
+            real.append(abc_to_sequence(tune, name=f"held-out tune {n + 1}"))
+        except GenrnnError:
+            continue
+    return {"generated": generated, "real": real}
 
 
 def _eval_text(model: session.Model, args: argparse.Namespace) -> int:

@@ -192,3 +192,30 @@ def test_eval_text_recipe_measures_the_held_out_split(tiny_run: Path, text_file:
     copies = row["copies"]
     assert copies["limit"] == 5 and copies["summary"]["generated"]["over_limit"] == sum(
         r["chars"] > 5 for r in copies["generated"])
+
+
+@pytest.mark.slow
+def test_abc_model_eval_page_and_copies(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path):
+    """An ABC model (40 O'Neill tunes, briefly trained): its tunes' copies in characters, the held-out
+    tunes as the reference, and piano rolls of the tunes that parse."""
+    from genrnn import session
+
+    recipe = tmp_path_factory.mktemp("recipes") / "few_tunes.toml"
+    recipe.write_text('source = "music21-abc"\ntokenizer = "chars"\ncollections = ["oneills1850"]\n'
+                      'limit = 40\nval_percent = 20\n')
+    out = tmp_path_factory.mktemp("runs") / "tunes"
+    corpus = session.prepare_corpus(recipe=recipe)
+    session.make_trainer(corpus, "tiny", {"hidden": 64}, {"max_steps": 400, "seed": 1}, out).fit()
+    page_path = tmp_path / "tunes.html"
+    code, stdout, stderr = run_cli("eval", out, "--corpus", recipe, "--samples", "4", "--seed", "1",
+                                   "--html", page_path, "--json")
+    assert code == 0, stderr
+    copies = json.loads(stdout.strip().splitlines()[-1])["copies"]
+    train = corpus.tokenizer.decode(list(corpus.train))
+    assert copies["unit"] == "chars" and copies["limit"] == 60 and len(copies["generated"]) == 4
+    assert all(r["text"] in train and len(r["text"]) == r["chars"] for r in copies["generated"] + copies["real"])
+    page = parse_page(page_path)
+    assert page.sections == ["rolls", "metrics", "critic", "copies"]
+    parsed = round(json.loads(stdout.strip().splitlines()[-1])["parse_share"] * 4)
+    assert parsed >= 1 and len(page.images) == 2 * parsed  # each tune that parses beside a held-out one
+    assert f"{parsed / 4:.0%} of 4 sampled tunes parse with music21" in page_path.read_text(encoding="utf-8")
