@@ -85,7 +85,7 @@ def suffix_array(codes: np.ndarray) -> np.ndarray:
         second = np.zeros(n, dtype=np.int64)
         second[: n - k] = rank[k:] if k < n else second[:0]
         key = rank * (n + 2) + second
-        order = np.argsort(key, kind="stable")
+        order = np.argsort(key)  # equal keys get equal ranks: no need of a stable sort
         sorted_key = key[order]
         new = np.empty(n, dtype=np.int64)
         new[order] = np.concatenate(([1], 1 + np.cumsum(sorted_key[1:] != sorted_key[:-1])))
@@ -105,8 +105,8 @@ class SuffixIndex:
 
     def __init__(self, codes: np.ndarray) -> None:
         codes = np.asarray(codes)
-        if codes.size and (codes.min() < 0 or codes.max() >= 1 << 32):
-            raise ConfigError(f"copy check: codes must lie in 0..2^32-1, got {codes.min()}..{codes.max()}")
+        if codes.size and (codes.min() < 0 or codes.max() >= (1 << 32) - 1):
+            raise ConfigError(f"copy check: codes must lie in 0..2^32-2, got {codes.min()}..{codes.max()}")
         self.size = int(codes.size)
         self.absent = int(codes.max()) + 1 if codes.size else 0  # a code the data never holds
         self.dtype = _width(self.absent)
