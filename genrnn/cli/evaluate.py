@@ -68,6 +68,8 @@ def run_eval(args: argparse.Namespace) -> int:
         raise ConfigError(f"--samples {args.samples}: expected N ≥ 0")
     if (args.html or args.critic) and not args.samples:
         raise ConfigError("--html and --critic show sampled pieces: give --samples N")
+    if args.critic and not args.html:
+        raise ConfigError("--critic RUN_DIR: its figures go on the page; give --html FILE")
     model = session.load_model(args.checkpoint, device=args.device or "cpu")
     if model.kind == "text":
         return _eval_text(model, args)

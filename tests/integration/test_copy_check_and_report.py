@@ -131,6 +131,8 @@ def test_eval_names_a_folder_that_is_no_critic(event_run: Path, chorale_recipe: 
     assert code == 2 and f"--critic {tmp_path}: holds no classifier.safetensors" in stderr
     code, _, stderr = run_cli("eval", event_run, "--corpus", chorale_recipe, "--html", tmp_path / "r.html")
     assert code == 2 and "give --samples N" in stderr
+    code, _, stderr = run_cli("eval", event_run, "--corpus", chorale_recipe, "--samples", "1", "--critic", tmp_path)
+    assert code == 2 and "give --html FILE" in stderr
 
 
 def test_sample_check_copies_flags_and_matches_the_files(event_run: Path, chorale_recipe: Path, tmp_path: Path):
