@@ -163,10 +163,8 @@ def _tune_rolls(pieces: dict[str, Any] | None) -> dict[str, Any]:
 
 def _eval_text(model: session.Model, args: argparse.Namespace) -> int:
     """A text model: loss on the file (--text) or on a text recipe's held-out split (--corpus);
-    with --samples, N samples of --length characters and their copy check against the
-    training split (the first 90%), beside held-out windows of the same length."""
+    with --samples, N samples of --length characters and their copy check (``_text_copies``)."""
     from genrnn import session
-    from genrnn.analysis.copies import TextCopies, copy_section, held_out_windows
 
     corpus = session.prepare_corpus(text=args.text, recipe=args.corpus, cache_dir=args.cache,
                                     tokenizer=model.tokenizer)
@@ -175,36 +173,43 @@ def _eval_text(model: session.Model, args: argparse.Namespace) -> int:
     source = args.text or args.corpus
     data = np.load(corpus.meta["cache"], mmap_mode="r") if args.text else corpus.val
     nats = session.evaluate_model(model, data, seq_len=args.seq_len, device=args.device or "cpu")
-    what = "" if args.text else " held-out split"
     row: dict[str, Any] = {"file": source, "tokens": int(len(data)), "nats_per_token": round(nats, 5),
                            "bits_per_token": round(nats / math.log(2), 5)}
-    texts: list[str] = []
-    if args.samples:
-        if args.length < 1:
-            raise ConfigError(f"--length {args.length}: expected at least 1 character")
-        settings = sample_config(model.kind, args.temperature, args.top_p, seed=args.seed)
-        ids = session.open_stream(model, settings, None, batch=args.samples).take(args.length)
-        texts = [model.decode(x) for x in ids]
-        if args.train_data:
-            checker = copycheck.open_checker(model, args.train_data, args.cache)
-        else:
-            checker = TextCopies(np.asarray(corpus.train), model.tokenizer)
-            err.print(f"copy check against the training split of {source}: {checker.index.size:,} characters")
-        limit = copycheck.limit_of(checker, args.copy_limit)
-        real = held_out_windows(np.asarray(corpus.val), args.samples, args.length)
-        row["copies"] = copy_section(checker, ids, real, limit, str(args.train_data or f"{source}, first 90%"),
-                                     f"{len(real)} held-out windows of {args.length} chars")
+    pieces = _text_copies(model, args, corpus, row) if args.samples else {}
     if args.html:
-        _write_html(model, args, {**row, "kind": "text", "samples": args.samples}, {"texts": texts, "real": [
-            model.decode(x.tolist()) for x in held_out_windows(np.asarray(corpus.val), args.samples, args.length)]})
+        _write_html(model, args, {**row, "kind": "text", "samples": args.samples}, pieces)
     if args.json:
         out.print(json.dumps(_rounded(row)))
         return 0
-    out.print(f"{source}{what}: {row['nats_per_token']:.4f} nats/char, {row['bits_per_token']:.4f} bits/char "
-              f"over {row['tokens']:,} chars")
+    out.print(f"{source}{'' if args.text else ' held-out split'}: {row['nats_per_token']:.4f} nats/char, "
+              f"{row['bits_per_token']:.4f} bits/char over {row['tokens']:,} chars")
     if "copies" in row:
         out.print(copycheck.table(row["copies"]))
     return 0
+
+
+def _text_copies(model: session.Model, args: argparse.Namespace, corpus: Any, row: dict[str, Any]) -> dict[str, Any]:
+    """--samples N for a text model: N samples of --length characters, each one's longest copy
+    from the training split (the first 90%, or --train-data) beside as many held-out windows
+    of that length (into ``row["copies"]``); the texts, for the page."""
+    from genrnn import session
+    from genrnn.analysis.copies import TextCopies, copy_section, held_out_windows
+
+    if args.length < 1:
+        raise ConfigError(f"--length {args.length}: expected at least 1 character")
+    settings = sample_config(model.kind, args.temperature, args.top_p, seed=args.seed)
+    ids = session.open_stream(model, settings, None, batch=args.samples).take(args.length)
+    source = args.text or args.corpus
+    if args.train_data:
+        checker = copycheck.open_checker(model, args.train_data, args.cache)
+    else:
+        checker = TextCopies(np.asarray(corpus.train), model.tokenizer)
+        err.print(f"copy check against the training split of {source}: {checker.index.size:,} characters")
+    real = held_out_windows(np.asarray(corpus.val), args.samples, args.length)
+    row["copies"] = copy_section(checker, ids, real, copycheck.limit_of(checker, args.copy_limit),
+                                 str(args.train_data or f"{source}, first 90%"),
+                                 f"{len(real)} held-out windows of {args.length} chars")
+    return {"texts": [model.decode(x) for x in ids], "real": [model.decode(x.tolist()) for x in real]}
 
 
 def _write_html(model: session.Model, args: argparse.Namespace, report: dict[str, Any],
