@@ -109,8 +109,10 @@ def read_critic(folder: str | Path) -> dict[str, Any]:
     folder itself, or its ``seedS/`` folders with ``--seeds N``) with its critics' held-out
     figures, read from the files' headers (no PyTorch), and their mean ± sd over runs."""
     root = Path(folder)
+    if root.is_file():  # one critic file (checkpoints/bach.critic.safetensors): its own record
+        return _summed(str(root), [_critic_run(root.parent, {root.name: _kind_of(root)})])
     if not root.is_dir():
-        raise ConfigError(f"--critic {root}: not a folder; expected a `genrnn classify train --label real "
+        raise ConfigError(f"--critic {root}: no such folder or file; expected a `genrnn classify train --label real "
                           f"--out RUN_DIR` folder")
     dirs = [root] if any((root / f).is_file() for f in CRITIC_FILES) else sorted(
         (d for d in root.iterdir() if d.is_dir() and any((d / f).is_file() for f in CRITIC_FILES)),
@@ -118,7 +120,20 @@ def read_critic(folder: str | Path) -> dict[str, Any]:
     if not dirs:
         raise ConfigError(f"--critic {root}: holds no {' or '.join(CRITIC_FILES)} (nor seed folders with one); "
                           f"expected a `genrnn classify train --label real --out RUN_DIR` folder")
-    runs = [_critic_run(d) for d in dirs]
+    return _summed(str(root), [_critic_run(d, CRITIC_FILES) for d in dirs])
+
+
+def _kind_of(path: Path) -> str:
+    fmt = fileformat.read_header(path).format
+    if fmt == fileformat.CLASSIFIER:
+        return "neural"
+    if fmt == fileformat.FEATURE_CRITIC:
+        return "features"
+    raise ConfigError(f"--critic {path}: a {fmt} file, not a critic (classify train --label real writes them)")
+
+
+def _summed(folder: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Runs and their mean ± sd (sample sd over runs) per kind of critic."""
     summary = {}
     for kind in CRITIC_NAMES:
         values = [r[kind]["accuracy"] for r in runs if kind in r]
@@ -126,12 +141,12 @@ def read_critic(folder: str | Path) -> dict[str, Any]:
             mean = sum(values) / len(values)
             sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
             summary[kind] = {"mean": mean, "sd": sd, "runs": len(values)}
-    return {"folder": str(root), "runs": runs, "summary": summary}
+    return {"folder": folder, "runs": runs, "summary": summary}
 
 
-def _critic_run(folder: Path) -> dict[str, Any]:
+def _critic_run(folder: Path, files: dict[str, str]) -> dict[str, Any]:
     run: dict[str, Any] = {"folder": str(folder), "seed": None, "task": {}}
-    for name, kind in CRITIC_FILES.items():
+    for name, kind in files.items():
         path = folder / name
         if not path.is_file():
             continue

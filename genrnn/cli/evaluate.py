@@ -48,8 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --samples: also write one offline HTML page: piano rolls of real and generated "
                         "excerpts, the metric table, the copy check and, with --critic, the critic's figures")
     p.add_argument("--critic", metavar="RUN_DIR", action="append",
-                   help="with --html: a `genrnn classify train --label real` run folder whose held-out "
-                        "figures the page shows (repeat for several)")
+                   help="with --html: a `genrnn classify train --label real` run folder (or one critic file, "
+                        "such as checkpoints/bach.critic.safetensors) whose held-out figures the page shows "
+                        "(repeat for several)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     add_device_args(p)
     p.set_defaults(func=run_eval)

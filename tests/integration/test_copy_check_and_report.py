@@ -107,7 +107,8 @@ def test_eval_writes_one_offline_page_with_every_section(event_run: Path, critic
                                                           tmp_path: Path):
     page_path = tmp_path / "report.html"
     code, stdout, stderr = run_cli("eval", event_run, "--corpus", chorale_recipe, "--samples", "2", "--seconds", "5",
-                                   "--html", page_path, "--critic", critic_run, "--json")
+                                   "--html", page_path, "--critic", critic_run,
+                                   "--critic", critic_run / "feature_critic.safetensors", "--json")
     assert code == 0, stderr
     report = json.loads(stdout.strip().splitlines()[-1])
     copies = report["copies"]
@@ -122,13 +123,17 @@ def test_eval_writes_one_offline_page_with_every_section(event_run: Path, critic
     assert len(page.images) == 2 + 4 + 1  # 2 generated and 4 real rolls, the critic's accuracy curve
     text = page_path.read_text(encoding="utf-8")
     assert "vertical consonance" in text and "feature critic" in text and "neural critic" in text
-    assert str(critic_run) in text and "more than 8 beats" in text
+    assert "more than 8 beats" in text
+    assert str(critic_run) in page.headings and str(critic_run / "feature_critic.safetensors") in page.headings
 
 
 def test_eval_names_a_folder_that_is_no_critic(event_run: Path, chorale_recipe: Path, tmp_path: Path):
     code, _, stderr = run_cli("eval", event_run, "--corpus", chorale_recipe, "--samples", "1", "--seconds", "2",
                               "--html", tmp_path / "r.html", "--critic", tmp_path)
     assert code == 2 and f"--critic {tmp_path}: holds no classifier.safetensors" in stderr
+    code, _, stderr = run_cli("eval", event_run, "--corpus", chorale_recipe, "--samples", "1", "--seconds", "2",
+                              "--html", tmp_path / "r.html", "--critic", event_run / "best.safetensors")
+    assert code == 2 and "a genrnn-checkpoint file, not a critic" in stderr
     code, _, stderr = run_cli("eval", event_run, "--corpus", chorale_recipe, "--html", tmp_path / "r.html")
     assert code == 2 and "give --samples N" in stderr
     code, _, stderr = run_cli("eval", event_run, "--corpus", chorale_recipe, "--samples", "1", "--critic", tmp_path)
