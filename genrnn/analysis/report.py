@@ -216,27 +216,27 @@ def _rolls(report: dict[str, Any], pieces: dict[str, Any]) -> str:
     if not generated and not real:
         return _section("rolls", "Piano rolls", "<p class=note>no pieces to draw</p>")
     seconds = min(ROLL_SECONDS, float(report.get("seconds_per_sample") or ROLL_SECONDS))
-    copies = (report.get("copies") or {}).get("generated", [])
+    copies = report.get("copies") or {}
     rows = []
     for n in range(min(ROLLS, max(len(generated), len(real)))):
-        cells = []
-        if n < len(real):
-            cells.append(_img(piano_roll(real[n], f"held-out piece {n + 1}", seconds), f"real piece {n + 1}"))
-        else:
-            cells.append("")
-        if n < len(generated):
-            row = copies[n] if n < len(copies) else {}
-            mark = (row["seconds"], row["until"]) if row.get("events") else None  # a tune's copy is in characters
-            title = f"generated sample {n + 1}" + (f" (longest copy shaded: {row['beats']:g} beats)" if mark else "")
-            cells.append(_img(piano_roll(generated[n], title, seconds, mark), f"generated sample {n + 1}"))
-        else:
-            cells.append("")
+        cells = [_roll(side, n, seconds, copies.get(key, []), what)
+                 for side, key, what in ((real, "real", "held-out piece"), (generated, "generated", "generated sample"))]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     note = (f"<p class=note>the first {seconds:g} s of the first {len(rows)} of {len(real)} held-out pieces and "
-            f"{len(generated)} samples</p>")
+            f"{len(generated)} samples; shaded, each one's longest copy from the training pieces</p>")
     return _section("rolls", "Piano rolls: real and generated",
                     note + "<table class=pair><tr><th>real (held-out)</th><th>generated</th></tr>"
                     + "".join(rows) + "</table>")
+
+
+def _roll(pieces: Sequence[NoteSequence], n: int, seconds: float, copies: Sequence[dict[str, Any]], what: str) -> str:
+    """Piece ``n``'s roll, its longest copy shaded (a copy in beats: a tune's is in characters)."""
+    if n >= len(pieces):
+        return ""
+    row = copies[n] if n < len(copies) else {}
+    mark = (row["seconds"], row["until"]) if row.get("events") else None
+    title = f"{what} {n + 1}" + (f" (longest copy: {row['beats']:g} beats)" if mark else "")
+    return _img(piano_roll(pieces[n], title, seconds, mark), f"{what} {n + 1}")
 
 
 def _img(fig: Figure, alt: str) -> str:
