@@ -300,9 +300,15 @@ class Ranked:
 
 
 def load_critic(path: str | Path) -> Any:
-    """A feature critic (``inference/feature_critic.py``: NumPy, no PyTorch) from its file."""
+    """A critic to rerank with: a feature critic (``inference/feature_critic.py``: NumPy, no
+    PyTorch), or a neural critic (``classify train --label real``'s classifier.safetensors,
+    which loads PyTorch)."""
     from genrnn.inference.feature_critic import load_feature_critic
 
+    if fileformat.read_header(path).format == fileformat.CLASSIFIER:
+        from genrnn.inference.classifier import load_neural_critic
+
+        return load_neural_critic(path)
     return load_feature_critic(path)
 
 

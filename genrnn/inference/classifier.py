@@ -197,3 +197,29 @@ def classify_sequences(clf: Classifier, pieces: Sequence[tuple[str, NoteSequence
 
 def classify_file(clf: Classifier, path: str | Path) -> Prediction:
     return classify_sequences(clf, [(str(path), read_piece(path))])[0]
+
+
+@dataclass
+class NeuralCritic:
+    """A critic classifier (``classify train --label real``) as a reranker: the same
+    ``real_probability`` as the feature critic (inference/feature_critic.py), so that
+    ``session.rerank`` takes either."""
+
+    classifier: Classifier
+
+    @property
+    def path(self) -> Path:
+        return self.classifier.path
+
+    def real_probability(self, seqs: Sequence[NoteSequence]) -> np.ndarray:
+        real = self.classifier.classes.index("real")
+        preds = classify_sequences(self.classifier, [(f"piece {n + 1}", s) for n, s in enumerate(seqs)])
+        return np.asarray([p.probs[self.classifier.classes[real]] for p in preds])
+
+
+def load_neural_critic(path: str | Path, device: str | torch.device = "cpu") -> NeuralCritic:
+    clf = load_classifier(path, device)
+    if clf.task.get("kind") != "critic" or "real" not in clf.classes:
+        raise CheckpointError(f"{clf.path}: a classifier of {clf.label!r}, not a critic (classify train --label real); "
+                              f"it cannot rate how real a piece is")
+    return NeuralCritic(clf)

@@ -73,6 +73,17 @@ def test_best_of_finds_the_models_own_critic_and_says_where_it_looked(tmp_path: 
     assert "bach.critic.safetensors rates most real" in stderr and read_midi(tmp_path / "b" / "sample_001.mid").notes
 
 
+def test_a_classifier_that_is_no_critic_cannot_rerank(tmp_path: Path):
+    from genrnn.inference.classifier import input_tokenizer, save_classifier
+    from genrnn.models.classifier import ClassifierConfig, SequenceClassifier
+
+    model = SequenceClassifier(ClassifierConfig(vocab_size=input_tokenizer().vocab_size, num_classes=2, hidden=8, embed=4))
+    path = save_classifier(tmp_path / "mode.safetensors", model, input_tokenizer(), ["major", "minor"],
+                           {"kind": "label", "label": "mode"}, {})
+    code, _, stderr = run_cli("sample", BACH, "--best-of", 2, "--critic", path, "--seconds", 1, "--out", tmp_path / "x")
+    assert code == 2 and "mode.safetensors: a classifier of 'mode', not a critic" in stderr
+
+
 def test_best_of_usage_errors(tmp_path: Path):
     critic = density_critic(tmp_path / "c.safetensors")
     for args, expected in ((["--best-of", 0], "--best-of 0: expected"),
@@ -114,6 +125,14 @@ def test_critic_over_seeds_reports_both_critics_mean_and_sd(tmp_path: Path):
     assert len(first) == len(second) == 8 and not any(a == b for a in first for b in second)
     for piece in (out / "seed4" / "generated").glob("*.mid"):  # as long as the real excerpts: 3 s
         assert read_midi(piece).end_time <= 3.0 + 1e-6
+    # the neural critic reranks too (it loads PyTorch): the kept seed is its favourite
+    neural = out / "seed4" / "classifier.safetensors"
+    code, _, stderr = run_cli("sample", BACH, "--best-of", 3, "--critic", neural, "--seconds", 3, "--seed", 2,
+                              "--out", tmp_path / "ranked")
+    assert code == 0, stderr
+    model, judge = session.load_model(BACH), session.load_critic(neural)
+    drawn = [session.sample_music(model, sample_config(model.kind, seed=2 + k), None, 3.0).sequence for k in range(3)]
+    assert f"kept seed {2 + int(np.argmax(judge.real_probability(drawn)))}:" in stderr
 
 
 def test_classify_files_with_a_feature_critic(tmp_path: Path):
