@@ -226,3 +226,19 @@ def test_abc_model_eval_page_and_copies(tmp_path_factory: pytest.TempPathFactory
     parsed = round(json.loads(stdout.strip().splitlines()[-1])["parse_share"] * 4)
     assert parsed >= 1 and len(page.images) == 2 * parsed  # each tune that parses beside a held-out one
     assert f"{parsed / 4:.0%} of 4 sampled tunes parse with music21" in page_path.read_text(encoding="utf-8")
+
+
+def test_read_critic_reads_a_folder_of_seeds(critic_run: Path, tmp_path: Path):
+    """`classify train --seeds N` writes DIR/seedS/: every seed's critics, and their mean ± sd."""
+    import shutil
+
+    from genrnn.analysis.report import read_critic
+
+    for seed in (3, 10):  # in number order, not name order
+        shutil.copytree(critic_run, tmp_path / f"seed{seed}", ignore=shutil.ignore_patterns("generated"))
+    (tmp_path / "seed10" / "feature_critic.safetensors").unlink()  # a run with the neural critic only
+    critic = read_critic(tmp_path)
+    assert [Path(r["folder"]).name for r in critic["runs"]] == ["seed3", "seed10"]
+    one = read_critic(critic_run)["runs"][0]
+    assert critic["summary"]["neural"] == {"mean": one["neural"]["accuracy"], "sd": 0.0, "runs": 2}
+    assert critic["summary"]["features"]["runs"] == 1 and "features" not in critic["runs"][1]
