@@ -270,6 +270,8 @@ def _metrics(report: dict[str, Any]) -> str:
     loss = (f"<p>loss {report['nats_per_token']:.4f} nats/{unit}, "
             f"{report['nats_per_token'] / math.log(2):.4f} bits/{unit} over {report.get('val_tokens', report.get('tokens', 0)):,} "
             f"held-out tokens</p>") if "nats_per_token" in report else ""
+    if report.get("sampling"):
+        loss += "<p class=note>sampling: " + _e(_plain(report["sampling"])) + " (sample n: seed + n)</p>"
     if "parse_share" in report:
         loss += f"<p>{report['parse_share']:.0%} of {report['samples']} sampled tunes parse with music21</p>"
     metrics = report.get("metrics")

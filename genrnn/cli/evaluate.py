@@ -99,6 +99,8 @@ def _eval_corpus(model: session.Model, args: argparse.Namespace) -> int:
                                     cache_dir=args.cache, device=args.device or "cpu",
                                     held_out_labels=args.labels == "held-out", keep_pieces=True)
     pieces = report.pop("pieces", None)
+    if args.samples:
+        report["sampling"] = {"temperature": settings.temperature, "top_p": settings.top_p, "seed": settings.seed}
     if pieces is not None:
         pieces["seconds"] = report.get("seconds_per_sample", 0.0)
         report["copies"] = _music_copies(model, args, pieces)
@@ -177,6 +179,10 @@ def _eval_text(model: session.Model, args: argparse.Namespace) -> int:
     row: dict[str, Any] = {"file": source, "tokens": int(len(data)), "nats_per_token": round(nats, 5),
                            "bits_per_token": round(nats / math.log(2), 5)}
     pieces = _text_copies(model, args, corpus, row) if args.samples else {}
+    if args.samples:
+        settings = sample_config(model.kind, args.temperature, args.top_p, seed=args.seed)
+        row["sampling"] = {"temperature": settings.temperature, "top_p": settings.top_p, "seed": settings.seed,
+                           "chars": args.length}
     if args.html:
         _write_html(model, args, {**row, "kind": "text", "samples": args.samples}, pieces)
     if args.json:

@@ -124,6 +124,8 @@ def test_eval_writes_one_offline_page_with_every_section(event_run: Path, critic
     text = page_path.read_text(encoding="utf-8")
     assert "vertical consonance" in text and "feature critic" in text and "neural critic" in text
     assert "more than 8 beats" in text
+    assert "sampling: temperature = 1.0, top_p = 0.7, seed = 0" in text  # the event kind's defaults
+    assert report["sampling"] == {"temperature": 1.0, "top_p": 0.7, "seed": 0}
     assert str(critic_run) in page.headings and str(critic_run / "feature_critic.safetensors") in page.headings
 
 
