@@ -243,6 +243,26 @@ def links_of(seq: NoteSequence) -> Links:
     return Links(codes, onset, duration, start, float(step))
 
 
+def top_line(seq: NoteSequence) -> NoteSequence:
+    """The skyline as notes (``metrics.top_voice``'s line, with its times): at each onset the
+    highest note sounding, a held one not repeated. Its copies are a tune's, whatever the other
+    voices do (a hymn tune harmonised anew)."""
+    notes = sorted((n for n in seq.notes if not n.is_drum), key=lambda n: (n.start, n.pitch))
+    starts = np.array([n.start for n in notes])
+    longest = max((n.duration for n in notes), default=0.0)
+    line, last = [], None
+    for t in np.unique(starts):
+        lo, hi = np.searchsorted(starts, [t - longest - 1e-9, t], side="right")
+        sounding = [n for n in notes[lo:hi] if n.start <= t < n.end]
+        if not sounding:  # zero-length notes only
+            continue
+        top = max(sounding, key=lambda n: (n.pitch, -n.start))
+        if top is not last:
+            line.append(top)
+        last = top
+    return NoteSequence(line)
+
+
 @dataclass(frozen=True)
 class MusicCopy:
     """The longest copies of one generated piece: in notes (``events``) and in ``beats`` (the

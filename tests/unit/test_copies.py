@@ -167,3 +167,20 @@ def test_training_pieces_are_named_right_though_the_records_are_shuffled(tmp_pat
     assert 2 <= len(pieces) < 8
     assert all(len(seq.notes) == int(name.removesuffix(".mid")[-2:]) for name, seq in pieces), \
         [(name, len(seq.notes)) for name, seq in pieces]
+
+
+def test_a_tune_harmonised_anew_is_a_copy_of_its_top_line(training, tmp_path: Path):
+    """The top line of a training piece under new lower voices: hardly a copy of all the voices,
+    a whole copy of the tune (32 beats, one note a beat) through ``top_line``."""
+    from genrnn.analysis.copies import top_line
+    from genrnn.music.metrics import top_voice
+
+    source = training[2][1]
+    tune = top_line(source)
+    assert [n.pitch for n in tune.notes] == top_voice(source) and len(tune.notes) == 32
+    rng = np.random.default_rng(3)
+    lower = [Note(int(p), 80, n.start, n.end) for n in tune.notes for p in n.pitch - rng.choice(np.arange(3, 20), 2, False)]
+    anew = _midi_round_trip(NoteSequence([*tune.notes, *lower]).transposed(-2), tmp_path / "anew.mid")
+    assert MusicCopies(training).check(anew).beats < 4
+    melody = MusicCopies([(name, top_line(seq)) for name, seq in training]).check(top_line(anew))
+    assert melody.beats == 32.0 and melody.events == 32 and melody.source == "chorale2"
