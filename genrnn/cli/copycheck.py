@@ -79,7 +79,8 @@ def table(copies: dict[str, Any]) -> Table:
     unit, limit = copies["unit"], copies["limit"]
     gen, real = copies["summary"]["generated"], copies["summary"]["real"]
     table = Table(title=f"longest span copied from the training split ({copies['against']})",
-                  caption=f"real: {copies['real_what']}; past the limit: more than {limit:g} {unit}")
+                  caption=f"real: {copies['real_what']}; past the limit: more than {limit:g} {unit}"
+                          + ("; events: notes, beats: quarter notes, in any key" if unit == "beats" else ""))
     for col in ("", "generated", "real"):
         table.add_column(col, justify="left" if not col else "right")
     for measure in ("beats", "events") if unit == "beats" else ("chars",):
