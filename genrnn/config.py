@@ -290,6 +290,13 @@ def from_dict(cls: type[T], data: dict[str, Any], *, where: str = "config") -> T
 # Named presets: model and train fields. `--preset NAME` plus explicit flags = preset
 # overridden by the flags. How each was calibrated: benchmarks/README.md ("Presets").
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # The default for text: the `default` recipe, with the width and dtype chosen per run from
+    # a calibration on this machine and a fitted loss model (genrnn/training/auto.py).
+    "auto": {
+        "model": {"embed": 64, "layers": 2, "dropout": 0.0},
+        "train": {"seq_len": 128, "batch_size": 32, "lr": 4e-3, "warmup_steps": 50,
+                  "weight_decay": 0.1, "eval_interval": 30.0},
+    },
     "tiny": {
         "model": {"embed": 16, "hidden": 32, "layers": 1, "dropout": 0.0},
         "train": {"seq_len": 32, "batch_size": 8, "lr": 1e-2, "warmup_steps": 5,

@@ -40,7 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="start afresh in an --out that holds a run")
     p.add_argument("--preset", default=None, choices=sorted(PRESETS),
                    help="named configuration; explicit flags override it (default: music for a "
-                        "MIDI-event corpus, else default)")
+                        "MIDI-event corpus, else auto: width and dtype chosen for --time-budget from a "
+                        "~5 s calibration on this machine, cached, and a fitted loss model)")
     m = p.add_argument_group("model")
     m.add_argument("--cell", choices=CELLS)
     m.add_argument("--hidden", type=int)
@@ -116,9 +117,9 @@ def _build_trainer(args: argparse.Namespace, callbacks: list):
             (out / name).unlink(missing_ok=True)
     corpus = session.prepare_corpus(text=args.text, recipe=args.corpus, cache_dir=args.cache,
                                     conditioned=args.conditioned)
-    preset = args.preset or ("music" if corpus.meta.get("kind") == "midi_events" else "default")
+    preset = args.preset or ("music" if corpus.meta.get("kind") == "midi_events" else "auto")
     return session.make_trainer(corpus, preset, _overrides(args, MODEL_FLAGS),
-                                _overrides(args, TRAIN_FLAGS), out, callbacks)
+                                _overrides(args, TRAIN_FLAGS), out, callbacks, cache_dir=args.cache)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -133,6 +134,9 @@ def run(args: argparse.Namespace) -> int:
     task = progress.add_task("train", total=1000, step=0, loss="-", val="-", toks="-", gn="-")
     trainer = _build_trainer(args, [ProgressCallback(progress, task)])
     if main_rank:
+        auto = trainer.record.get("auto")
+        if auto:
+            err.print(auto["reason"] + (" [calibration cached]" if auto.get("cached") else ""))
         c, t = trainer.model_cfg, trainer.cfg
         err.print(f"{c.cell} {c.layers}×{c.hidden} emb {c.embed} · {trainer.model_cfg.vocab_size} tokens · "
                   f"B{t.batch_size}×T{t.seq_len} × {trainer.world} proc · {trainer.dtype} on {trainer.device} · "

@@ -3,7 +3,7 @@ the cache folder.
 
 ``$GENRNN_CACHE`` is the one cache root (default ``$XDG_CACHE_HOME/genrnn``, else
 ``~/.cache/genrnn``); each kind of prepared data has a folder of its own under it: ``corpora``
-(recipes), ``text`` (text files and folders), ``downloads`` (text recipes' sources),
+(recipes), ``text`` (text files and folders), ``downloads`` (text recipes' sources), ``calibration`` (``--preset auto``'s measurements),
 ``chorale-grids`` (the harmonizer's chorales). A ``--cache DIR`` option names another root.
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 from genrnn.tokenizers.base import Tokenizer
 
 CACHE_ENV = "GENRNN_CACHE"
-CACHE_KINDS = ("corpora", "text", "downloads", "chorale-grids")
+CACHE_KINDS = ("corpora", "text", "downloads", "chorale-grids", "calibration")
 
 
 @dataclass

@@ -13,18 +13,23 @@ import torch
 from genrnn.errors import CorpusError
 
 
+def check_batchable(tokens: int, streams: int, seq_len: int, name: str = "corpus") -> None:
+    """Raise unless ``tokens`` make at least one window of ``streams`` × ``seq_len`` (+1)."""
+    if tokens // max(streams, 1) < seq_len + 1:
+        raise CorpusError(
+            f"{name}: {tokens} tokens is shorter than one batch "
+            f"({streams} streams × {seq_len + 1} tokens = {streams * (seq_len + 1)}); "
+            f"use a smaller --batch-size or --seq-len, or more text")
+
+
 class StreamBatcher:
     def __init__(self, data: np.ndarray, streams: int, seq_len: int, *, first_stream: int = 0,
                  total_streams: int | None = None, name: str = "corpus") -> None:
         total = total_streams or streams
         self.data = data
         self.seq_len = seq_len
+        check_batchable(len(data), total, seq_len, name)
         self.stream_len = len(data) // total
-        if self.stream_len < seq_len + 1:
-            raise CorpusError(
-                f"{name}: {len(data)} tokens is shorter than one batch "
-                f"({total} streams × {seq_len + 1} tokens = {total * (seq_len + 1)}); "
-                f"use a smaller --batch-size or --seq-len, or more text")
         self.starts = (np.arange(first_stream, first_stream + streams) * self.stream_len)[:, None]
         self.windows_per_epoch = (self.stream_len - 1) // seq_len
         self._offsets = np.arange(seq_len + 1)[None, :]

@@ -11,6 +11,7 @@ and stop it with ``request_stop()``; the trainer itself never prints.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -94,11 +95,28 @@ def bf16_supported(device: torch.device) -> bool:
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type == "cpu":
-        try:
-            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        except (AttributeError, RuntimeError):
-            return False
+        return _cpu_bf16_lstm_works()
     return False
+
+
+@functools.cache
+def _cpu_bf16_lstm_works() -> bool:
+    """The CPU reports bf16 *and* oneDNN builds a bf16 LSTM here. The second can fail where
+    the first holds: with ``ONEDNN_MAX_CPU_ISA=AVX2`` (a cap that emulates an older CPU) the
+    flag stays true but there is no bf16 LSTM primitive. A 1×1×8 LSTM step tells (~ms)."""
+    try:
+        if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            return False
+    except (AttributeError, RuntimeError):
+        return False
+    try:
+        lstm = torch.nn.LSTM(8, 8, batch_first=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y, _ = lstm(torch.zeros(1, 2, 8))
+        y.float().sum().backward()
+    except RuntimeError:
+        return False
+    return True
 
 
 def pick_dtype(name: str, device: torch.device) -> torch.dtype:
