@@ -69,8 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="MIDI-event models: draw N pieces for each sample and keep the one the critic "
                         "rates most real (default 1: no reranking)")
     m.add_argument("--critic", metavar="FILE",
-                   help="the feature critic that reranks for --best-of (default: the model's own, "
-                        "NAME.critic.safetensors beside NAME.safetensors)")
+                   help="the critic that reranks for --best-of: a feature critic (default: the model's own, "
+                        "NAME.critic.safetensors beside NAME.safetensors) or a neural critic "
+                        "(classify train --label real's classifier.safetensors, which loads PyTorch)")
     copycheck.add_args(p.add_argument_group("copy check", "text and music models alike"), flag=True)
     add_device_args(p)
     p.set_defaults(func=run)
