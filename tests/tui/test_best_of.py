@@ -94,3 +94,24 @@ async def test_best_of_without_a_critic_is_one_clear_error_and_text_models_hide_
         await wait_for(pilot, lambda: screen.takes and screen.takes[-1].done, timeout=60)
         assert "bach.critic.safetensors does not exist" in app.errors()[-1]
         assert screen.takes[-1].error is not None
+
+
+async def test_escape_keeps_the_best_drawn_so_far_and_temperature_waits_for_the_next_take(
+        critic_app: RecordingApp) -> None:
+    app = critic_app
+    async with app.run_test(size=(100, 40), notifications=True) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.entry is not None and screen.panel.music)
+        set_input(screen, "best-of", "5")
+        set_input(screen, "length", "600")  # seconds: far from done when escape comes
+        screen.query_one("#models").focus()
+        await pilot.press("g")
+        await wait_for(pilot, lambda: screen.takes and "drawing piece" in str(screen.query_one("#views").border_subtitle))
+        take = screen.takes[-1]
+        await pilot.press("right_square_bracket")
+        assert "from the next take" in str(screen.query_one("#views").border_subtitle)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: take.done, timeout=60)
+        assert take.stopped and take.error is None and 1 <= take.candidates < 5
+        assert take.score is not None and take.notes  # the best of those drawn (the one cut short too) is the take
+        assert "stopped" in str(screen.query_one("#views").border_subtitle)

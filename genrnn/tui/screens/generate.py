@@ -208,7 +208,8 @@ class GenerateScreen(Screen[None]):
             self.text_view.write(controls.primer_text, style=PRIMER_STYLE)
         self.control, self.control_take = StreamControl(controls.settings), take
         self._started = time.monotonic()
-        self._status(f"loading {entry.name} …" if not self.genrnn.models.loaded(entry.path) else "generating …")
+        working = f"drawing piece 1 of {best_of} …" if best_of > 1 else "generating …"
+        self._status(f"loading {entry.name} …" if not self.genrnn.models.loaded(entry.path) else working)
         self._generate(request, take, self.control)
 
     # Not exclusive: a new take stops the last one through its StreamControl, and the last
@@ -287,7 +288,10 @@ class GenerateScreen(Screen[None]):
             from dataclasses import replace
 
             self.control.update(replace(self.control.settings, temperature=temperature))
-        self._status(f"temperature {temperature:.2f}" + (" (applies to the next token)" if self.control else ""))
+        ranked = self.control is not None and self.control_take is not None and self.control_take.best_of > 1
+        when = " (from the next take: best of N draws at the settings it started with)" if ranked else \
+            " (applies to the next token)" if self.control else ""
+        self._status(f"temperature {temperature:.2f}{when}")
 
     # ------------------------------------------------------------------ takes
     def _add_take_option(self, take: Take) -> None:
