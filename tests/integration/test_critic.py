@@ -175,3 +175,28 @@ def test_best_of_plays_the_piece_it_kept(tmp_path: Path):
     saved = read_midi(tmp_path / "out" / "sample_001.mid")
     assert heard.note_ons == heard.note_offs == len(saved.notes) > 0 and heard.hanging_notes == 0
     assert f"played to {rec.address}" in stderr
+
+
+def test_the_critic_can_grade_best_of_n_sampling(tmp_path: Path):
+    """classify train --best-of N --rerank-critic FILE: each generated piece is the best of N, as
+    `genrnn sample --best-of N` keeps it, and the record says so."""
+    recipe = tmp_path / "bach4.toml"
+    recipe.write_text('source = "music21-chorales"\ntokenizer = "midi_events"\nlimit = 4\n'
+                      'val_percent = 50\nsplit_salt = "genrnn"\ntranspose = [0, 0]\n')
+    critic_path = density_critic(tmp_path / "dense.safetensors")
+    out = tmp_path / "graded"
+    code, _, stderr = run_cli("classify", "train", "--corpus", recipe, "--label", "real", "--generator", BACH,
+                              "--seconds", 3, "--out", out, "--steps", 2, "--best-of", 2, "--rerank-critic", critic_path,
+                              *TINY)
+    assert code == 0, stderr
+    critic = load_feature_critic(out)
+    assert critic.task["best_of"]["n"] == 2 and critic.task["best_of"]["critic"] == str(critic_path)
+    model, judge = session.load_model(BACH), load_feature_critic(critic_path)
+    for n, path in enumerate(sorted((out / "generated").glob("*.mid"))[:2]):  # piece n: seeds 2n and 2n + 1
+        drawn = [session.sample_music(model, sample_config(model.kind, seed=2 * n + k), None, 3.0).sequence for k in range(2)]
+        best = drawn[int(np.argmax(judge.real_probability(drawn)))]
+        write_midi(best, tmp_path / "best.mid")
+        assert notes_of(read_midi(path)) == notes_of(read_midi(tmp_path / "best.mid"))
+    code, _, stderr = run_cli("classify", "train", "--corpus", recipe, "--label", "mode", "--out", tmp_path / "m",
+                              "--best-of", 2)
+    assert code == 2 and "--best-of and --rerank-critic are the critic's generator's" in stderr
