@@ -106,9 +106,9 @@ def load_model(path: str | Path, device: str = "cpu", step: str = "auto") -> Mod
 
 def checkpoint_info(path: str | Path) -> dict[str, Any]:
     """What ``genrnn info`` shows: a language model's record (its shapes checked against its
-    config), or a harmonizer's or classifier's own fields (with ``format``)."""
+    config), or a harmonizer's, classifier's or feature critic's own fields (with ``format``)."""
     header = fileformat.read_header(path)
-    if header.format not in (fileformat.HARMONIZER, fileformat.CLASSIFIER):
+    if header.format not in (fileformat.HARMONIZER, fileformat.CLASSIFIER, fileformat.FEATURE_CRITIC):
         return read_info(path).record()
     header.expect(header.format)
     record: dict[str, Any] = {"format": header.format, "path": str(header.path), "parameters": header.parameters}
@@ -127,6 +127,11 @@ def check_model(path: str | Path) -> str:
         return f"harmonizer, {params:,} parameters: loads"
     if fmt == fileformat.CLASSIFIER:
         return f"classifier ({', '.join(__getattr__('load_classifier')(path).classes)}): loads"
+    if fmt == fileformat.FEATURE_CRITIC:
+        from genrnn.inference.feature_critic import load_feature_critic
+
+        critic = load_feature_critic(path)
+        return f"feature critic ({len(critic.names)} features): loads"
     model = load_model(path)
     open_stream(model, sample_config(model.kind, seed=0)).take(50)
     return f"{model.kind}, {model.config.cell} {model.config.layers}×{model.config.hidden}: loads and samples"
@@ -207,11 +212,15 @@ def auto_choice(corpus: PreparedCorpus, model_overrides: dict[str, Any], train_o
 
     from genrnn.config import PRESETS
     from genrnn.training import auto
+    from genrnn.training.data import check_batchable
     from genrnn.training.loop import bf16_supported, pick_device
 
     train = {**PRESETS["auto"]["train"], **{k: v for k, v in train_overrides.items() if v is not None}}
     if train.get("time_budget") is None and train.get("max_steps") is None:
         raise ConfigError("--preset auto sizes the model to the budget: give --time-budget SECONDS or --max-steps N")
+    # What would fail in the trainer anyway fails before the calibration's seconds are spent.
+    check_batchable(len(corpus.train), int(train["batch_size"]), int(train["seq_len"]),
+                    str(corpus.meta.get("source", "corpus")))
     device = pick_device(train.get("device", "auto"))
     if train.get("threads"):
         torch.set_num_threads(int(train["threads"]))

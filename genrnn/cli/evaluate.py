@@ -284,7 +284,7 @@ def _dropout(cfg: dict) -> str:
 
 def _other_info(path: str, info: dict[str, Any]) -> int:
     """``genrnn info`` on a harmonizer or classifier file: its own record, and what reads it."""
-    kind = str(info["format"]).removeprefix("genrnn-")
+    kind = str(info["format"]).removeprefix("genrnn-").replace("-", " ")
     table = Table(title=f"{path} — a {kind} (`genrnn {'harmonize' if kind == 'harmonizer' else 'classify'}`)",
                   show_header=False)
     for k, v in info.items():
@@ -306,7 +306,7 @@ def run_info(args: argparse.Namespace) -> int:
     if args.json:
         out.print(json.dumps(info, default=str))
         return 0
-    if "format" in info:  # a harmonizer or a classifier
+    if "format" in info:  # a harmonizer, a classifier or a feature critic
         return _other_info(args.checkpoint, info)
     cfg, tr = info["model_config"], info["training"]
     table = Table(title=str(args.checkpoint), show_header=False)

@@ -22,10 +22,10 @@ from genrnn.tui.mix import Mix
 from genrnn.tui.takes import Take
 
 EMIT_INTERVAL = 0.03  # seconds between UI updates from a music stream (the roll, live playback)
-# Text: ten updates a second. Each costs the UI thread ~15 ms of Textual rendering, taken from
-# the GIL the stream needs; at 33 a second the TUI streamed at half the CLI's rate
-# (benchmarks/README.md, "TUI streaming rate").
-TEXT_EMIT_INTERVAL = 0.1
+# Text: about seven updates a second. Each costs the UI thread ~15 ms of Textual rendering,
+# taken from the GIL and the core that the stream's BLAS needs; at 33 a second the TUI streamed
+# at half the CLI's rate, at 10 at 0.80-0.87 (benchmarks/README.md, "tui_rate.py").
+TEXT_EMIT_INTERVAL = 0.15
 MAX_MUSIC_TOKENS = 200_000
 
 
