@@ -294,7 +294,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # a calibration on this machine and a fitted loss model (genrnn/training/auto.py).
     "auto": {
         "model": {"embed": 64, "layers": 2, "dropout": 0.0},
-        "train": {"seq_len": 64, "batch_size": 32, "lr": 4e-3, "warmup_steps": 50,
+        "train": {"seq_len": 64, "batch_size": 32, "lr": 6e-3, "warmup_steps": 50,
                   "weight_decay": 0.1, "eval_interval": 30.0},
     },
     "tiny": {

@@ -195,7 +195,8 @@ def make_trainer(corpus: PreparedCorpus, preset: str, model_overrides: dict[str,
         choice = auto_choice(corpus, model_overrides, train_overrides, cache_dir=cache_dir)
         model_overrides = {"hidden": choice.hidden, **{k: v for k, v in model_overrides.items() if v is not None}}
         explicit = {k: v for k, v in train_overrides.items() if v is not None}
-        train_overrides = {**explicit, "dtype": explicit.get("dtype") or choice.dtype}
+        train_overrides = {**explicit, "dtype": explicit.get("dtype") or choice.dtype,
+                           "lr": explicit.get("lr") or choice.lr}
         record["auto"] = choice.record()
     model_cfg, train_cfg = resolve_preset(preset, model_overrides, train_overrides,
                                           corpus.tokenizer.vocab_size)

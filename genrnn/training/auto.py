@@ -51,6 +51,15 @@ from genrnn.errors import ConfigError
 AUTO_MODEL: dict[str, Any] = PRESETS["auto"]["model"]
 AUTO_TRAIN: dict[str, Any] = PRESETS["auto"]["train"]
 CPU_WIDTHS = (128, 192, 256, 384, 512)
+# Peak learning rate by width: the preset's (6e-3, measured best at 2×256) up to 256 wide, then
+# ∝ 1/width as Adam wants for wider hidden layers (2×512 at 6e-3 diverged after ~500 steps).
+LR_WIDTH = 256
+
+
+def auto_lr(hidden: int, base: float | None = None) -> float:
+    base = PRESETS["auto"]["train"]["lr"] if base is None else base
+    return base * min(1.0, LR_WIDTH / hidden)
+
 GPU_WIDTHS = (256, 512, 768, 1024)
 CALIBRATION_VERSION = 1
 CALIBRATION_SEQ = 64  # timed windows are half a training window: tok/s per step barely differs
@@ -283,6 +292,7 @@ def _busy() -> bool:
 class Choice:
     hidden: int
     dtype: str
+    lr: float
     batch_size: int
     seq_len: int
     predicted_loss: float
@@ -334,4 +344,5 @@ def choose(measurements: Sequence[Measurement], vocab: int, corpus_tokens: int, 
               f"predicted val loss {best['predicted_loss']:.3f} (next best: "
               + ", ".join(f"{r['hidden']} {r['dtype']} {r['predicted_loss']:.3f}" for r in table[1:3] if r is not best)
               + f"){dtype_note}")
-    return Choice(best["hidden"], best["dtype"], batch, seq_len, best["predicted_loss"], best["tok_s"], reason, table)
+    return Choice(best["hidden"], best["dtype"], auto_lr(best["hidden"]), batch, seq_len, best["predicted_loss"],
+                  best["tok_s"], reason + f"; lr {auto_lr(best['hidden']):g}", table)

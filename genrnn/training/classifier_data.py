@@ -122,6 +122,8 @@ def _named_records(corpus: PreparedCorpus, split: str) -> list[tuple[str, np.nda
     names = corpus.meta.get("piece_names", {}).get(split, [])
     if len(names) != len(recs):  # augmented train records: several per piece
         names = [f"{split} record {i + 1}" for i in range(len(recs))]
+    elif split == "train":  # the training records are shuffled; their names are in file order
+        names = recipes.train_record_names(corpus)
     return list(zip(names, recs, strict=True))
 
 
