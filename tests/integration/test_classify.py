@@ -45,12 +45,6 @@ def run_cli(*args: object) -> tuple[int, str, str]:
     return code, stdout.getvalue(), stderr.getvalue()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _module_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Module fixtures run before the per-test private cache is set: set it for them too."""
-    os.environ["GENRNN_CACHE"] = str(tmp_path_factory.getbasetemp() / "genrnn-cache")
-
-
 @pytest.fixture(scope="module")
 def chorale_recipe(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the chorale recipe cut to 8 pieces, half of them held out."""

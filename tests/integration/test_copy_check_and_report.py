@@ -9,7 +9,6 @@ import base64
 import contextlib
 import io
 import json
-import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -69,29 +68,6 @@ def parse_page(path: Path) -> Page:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     return page
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _module_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    os.environ["GENRNN_CACHE"] = str(tmp_path_factory.getbasetemp() / "genrnn-cache")
-
-
-@pytest.fixture(scope="module")
-def chorale_recipe(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("recipes") / "few_chorales.toml"
-    path.write_text('source = "music21-chorales"\ntokenizer = "midi_events"\nlimit = 8\n'
-                    'val_percent = 50\nsplit_salt = "genrnn"\ntranspose = [-1, 1]\n')
-    return path
-
-
-@pytest.fixture(scope="module")
-def event_run(tmp_path_factory: pytest.TempPathFactory, chorale_recipe: Path) -> Path:
-    out = tmp_path_factory.mktemp("runs") / "chorales"
-    code, _, stderr = run_cli("train", "--corpus", chorale_recipe, "--out", out, "--preset", "tiny", "--hidden", "48",
-                              "--seq-len", "64", "--max-steps", "40", "--seed", "2", "--eval-interval", "1000",
-                              "--threads", "1")
-    assert code == 0, stderr
-    return out
 
 
 @pytest.fixture(scope="module")

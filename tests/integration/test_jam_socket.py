@@ -28,11 +28,6 @@ from tests.receivers import Receiver
 GENRNN = [sys.executable, "-m", "genrnn.cli"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _module_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    os.environ["GENRNN_CACHE"] = str(tmp_path_factory.getbasetemp() / "genrnn-cache")
-
-
 @pytest.fixture(scope="module")
 def event_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`genrnn train` on 8 real chorales: a tiny LSTM event model, a few seconds."""

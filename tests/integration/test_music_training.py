@@ -34,31 +34,6 @@ def one_line_error(proc: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _module_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Module fixtures run before the per-test private cache is set: set it for them too."""
-    os.environ["GENRNN_CACHE"] = str(tmp_path_factory.getbasetemp() / "genrnn-cache")
-
-
-@pytest.fixture(scope="module")
-def chorale_recipe(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("recipes") / "few_chorales.toml"
-    path.write_text('source = "music21-chorales"\ntokenizer = "midi_events"\nlimit = 8\n'
-                    'val_percent = 50\nsplit_salt = "genrnn"\ntranspose = [-1, 1]\n')
-    return path
-
-
-@pytest.fixture(scope="module")
-def event_run(tmp_path_factory: pytest.TempPathFactory, chorale_recipe: Path) -> Path:
-    """`genrnn train --corpus RECIPE` on 8 real chorales: a tiny LSTM, a few seconds."""
-    out = tmp_path_factory.mktemp("runs") / "chorales"
-    proc = genrnn("train", "--corpus", chorale_recipe, "--out", out, "--preset", "tiny", "--hidden", "48",
-                  "--seq-len", "64", "--max-steps", "40", "--seed", "2", "--eval-interval", "1000",
-                  "--threads", "1")
-    assert proc.returncode == 0, proc.stderr
-    return out
-
-
 @pytest.fixture(scope="module")
 def primer_mid(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """BWV 66.6 from the music21 corpus, written by genrnn as a .mid."""
