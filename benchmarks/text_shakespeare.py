@@ -22,11 +22,13 @@ big_corpus_peak_rss_mb, big_corpus_first_step_s).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import platform
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -144,8 +146,14 @@ def run_genrnn(corpus: Path, out: Path, extra: list[str]) -> tuple[dict, float]:
     t0 = time.time()
     with tempfile.TemporaryFile("w+") as errfile:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errfile, text=True)
-        _, status, ru = os.wait4(proc.pid, 0)  # this child's own peak RSS
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        # The child's own peak: its VmHWM, polled until it exits. wait4's ru_maxrss would not do:
+        # Linux carries the forking parent's peak (this process, ~500 MB) into the child's.
+        peak_kb = 0
+        while proc.poll() is None:
+            with contextlib.suppress(OSError, AttributeError):
+                status_text = Path(f"/proc/{proc.pid}/status").read_text()
+                peak_kb = max(peak_kb, int(re.search(r"VmHWM:\s+(\d+) kB", status_text).group(1)))
+            time.sleep(0.05)
         if proc.returncode != 0:
             errfile.seek(0)
             raise SystemExit(f"genrnn train failed:\n{errfile.read()[-2000:]}")
@@ -154,7 +162,7 @@ def run_genrnn(corpus: Path, out: Path, extra: list[str]) -> tuple[dict, float]:
     tok_s = [r["tok_s"] for r in rows if r.get("tok_s")]
     summary = {"first_step_s": first["unix_time"] - t0, "wall": time.time() - t0,
                "steady_tok_s": statistics.median(tok_s) if tok_s else None, "rows": rows}
-    return summary, ru.ru_maxrss / 1024
+    return summary, peak_kb / 1024
 
 
 def load_genrnn(out: Path):  # noqa: ANN201

@@ -113,9 +113,12 @@ def test_preparing_a_big_file_keeps_resident_memory_flat(tmp_path):
     with p.open("wb") as fh:
         for _ in range(150_000_000 // len(line)):
             fh.write(line)
-    code = ("import resource, sys; from genrnn.corpora.text import prepare_text; "
+    # VmHWM: this process image's own peak. ru_maxrss would not do: Linux carries the forking
+    # parent's peak (pytest's, hundreds of MB in a full run) across exec into the child's.
+    code = ("import re, sys; from genrnn.corpora.text import prepare_text; "
             "c = prepare_text(sys.argv[1], cache_dir=sys.argv[2]); "
-            "print(len(c.train) + len(c.val), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+            "hwm = re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read()).group(1); "
+            "print(len(c.train) + len(c.val), hwm)")
     out = subprocess.run([sys.executable, "-c", code, str(p), str(tmp_path / "cache")], check=True,
                          capture_output=True, text=True).stdout.split()
     assert int(out[0]) == p.stat().st_size + 1  # one newline of separator: the file ends with one
