@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from textual.widgets import OptionList
 
 from genrnn import session
 from genrnn.config import sample_config
@@ -76,12 +77,14 @@ async def test_best_of_without_a_critic_is_one_clear_error_and_text_models_hide_
     async with app.run_test(size=(100, 40), notifications=True) as pilot:
         screen = app.screen
         await wait_for(pilot, lambda: screen.entry is not None)
-        text_index = next(i for i, e in enumerate(screen.entries) if e.kind == "text")
-        screen._choose(text_index)
-        await pilot.pause()
+        models = screen.query_one("#models", OptionList)
+        # Highlighting through the list (as a user does): its messages come in order, so the
+        # first model's own highlight, still queued at start-up, cannot undo the choice.
+        models.highlighted = next(i for i, e in enumerate(screen.entries) if e.kind == "text")
+        await wait_for(pilot, lambda: screen.entry.kind == "text" and not screen.panel.music)
         assert not screen.query_one("#best-of-row").display  # a text model: no best of
-        screen._choose(next(i for i, e in enumerate(screen.entries) if e.kind == "midi_events"))
-        await wait_for(pilot, lambda: screen.panel.music)
+        models.highlighted = next(i for i, e in enumerate(screen.entries) if e.kind == "midi_events")
+        await wait_for(pilot, lambda: screen.entry.kind == "midi_events" and screen.panel.music)
         assert screen.query_one("#best-of-row").display
         set_input(screen, "best-of", "0")
         screen.query_one("#models").focus()
