@@ -27,7 +27,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import platform
 import random
 import socket
 import sys
@@ -43,6 +42,7 @@ import mido.sockets  # noqa: E402
 
 from genrnn import session  # noqa: E402
 from genrnn.config import sample_config  # noqa: E402
+from genrnn.machine import cpu_model  # noqa: E402
 from genrnn.playback.inputs import open_input  # noqa: E402
 from genrnn.playback.jam import JamOptions, JamSession  # noqa: E402
 from genrnn.playback.phrases import PhraseRules  # noqa: E402
@@ -184,7 +184,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     phrases = 4 if args.quick else args.phrases
-    report: dict = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "phrases": phrases}
+    report: dict = {"cpu": cpu_model(), "cores": os.cpu_count(), "phrases": phrases}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for name in args.models.split(","):

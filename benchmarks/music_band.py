@@ -51,6 +51,7 @@ sys.path.insert(0, str(REPO))  # tests/band.py writes the songs
 import mido  # noqa: E402
 import numpy as np  # noqa: E402
 
+from genrnn.machine import cpu_model  # noqa: E402
 from tests import band  # noqa: E402
 
 PARTS = ("roundtrip", "prep", "speed", "train")
@@ -375,15 +376,7 @@ def run_parts(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 
 def _machine() -> dict[str, Any]:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": model, "cores": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 2)}
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 2)}
 
 
 if __name__ == "__main__":

@@ -42,6 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genrnn.machine import cpu_facts, cpu_model
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 
@@ -211,15 +213,6 @@ def make_big_corpus(src: Path, dst: Path, mb: int, seed: int = 0) -> None:
 AVX2_ENV = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
 
 
-def cpu_facts() -> dict:
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout if shutil.which("lscpu") else ""
-    model = next((ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name")),
-                 platform.processor() or platform.machine())
-    flags = next((ln.split(":", 1)[1].split() for ln in out.splitlines() if ln.startswith("Flags")), [])
-    return {"cpu": model, "cpu_flags": sorted(f for f in flags if f.startswith(("avx512", "amx")) or f == "avx2"),
-            "cpus": os.cpu_count()}
-
-
 def comparison(args: argparse.Namespace, train: np.ndarray, val: np.ndarray, vocab: int, work: Path) -> dict:
     """(a) genrnn, (b) the reference, same budget; then both at the reference's size."""
     result: dict = {}
@@ -314,8 +307,8 @@ def main() -> None:
         raise SystemExit(f"{args.corpus}: not found (Tiny Shakespeare; pass --corpus FILE)")
     os.environ.setdefault("GENRNN_CACHE", tempfile.mkdtemp(prefix="genrnn-bench-cache-"))
     train, val, vocab = load_split(args.corpus)
-    result: dict = {"machine": f"{platform.node()} {platform.processor() or platform.machine()}, "
-                               f"{os.cpu_count()} cpus, torch {torch.__version__}", **cpu_facts(),
+    result: dict = {"machine": f"{platform.node()}, {cpu_model()}, {os.cpu_count()} cpus, torch {torch.__version__}",
+                    **cpu_facts(),
                     "corpus": str(args.corpus), "budget_s": args.budget, "preset": args.preset or "auto",
                     "val_chars": int(len(val))}
     work = Path(tempfile.mkdtemp(prefix="genrnn-bench-"))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -26,6 +25,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from genrnn.machine import cpu_model  # noqa: E402
+
 READER = r"""
 import sys, time
 first, n = None, 0
@@ -120,9 +123,7 @@ def main() -> None:
             cli.append(cli_rate(model, args.chars, seed=run + 1))
             tui.append(tui_rate(model, args.chars, Path(empty)))
             print(f"run {run + 1}: cli {cli[-1]:,.0f} tok/s, tui {tui[-1]:,.0f} tok/s", file=sys.stderr)
-    cpu = next((line.split(":", 1)[1].strip() for line in subprocess.run(
-        ["lscpu"], capture_output=True, text=True).stdout.splitlines() if line.startswith("Model name")), platform.machine())
-    print(json.dumps({"model": model.name, "chars": args.chars, "cpu": cpu, "cores": os.cpu_count(),
+    print(json.dumps({"model": model.name, "chars": args.chars, "cpu": cpu_model(), "cores": os.cpu_count(),
                       "cli_tok_s": [round(r) for r in cli], "tui_tok_s": [round(r) for r in tui],
                       "ratio_of_means": round(statistics.mean(tui) / statistics.mean(cli), 3), "target": 0.9}))
 

@@ -32,7 +32,6 @@ import hashlib
 import json
 import math
 import os
-import platform
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -45,6 +44,7 @@ import torch.nn.functional as F
 from genrnn.config import PRESETS
 from genrnn.corpora.base import cache_folder
 from genrnn.errors import ConfigError
+from genrnn.machine import cpu_flags, cpu_model
 
 # What auto keeps fixed (the `default` preset's calibrated training recipe); it varies the
 # width and the dtype.
@@ -170,32 +170,11 @@ class Measurement:
     note: str = ""
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _cpu_flags() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return " ".join(sorted(f for f in line.split(":", 1)[1].split()
-                                       if f.startswith(("avx", "amx", "fma", "sse4"))))
-    except OSError:
-        pass
-    return ""
-
-
 def machine_key(device: torch.device) -> dict[str, Any]:
     """What a calibration depends on: a different CPU (or ISA cap), device, thread count or
     torch measures again."""
     key: dict[str, Any] = {"version": CALIBRATION_VERSION, "torch": torch.__version__, "device": device.type,
-                           "cpu": _cpu_name(), "flags": _cpu_flags(), "cpus": os.cpu_count(),
+                           "cpu": cpu_model(), "flags": " ".join(cpu_flags()), "cpus": os.cpu_count(),
                            "threads": torch.get_num_threads(),
                            "isa": {k: os.environ.get(k, "") for k in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")}}
     if device.type == "cuda":

@@ -15,7 +15,6 @@ import functools
 import json
 import math
 import os
-import platform
 import signal
 import threading
 import time
@@ -33,6 +32,7 @@ from genrnn import __version__, fileformat
 from genrnn.config import ModelConfig, TrainConfig, to_dict
 from genrnn.corpora.base import PreparedCorpus
 from genrnn.errors import CheckpointError, ConfigError
+from genrnn.machine import cpu_model
 from genrnn.models.info import read_info
 from genrnn.models.rnn import RNNLanguageModel, State, count_parameters, detach_state
 from genrnn.models.weights import load_weights, save_model
@@ -331,8 +331,7 @@ class Trainer:
                 "torch_version": torch.__version__}
 
     def machine(self) -> str:
-        cpu = platform.processor() or platform.machine()
-        where = f"{cpu}, {os.cpu_count()} CPUs ({torch.get_num_threads()} threads)"
+        where = f"{cpu_model()}, {os.cpu_count()} CPUs ({torch.get_num_threads()} threads)"
         if self.device.type == "cuda":
             where = f"{torch.cuda.get_device_name(self.device)} × {self.world}, " + where
         return where
