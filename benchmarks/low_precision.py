@@ -35,7 +35,6 @@ import torch
 from torch.ao.nn.quantized.dynamic import Linear as QLinear
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def log(msg: str) -> None:
@@ -161,9 +160,8 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "data" / "tinyshakespeare.txt")
     ap.add_argument("--kinds", nargs="+", default=["numpy-fp32", "torch-fp32", "torch-bf16", "torch-int8"])
     args = ap.parse_args()
-    from text_shakespeare import cpu_facts
-
     from genrnn.corpora.text import prepare_text
+    from genrnn.machine import cpu_facts
     from genrnn.models.numpy_lstm import LstmArrays
     from genrnn.session import load_model
 

@@ -186,13 +186,15 @@ def prepare_corpus(text: str | Path | None = None, recipe: str | Path | None = N
 def make_trainer(corpus: PreparedCorpus, preset: str, model_overrides: dict[str, Any],
                  train_overrides: dict[str, Any], out_dir: str | Path,
                  callbacks: list[Callback] | None = None, cache_dir: str | Path | None = None) -> Trainer:
-    """``preset`` ``auto`` measures this machine first (``auto_choice``); its choice and reason
+    """``preset`` ``auto`` measures this machine first (training/auto.py); its choice and reason
     land in the run record (``trainer.record["auto"]``). Explicit overrides win over any preset."""
     from genrnn.training.loop import Trainer
 
     record: dict[str, Any] = {"preset": preset}
     if preset == "auto":
-        choice = auto_choice(corpus, model_overrides, train_overrides, cache_dir=cache_dir)
+        from genrnn.training.auto import choose_for
+
+        choice = choose_for(corpus, model_overrides, train_overrides, cache_dir=cache_dir)
         model_overrides = {"hidden": choice.hidden, **{k: v for k, v in model_overrides.items() if v is not None}}
         explicit = {k: v for k, v in train_overrides.items() if v is not None}
         train_overrides = {**explicit, "dtype": explicit.get("dtype") or choice.dtype,
@@ -203,44 +205,6 @@ def make_trainer(corpus: PreparedCorpus, preset: str, model_overrides: dict[str,
     # A tokenizer with labels (--conditioned): the model holds them at every step.
     model_cfg = dataclasses.replace(model_cfg, **label_fields(corpus.tokenizer))
     return Trainer(corpus, model_cfg, train_cfg, out_dir, callbacks=callbacks, record=record)
-
-
-def auto_choice(corpus: PreparedCorpus, model_overrides: dict[str, Any], train_overrides: dict[str, Any],
-                cache_dir: str | Path | None = None, use_cache: bool = True) -> Any:
-    """``--preset auto``: calibrate (or read the cached calibration) and pick the width and
-    dtype with the lowest predicted validation loss for this budget (training/auto.py)."""
-    import torch
-
-    from genrnn.config import PRESETS
-    from genrnn.training import auto
-    from genrnn.training.data import check_batchable
-    from genrnn.training.loop import bf16_supported, pick_device
-
-    train = {**PRESETS["auto"]["train"], **{k: v for k, v in train_overrides.items() if v is not None}}
-    if train.get("time_budget") is None and train.get("max_steps") is None:
-        raise ConfigError("--preset auto sizes the model to the budget: give --time-budget SECONDS or --max-steps N")
-    # What would fail in the trainer anyway fails before the calibration's seconds are spent.
-    check_batchable(len(corpus.train), int(train["batch_size"]), int(train["seq_len"]),
-                    str(corpus.meta.get("source", "corpus")))
-    device = pick_device(train.get("device", "auto"))
-    if train.get("threads"):
-        torch.set_num_threads(int(train["threads"]))
-    asked = train.get("dtype", "auto")
-    dtypes = [d for d in ("fp32", "bf16") if asked in ("auto", d) and (d == "fp32" or bf16_supported(device))]
-    if not dtypes:
-        raise ConfigError(f"dtype = 'bf16': {device.type} on this machine has no fast bfloat16; use --dtype fp32")
-    cell = model_overrides.get("cell") or "lstm"
-    measurements, cached = auto.calibrate(corpus.tokenizer.vocab_size, device, dtypes, cell=cell,
-                                          cache_dir=cache_dir, use_cache=use_cache)
-    hidden = model_overrides.get("hidden")
-    if hidden is not None:  # a width given by hand: auto still picks the dtype at the nearest width
-        nearest = min({m.hidden for m in measurements}, key=lambda h: abs(h - hidden))
-        measurements = [m for m in measurements if m.hidden == nearest]
-    choice = auto.choose(measurements, corpus.tokenizer.vocab_size, len(corpus.train),
-                         time_budget=train.get("time_budget"), max_steps=train.get("max_steps"),
-                         batch=int(train["batch_size"]), seq_len=int(train["seq_len"]), cell=cell)
-    choice.cached = cached
-    return choice
 
 
 def resume_trainer(run_dir: str | Path, train_overrides: dict[str, Any],

@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 
 from genrnn.config import PRESETS
-from genrnn.corpora.base import cache_folder
+from genrnn.corpora.base import PreparedCorpus, cache_folder
 from genrnn.errors import ConfigError
 from genrnn.machine import cpu_flags, cpu_model
 
@@ -218,14 +218,13 @@ def sync(device: torch.device) -> None:
 
 
 def calibrate(vocab: int, device: torch.device, dtypes: Sequence[str], *, cell: str = "lstm",
-              seconds: float = 5.0, cache_dir: str | Path | None = None,
-              use_cache: bool = True) -> tuple[list[Measurement], bool]:
+              seconds: float = 5.0, cache_dir: str | Path | None = None) -> tuple[list[Measurement], bool]:
     """Measure (or read back) every candidate's training tok/s; returns (measurements, cached)."""
     key = machine_key(device) | {"vocab_bucket": 1 << max(vocab - 1, 1).bit_length(), "dtypes": list(dtypes),
                                  "cell": cell}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
     path = cache_folder("calibration", cache_dir) / f"{digest}.json"
-    if use_cache and path.exists():
+    if path.exists():
         try:
             rows = json.loads(path.read_text())["measurements"]
             return [Measurement(**r) for r in rows], True
@@ -286,7 +285,7 @@ class Choice:
 
 def choose(measurements: Sequence[Measurement], vocab: int, corpus_tokens: int, *,
            time_budget: float | None, max_steps: int | None, batch: int, seq_len: int,
-           cell: str = "lstm", loss_model: dict[str, float] | None = None) -> Choice:
+           cell: str = "lstm", loss_model: dict[str, float] | None = None, cached: bool = False) -> Choice:
     """The measured candidate with the lowest predicted validation loss for this budget."""
     table: list[dict[str, Any]] = []
     for m in measurements:
@@ -321,7 +320,42 @@ def choose(measurements: Sequence[Measurement], vocab: int, corpus_tokens: int, 
     reason = (f"auto: {cell.upper()} 2×{best['hidden']} {best['dtype']} — {best['tok_s']:,.0f} tok/s measured here → "
               f"{best['tokens'] / 1e6:.1f} M tokens ({best['epochs']:g} epochs of {corpus_tokens:,}) in {budget}, "
               f"predicted val loss {best['predicted_loss']:.3f} (next best: "
-              + ", ".join(f"{r['hidden']} {r['dtype']} {r['predicted_loss']:.3f}" for r in table[1:3] if r is not best)
+              + ", ".join(f"{r['hidden']} {r['dtype']} {r['predicted_loss']:.3f}" for r in [r for r in table
+                                                                                             if r is not best][:2])
               + f"){dtype_note}")
     return Choice(best["hidden"], best["dtype"], auto_lr(best["hidden"]), batch, seq_len, best["predicted_loss"],
-                  best["tok_s"], reason + f"; lr {auto_lr(best['hidden']):g}", table)
+                  best["tok_s"], reason + f"; lr {auto_lr(best['hidden']):g}", table, cached)
+
+
+def choose_for(corpus: PreparedCorpus, model_overrides: dict[str, Any], train_overrides: dict[str, Any],
+               cache_dir: str | Path | None = None) -> Choice:
+    """``--preset auto`` for a corpus: calibrate (or read the cached calibration) on the run's
+    device and pick the width and dtype with the lowest predicted validation loss for its budget.
+    Flags given by hand narrow the candidates: ``--dtype`` to that dtype, ``--hidden`` to the
+    nearest measured width."""
+    from genrnn.training.data import check_batchable
+    from genrnn.training.loop import bf16_supported, pick_device
+
+    train = {**AUTO_TRAIN, **{k: v for k, v in train_overrides.items() if v is not None}}
+    if train.get("time_budget") is None and train.get("max_steps") is None:
+        raise ConfigError("--preset auto sizes the model to the budget: give --time-budget SECONDS or --max-steps N")
+    # What would fail in the trainer anyway fails before the calibration's seconds are spent.
+    check_batchable(len(corpus.train), int(train["batch_size"]), int(train["seq_len"]),
+                    str(corpus.meta.get("source", "corpus")))
+    device = pick_device(train.get("device", "auto"))
+    if train.get("threads"):
+        torch.set_num_threads(int(train["threads"]))
+    asked = train.get("dtype", "auto")
+    dtypes = [d for d in ("fp32", "bf16") if asked in ("auto", d) and (d == "fp32" or bf16_supported(device))]
+    if not dtypes:
+        raise ConfigError(f"dtype = 'bf16': {device.type} on this machine has no fast bfloat16; use --dtype fp32")
+    cell = model_overrides.get("cell") or "lstm"
+    vocab = corpus.tokenizer.vocab_size
+    measurements, cached = calibrate(vocab, device, dtypes, cell=cell, cache_dir=cache_dir)
+    hidden = model_overrides.get("hidden")
+    if hidden is not None:
+        nearest = min({m.hidden for m in measurements}, key=lambda h: abs(h - hidden))
+        measurements = [m for m in measurements if m.hidden == nearest]
+    return choose(measurements, vocab, len(corpus.train), time_budget=train.get("time_budget"),
+                  max_steps=train.get("max_steps"), batch=int(train["batch_size"]), seq_len=int(train["seq_len"]),
+                  cell=cell, cached=cached)
