@@ -143,6 +143,18 @@ def sampling_defaults(kind: str) -> dict[str, float]:
     return SAMPLING_DEFAULTS.get(kind, SAMPLING_DEFAULTS["text"])
 
 
+# Critic-reranked sampling (`--best-of N`, the TUI's "best of"): at most this many pieces
+# drawn for each one kept.
+MAX_BEST_OF = 64
+
+
+def check_best_of(n: int, name: str = "best of") -> int:
+    """``n`` pieces drawn per piece kept: 1 (every piece as drawn) to ``MAX_BEST_OF``."""
+    if not 1 <= n <= MAX_BEST_OF:
+        raise ConfigError(f"{name} {n}: expected 1 (every piece as drawn) to {MAX_BEST_OF} pieces")
+    return n
+
+
 # `--condition` guides by default: logits u + 2·(c − u), u from the piece without its labels
 # (benchmarks/README.md, "Guidance").
 CONDITION_GUIDANCE = 2.0

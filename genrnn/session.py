@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genrnn import fileformat
-from genrnn.config import SampleConfig, TrainConfig, check_range, resolve_preset, sample_config
+from genrnn.config import (
+    SampleConfig,
+    TrainConfig,
+    check_best_of,
+    resolve_preset,
+    sample_config,
+)
 from genrnn.corpora.base import PreparedCorpus
 from genrnn.errors import ConfigError, CorpusError
 from genrnn.generation import music
@@ -284,7 +290,8 @@ def sample_pieces(model: Model, num: int, settings: SampleConfig, seconds: float
     ``seconds[n]``): what ``eval`` compares with real pieces and the critic judges. Without
     ``labels`` they are unprimed (a conditioned model draws its own labels); with them, piece
     n is given ``labels[n]`` (cycled). ``best_of`` N > 1: each piece is the one of N drawn
-    (seeds ``settings.seed + n·N + k``) that ``critic`` rates most real (``best_of``)."""
+    (seeds ``settings.seed + n·N + k``) that ``critic`` (default: the model's own) rates most
+    real (``rerank``)."""
     base = settings.seed if settings.seed is not None else 0
     lengths = [float(seconds)] * num if isinstance(seconds, int | float) else [float(s) for s in seconds]
     if len(lengths) != num:
@@ -293,6 +300,7 @@ def sample_pieces(model: Model, num: int, settings: SampleConfig, seconds: float
     for n, length in enumerate(lengths):
         primer = label_primer(model, labels[n % len(labels)]) if labels else None
         if best_of > 1:
+            critic = critic or model_critic(model)
             cfg = dataclasses.replace(settings, seed=base + n * best_of)
             out.append(rerank(model, cfg, best_of, critic, primer, length).sample)
         else:
@@ -307,13 +315,13 @@ class Ranked:
     """The piece a critic rated most real among ``best_of`` drawn, with every candidate's score."""
 
     sample: music.MusicSample
-    score: float  # the critic's P(real) of ``sample``
-    scores: list[float]  # every candidate's, in the order drawn
-    seeds: list[int]  # every candidate's seed, in the same order
+    chosen: int  # which candidate, in the order drawn
+    scores: list[float]  # every candidate's P(real), in the order drawn
 
     @property
-    def chosen(self) -> int:
-        return self.scores.index(self.score)
+    def score(self) -> float:
+        """The critic's P(real) of ``sample``."""
+        return self.scores[self.chosen]
 
 
 def load_critic(path: str | Path) -> Any:
@@ -355,7 +363,7 @@ def rerank(model: Model, settings: SampleConfig, best_of: int, critic: Any,
     None) and keep the one ``critic`` rates most real (P(real) of the whole piece, primer
     included; the first drawn wins a tie). ``cancelled``: stop now (the piece being drawn is
     cut there) and keep the best of those drawn; ``progress(drawn, best_of)`` after each."""
-    check_range("best-of", best_of, 1, 1000)
+    check_best_of(best_of)
     drawn: list[music.MusicSample] = []
     for k in range(best_of):
         if drawn and cancelled():
@@ -370,7 +378,7 @@ def rerank(model: Model, settings: SampleConfig, best_of: int, critic: Any,
             progress(k + 1, best_of)
     scores = [float(p) for p in critic.real_probability([d.sequence for d in drawn])]
     best = max(range(len(drawn)), key=lambda k: (scores[k], -k))
-    return Ranked(drawn[best], scores[best], scores, [d.seed for d in drawn])
+    return Ranked(drawn[best], best, scores)
 
 
 def performance_messages(performance: music.Performance) -> Any:

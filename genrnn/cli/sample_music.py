@@ -19,7 +19,7 @@ from typing import Any
 from genrnn import session
 from genrnn.cli import copycheck
 from genrnn.cli._common import err, read_text_file
-from genrnn.config import SampleConfig
+from genrnn.config import SampleConfig, check_best_of
 from genrnn.errors import ConfigError
 from genrnn.music.instruments import parse_instrument
 from genrnn.music.metrics import instrument_group
@@ -108,9 +108,7 @@ def _events(model: session.Model, settings: SampleConfig, args: argparse.Namespa
 
 def _critic(model: session.Model, args: argparse.Namespace) -> Any:
     """The critic for ``--best-of N`` (None for 1): ``--critic FILE`` or the model's own."""
-    if args.best_of < 1:
-        raise ConfigError(f"--best-of {args.best_of}: expected a number of pieces, 1 or more")
-    if args.best_of == 1:
+    if check_best_of(args.best_of, "--best-of") == 1:
         if args.critic:
             raise ConfigError("--critic is the reranker of --best-of N: give --best-of 2 or more")
         return None

@@ -60,6 +60,16 @@ def test_best_of_keeps_the_piece_the_critic_rates_most_real(tmp_path: Path):
         assert f"P(real) {scores[best]:.2f}" in stderr
 
 
+def test_sample_pieces_best_of_reranks_with_the_models_own_critic_when_given_none(tmp_path: Path):
+    """It used to crash (None has no real_probability) unless a critic was passed."""
+    model = session.load_model(BACH)
+    own = session.model_critic(model)  # checkpoints/bach.critic.safetensors
+    [piece] = session.sample_pieces(model, 1, sample_config(model.kind, seed=5), 3.0, best_of=2)
+    drawn = [session.sample_music(model, sample_config(model.kind, seed=s), None, 3.0) for s in (5, 6)]
+    best = int(np.argmax(own.real_probability([d.sequence for d in drawn])))
+    assert notes_of(piece.sequence) == notes_of(drawn[best].sequence)
+
+
 def test_best_of_finds_the_models_own_critic_and_says_where_it_looked(tmp_path: Path):
     shutil.copyfile(BACH, tmp_path / "bach.safetensors")
     code, _, stderr = run_cli("sample", tmp_path / "bach.safetensors", "--best-of", 2, "--seconds", 2,

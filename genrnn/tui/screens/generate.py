@@ -196,11 +196,11 @@ class GenerateScreen(Screen[None]):
             return
         self.stop_stream()
         entry = self.entry
-        best_of = controls.best_of if entry.kind == "midi_events" else 1
         request = GenerateRequest(entry.path, entry.name, entry.kind, controls.settings, controls.length,
-                                  controls.seconds, controls.primer_text, controls.primer_file, best_of)
+                                  controls.seconds, controls.primer_text, controls.primer_file, controls.best_of)
         take = Take(len(self.takes) + 1, entry.name, entry.kind, controls.settings.temperature,
-                    controls.settings.top_k, controls.settings.top_p, controls.settings.seed, best_of=best_of)
+                    controls.settings.top_k, controls.settings.top_p, controls.settings.seed,
+                    best_of=controls.best_of)
         self.takes.append(take)
         self._add_take_option(take)
         self._show(take)
@@ -208,7 +208,7 @@ class GenerateScreen(Screen[None]):
             self.text_view.write(controls.primer_text, style=PRIMER_STYLE)
         self.control, self.control_take = StreamControl(controls.settings), take
         self._started = time.monotonic()
-        working = f"drawing piece 1 of {best_of} …" if best_of > 1 else "generating …"
+        working = f"drawing piece 1 of {take.best_of} …" if take.best_of > 1 else "generating …"
         self._status(f"loading {entry.name} …" if not self.genrnn.models.loaded(entry.path) else working)
         self._generate(request, take, self.control)
 

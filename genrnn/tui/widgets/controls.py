@@ -11,12 +11,11 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Label, Select
 
-from genrnn.config import SampleConfig, sampling_defaults
+from genrnn.config import SampleConfig, check_best_of, sampling_defaults
 from genrnn.errors import ConfigError
 
 TEMPERATURE_STEP = 0.05
 SOCKET_DEFAULT = "127.0.0.1:5004"
-MAX_BEST_OF = 64
 
 
 @dataclass
@@ -168,9 +167,7 @@ class SamplingPanel(Vertical):
             self.primer_file = None
         best_of = 1
         if self.music:
-            best_of = int(number("best-of", int, "best of")) if self._value("best-of") else 1
-            if not 1 <= best_of <= MAX_BEST_OF:
-                raise ConfigError(f"best of {best_of}: expected 1 (every piece as drawn) to {MAX_BEST_OF} pieces")
+            best_of = check_best_of(int(number("best-of", int, "best of")) if self._value("best-of") else 1)
         port = self.query_one("#port", Select)
         port_name = None if port.is_blank() else str(port.value)
         if port_name == "HOST:PORT":
