@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -11,6 +13,14 @@ from genrnn.errors import ConfigError
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+
+def emit_json(payload: Any) -> None:
+    """One JSON line on stdout, as written: never through rich, whose markup would eat a
+    ``[ce]`` (an ABC chord in a copied span) or raise on a ``[/g]``."""
+    print(json.dumps(payload, default=str), flush=True)
+
 
 CACHE_HELP = "cache root for prepared corpora (default $GENRNN_CACHE, else ~/.cache/genrnn)"
 

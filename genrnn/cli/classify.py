@@ -13,13 +13,12 @@ takes the rest of the line and hands it to one of two inner parsers (each with i
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from typing import Any
 
 from rich.table import Table
 
-from genrnn.cli._common import CACHE_HELP, err, out, out_dir_arg
+from genrnn.cli._common import CACHE_HELP, emit_json, err, out, out_dir_arg
 from genrnn.config import ClassifyConfig, sample_config
 from genrnn.errors import ConfigError, GenrnnError
 
@@ -188,7 +187,7 @@ def run_train(args: argparse.Namespace) -> int:
         if not args.json:
             _print_result(result, here, features)
     if args.json:
-        _emit(_train_payload(args, runs))
+        emit_json(_train_payload(args, runs))
     elif args.seeds > 1:
         _print_seeds(runs)
     return 0
@@ -334,7 +333,7 @@ def run_predict(args: argparse.Namespace) -> int:
             err.print(f"genrnn classify: error: {exc}")
     failed = sum("error" in r for r in results)
     if args.json:
-        _emit({"command": "classify", "checkpoint": str(clf.path), "label": clf.label, "classes": clf.classes,
+        emit_json({"command": "classify", "checkpoint": str(clf.path), "label": clf.label, "classes": clf.classes,
                "results": results, "failed": failed})
     else:
         _print_predictions(clf, results)
@@ -361,7 +360,7 @@ def _predict_features(args: argparse.Namespace) -> int:
             err.print(f"genrnn classify: error: {exc}")
     failed = sum("error" in r for r in results)
     if args.json:
-        _emit({"command": "classify", "checkpoint": str(critic.path), "label": "real", "classes": ["generated", "real"],
+        emit_json({"command": "classify", "checkpoint": str(critic.path), "label": "real", "classes": ["generated", "real"],
                "results": results, "failed": failed})
         return 2 if failed else 0
     good = [r for r in results if "error" not in r]
@@ -392,6 +391,3 @@ def _print_predictions(clf: Any, results: list[dict[str, Any]]) -> None:
         table.add_row(r["file"], r["label"], f"{r['probability']:.1%}", str(r["windows"]))
     out.print(table)
 
-
-def _emit(payload: dict[str, Any]) -> None:
-    print(json.dumps(payload, default=str))

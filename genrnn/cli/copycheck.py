@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from genrnn.analysis.copies import MUSIC_LIMIT_BEATS, TEXT_LIMIT_CHARS
@@ -66,7 +67,7 @@ def verdict(row: dict[str, Any], unit: str, limit: float) -> str:
         return (f"copy check: {flag}longest copy {row['beats']:g} beats ({row['events']} notes) at "
                 f"{row['seconds']:.1f} s, from {row['source']} beat {row['source_beat']:g}"
                 f" (limit {limit:g})")
-    return f"copy check: {flag}longest copy {row['chars']} chars (limit {limit:g}): {row['text']!r}"
+    return f"copy check: {flag}longest copy {row['chars']} chars (limit {limit:g}): {escape(repr(row['text']))}"
 
 
 def tally(rows: list[dict[str, Any]], unit: str, limit: float) -> str:

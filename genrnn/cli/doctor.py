@@ -7,7 +7,6 @@ exit 1 when something the core needs is broken.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import socket
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from genrnn.cli._common import out
+from genrnn.cli._common import emit_json, out
 
 SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints"
 
@@ -157,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         checks.append(check)
     core_ok = all(c.ok for c in checks if c.core)
     if args.json:
-        out.print(json.dumps({"core_ok": core_ok, "checks": [c.__dict__ for c in checks]}))
+        emit_json({"core_ok": core_ok, "checks": [c.__dict__ for c in checks]})
         return 0 if core_ok else 1
     table = Table(title="genrnn doctor")
     for col in ("", "check", "status", "fix"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from typing import TYPE_CHECKING, Any
@@ -12,7 +11,7 @@ import numpy as np
 from rich.table import Table
 
 from genrnn.cli import copycheck
-from genrnn.cli._common import CACHE_HELP, add_device_args, err, out
+from genrnn.cli._common import CACHE_HELP, add_device_args, emit_json, err, out
 from genrnn.config import sample_config
 from genrnn.errors import ConfigError
 
@@ -85,7 +84,7 @@ def run_eval(args: argparse.Namespace) -> int:
     row = {"file": args.text, "tokens": int(len(data)), "nats_per_token": round(nats, 5),
            "bits_per_token": round(nats / math.log(2), 5)}
     if args.json:
-        out.print(json.dumps(row))
+        emit_json(row)
     else:
         out.print(f"{args.text}: {row['nats_per_token']:.4f} nats/char, {row['bits_per_token']:.4f} bits/char "
                   f"over {row['tokens']:,} chars")
@@ -107,7 +106,7 @@ def _eval_corpus(model: session.Model, args: argparse.Namespace) -> int:
     if args.html:
         _write_html(model, args, report, _tune_rolls(pieces) if model.kind == "abc" else pieces)
     if args.json:
-        out.print(json.dumps(_rounded(report)))
+        emit_json(_rounded(report))
         return 0
     unit = "event" if model.kind == "midi_events" else "char"
     out.print(f"{report['recipe']} held-out split: {report['nats_per_token']:.4f} nats/{unit}, "
@@ -186,7 +185,7 @@ def _eval_text(model: session.Model, args: argparse.Namespace) -> int:
     if args.html:
         _write_html(model, args, {**row, "kind": "text", "samples": args.samples}, pieces)
     if args.json:
-        out.print(json.dumps(_rounded(row)))
+        emit_json(_rounded(row))
         return 0
     out.print(f"{source}{'' if args.text else ' held-out split'}: {row['nats_per_token']:.4f} nats/char, "
               f"{row['bits_per_token']:.4f} bits/char over {row['tokens']:,} chars")
@@ -304,7 +303,7 @@ def run_info(args: argparse.Namespace) -> int:
     from genrnn import session
     info = session.checkpoint_info(args.checkpoint)
     if args.json:
-        out.print(json.dumps(info, default=str))
+        emit_json(info)
         return 0
     if "format" in info:  # a harmonizer, a classifier or a feature critic
         return _other_info(args.checkpoint, info)

@@ -10,7 +10,6 @@ HTML file. Room is left for the music-side families (``classify``, ``harmonize``
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from genrnn.cli._common import CACHE_HELP, add_device_args, err, out, read_text_file
+from genrnn.cli._common import CACHE_HELP, add_device_args, emit_json, err, out, read_text_file
 from genrnn.errors import ConfigError
 
 RUNS = Path("runs")
@@ -37,9 +36,6 @@ def _fmt(value: float | None, spec: str = ".3f") -> str:
         return "-"
     return format(value, spec)
 
-
-def _emit_json(payload: dict[str, Any]) -> None:
-    print(json.dumps(payload, default=str))
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
@@ -89,7 +85,7 @@ def run_compare(args: argparse.Namespace) -> int:
     plot = compare.plot_runs(runs, Path(args.out) / "loss_vs_time.png",
                              f"{corpus.meta.get('source', '')}: {args.time_budget:g} s per cell")
     if args.json:
-        _emit_json({"command": "compare", "time_budget": args.time_budget, "preset": args.preset,
+        emit_json({"command": "compare", "time_budget": args.time_budget, "preset": args.preset,
                     "seed": args.seed, "runs": [r.row() for r in runs], "plot": str(plot)})
         return 0
     table = Table(title=f"cells side by side ({args.time_budget:g} s each, same data and seed)")
@@ -166,7 +162,7 @@ def run_gradients(args: argparse.Namespace) -> int:
     profiles = _gradient_profiles(args)
     plot = gradients.plot_profiles(profiles, args.plot)
     if args.json:
-        _emit_json({"command": "diagnose gradients", "window": args.window, "steps": args.steps,
+        emit_json({"command": "diagnose gradients", "window": args.window, "steps": args.steps,
                     "profiles": [p.row() for p in profiles], "plot": str(plot)})
         return 0
     table = Table(title="‖∂ loss_t / ∂ h_(t−k)‖: decay per 10 steps back (1 = no decay)")
@@ -232,7 +228,7 @@ def run_memory(args: argparse.Namespace) -> int:
                                       args.threads)
     plot = memory.plot_results(results, task.chance, args.plot)
     if args.json:
-        _emit_json({"command": "bench memory", "chance": task.chance, "time_per_cell": args.time_per_cell,
+        emit_json({"command": "bench memory", "chance": task.chance, "time_per_cell": args.time_per_cell,
                     "results": [r.row() for r in results], "plot": str(plot)})
         return 0
     table = Table(title=f"recall accuracy (chance {task.chance:.1%}; {args.time_per_cell:g} s per cell)")
@@ -276,7 +272,7 @@ def run_neurons(args: argparse.Namespace) -> int:
     report = neurons.inspect_text(model.module, model.tokenizer, text, args.top, args.chars)
     page = neurons.html_report(report, args.html)
     if args.json:
-        _emit_json({"command": "inspect neurons", "checkpoint": str(model.path), "cell": model.config.cell,
+        emit_json({"command": "inspect neurons", "checkpoint": str(model.path), "cell": model.config.cell,
                     "units": len(report.activations.names), "matches": [m.row() for m in report.matches],
                     "skipped_features": report.skipped, "html": str(page)})
         return 0

@@ -11,13 +11,12 @@ tracks, at the melody's tempo. Both print a rich table, or with ``--json`` one J
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
-from genrnn.cli._common import CACHE_HELP, err, out
+from genrnn.cli._common import CACHE_HELP, emit_json, err, out
 from genrnn.config import HarmonizeConfig
 from genrnn.errors import ConfigError
 
@@ -89,7 +88,7 @@ def _harmonize(args: argparse.Namespace) -> int:
     xml = target.with_suffix(".musicxml") if args.musicxml else None
     result = session.harmonize_file(harmonizer, melody_path, target, temperature, args.seed or 0, xml)
     if args.json:
-        print(json.dumps(_payload(result, temperature, args.seed or 0)))
+        emit_json(_payload(result, temperature, args.seed or 0))
         return 0
     for line in result.melody.notes_info:
         err.print(f"note: {line}")
@@ -172,10 +171,10 @@ def _train(args: argparse.Namespace) -> int:
     result = session.train_harmonizer(cfg, run, args.cache, on_epoch, on_data, dtype="bf16" if args.bf16 else None)
     size = result.checkpoint.stat().st_size
     if args.json:
-        print(json.dumps({"command": "harmonize train", "checkpoint": str(result.checkpoint), "bytes": size,
+        emit_json({"command": "harmonize train", "checkpoint": str(result.checkpoint), "bytes": size,
                           "epochs": len(result.history), "held_out": result.training.get("held_out"),
                           "evaluation": result.evaluation, "parameters": result.training["parameters"],
-                          "wall_seconds": result.training["wall_seconds"]}))
+                          "wall_seconds": result.training["wall_seconds"]})
         return 0
     _print_evaluation(result, size)
     return 0

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from genrnn import session
-from genrnn.cli._common import err, out
+from genrnn.cli._common import emit_json, err, out
 from genrnn.config import sample_config
 from genrnn.errors import ConfigError
 from genrnn.music.instruments import parse_instrument
@@ -120,7 +119,7 @@ def run_jam(args: argparse.Namespace) -> int:
     if summary["output_error"]:
         err.print(f"genrnn jam: the output failed: {summary['output_error']}; the session ended")
     if args.json:
-        print(json.dumps({**summary, "saved": None if saved is None else str(saved), "signal": caught[0] if caught else None}))
+        emit_json({**summary, "saved": None if saved is None else str(saved), "signal": caught[0] if caught else None})
     else:
         report(summary, caught, saved)
     return 1 if stats.output_error else 0
