@@ -477,7 +477,7 @@ _LAZY = {
     "train_harmonizer": ("genrnn.training.harmonizer", "train_harmonizer"),
     "load_classifier": ("genrnn.inference.classifier", "load_classifier"),
     "classify_file": ("genrnn.inference.classifier", "classify_file"),
-    "read_piece": ("genrnn.inference.classifier", "read_piece"),
+    "read_piece": ("genrnn.music.notation", "read_piece"),
     "label_data": ("genrnn.training.classifier_data", "label_data"),
     "classifier_config": ("genrnn.training.classifier", "model_config"),
     "train_classifier": ("genrnn.training.classifier", "train_classifier"),

@@ -24,14 +24,12 @@ from genrnn.config import ClassifyConfig, from_dict
 from genrnn.errors import CheckpointError, ConfigError, MidiConversionError, TokenizerError
 from genrnn.models.classifier import ClassifierConfig, SequenceClassifier
 from genrnn.models.weights import file_tensors, load_weights
-from genrnn.music import notation
-from genrnn.music.midi_io import read_midi
-from genrnn.music.notes import MIDI_SUFFIXES, NoteSequence
+from genrnn.music.notation import read_piece
+from genrnn.music.notes import NoteSequence
 from genrnn.tokenizers import tokenizer_from_dict
 from genrnn.tokenizers.midi_events import MidiEventTokenizer
 
 CHECKPOINT_NAME = "classifier.safetensors"
-SCORE_SUFFIXES = (".musicxml", ".xml", ".mxl", ".krn")
 EVAL_BATCH = 64
 
 
@@ -151,24 +149,6 @@ class Prediction:
     def row(self) -> dict[str, Any]:
         return {"label": self.label, "probability": round(self.probability, 6),
                 "probs": {k: round(v, 6) for k, v in self.probs.items()}, "windows": self.windows}
-
-
-def read_piece(path: str | Path) -> NoteSequence:
-    """A .mid (any MIDI suffix), .abc (its first tune) or MusicXML/.mxl/kern file → notes."""
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix in MIDI_SUFFIXES:
-        return read_midi(p)
-    if not p.is_file():
-        raise MidiConversionError(f"{p}: no such file")
-    if suffix == ".abc":
-        text = p.read_text(encoding="utf-8", errors="replace")
-        tunes = notation.split_abc_tunes(text) or [text]
-        return notation.abc_to_sequence(tunes[0], name=str(p))
-    if suffix in SCORE_SUFFIXES:
-        return notation.score_to_sequence(notation.parse_score(p), name=str(p))
-    raise MidiConversionError(f"{p}: unknown file type {suffix or '(none)'!r}; expected "
-                              f"{', '.join(MIDI_SUFFIXES + ('.abc',) + SCORE_SUFFIXES)}")
 
 
 def piece_ids(clf: Classifier, seq: NoteSequence, name: str = "piece") -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 from genrnn.errors import MidiConversionError
 from genrnn.music.instruments import FAMILIES, group_name, instrument_name
 from genrnn.music.metrics import time_at_polyphony
-from genrnn.music.notes import Note, NoteSequence
+from genrnn.music.notes import MIDI_SUFFIXES, Note, NoteSequence
 
 DEFAULT_BPM = 100.0  # chorales and most ABC tunes carry no tempo
 DEFAULT_VELOCITY = 80
@@ -474,3 +474,26 @@ def label_vocabulary(kinds: list[str] | tuple[str, ...]) -> list[str]:
         raise MidiConversionError(f"unknown label kind(s) {unknown}; expected some of "
                                   f"{sorted(set(values) - set(INSTRUMENT_KINDS)) + ['instruments']}")
     return [f"{k}={v}" for k in label_kinds_of(kinds) for v in values[k]]
+
+
+SCORE_SUFFIXES = (".musicxml", ".xml", ".mxl", ".krn")
+
+
+def read_piece(path: str | Path) -> NoteSequence:
+    """A .mid (any MIDI suffix), .abc (its first tune) or MusicXML/.mxl/kern file → notes."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix in MIDI_SUFFIXES:
+        from genrnn.music.midi_io import read_midi  # pretty_midi loads only for a MIDI file
+
+        return read_midi(p)
+    if not p.is_file():
+        raise MidiConversionError(f"{p}: no such file")
+    if suffix == ".abc":
+        text = p.read_text(encoding="utf-8", errors="replace")
+        tunes = split_abc_tunes(text) or [text]
+        return abc_to_sequence(tunes[0], name=str(p))
+    if suffix in SCORE_SUFFIXES:
+        return score_to_sequence(parse_score(p), name=str(p))
+    raise MidiConversionError(f"{p}: unknown file type {suffix or '(none)'!r}; expected "
+                              f"{', '.join(MIDI_SUFFIXES + ('.abc',) + SCORE_SUFFIXES)}")

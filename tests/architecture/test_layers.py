@@ -91,3 +91,17 @@ def test_the_session_and_the_stream_import_without_torch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "False"
+
+
+def test_a_feature_critic_judges_a_file_without_torch():
+    """The feature critic is NumPy: reading a piece and rating it (`genrnn classify CRITIC FILE`,
+    `--best-of` with it) must not load PyTorch (read_piece used to live beside the neural
+    classifier, which imports it)."""
+    critic = ROOT / "checkpoints" / "bach.critic.safetensors"
+    piece = ROOT / "checkpoints" / "samples" / "bach_chorale_seed1.mid"
+    code = ("import sys; from genrnn import session; "
+            f"c = session.load_critic({str(critic)!r}); s = session.read_piece({str(piece)!r}); "
+            "p = c.real_probability([s]); print(0 <= float(p[0]) <= 1, 'torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-2:] == ["True", "False"]
