@@ -47,14 +47,14 @@ def _measure(train: np.ndarray, val: np.ndarray, windows: int, length: int) -> d
 def _music(checkpoint: str, recipe: str, samples: int, seconds: float, seed: int) -> dict[str, object]:
     """Longest copies of all the voices and of the top line, generated (the kind's defaults) and held out."""
     from genrnn import session
-    from genrnn.analysis.copies import PIECES_AS_WRITTEN, MusicCopies, top_line, training_pieces
+    from genrnn.analysis.copies import MusicCopies, top_line, training_pieces
     from genrnn.config import sample_config
     from genrnn.corpora import recipes
 
     train = training_pieces(recipe)
     model = session.load_model(checkpoint)
     generated = [p.sequence for p in session.sample_pieces(model, samples, sample_config(model.kind, seed=seed), seconds)]
-    real = [s.clipped(seconds) for s in recipes.val_sequences(recipes.prepare(recipe, overrides=PIECES_AS_WRITTEN))]
+    real = [s.clipped(seconds) for s in recipes.val_sequences(recipes.prepare(recipe, overrides=recipes.PIECES_AS_WRITTEN))]
     out: dict[str, object] = {"checkpoint": checkpoint, "recipe": recipe, "seconds": seconds, "seed": seed}
     for part, read in (("all voices", lambda s: s), ("top line", top_line)):
         checker = MusicCopies([(name, read(seq)) for name, seq in train])

@@ -61,10 +61,6 @@ MUSIC_LIMIT_BEATS = 2 * BEATS_PER_BAR  # issue 18's target: no copy longer than 
 # check"). A copy twice the longest of those is a memorised line.
 TEXT_LIMIT_CHARS = 60
 _MAX_STEPS = 4095  # a gap or duration longer than this many 16ths is held at it
-# The critic's overrides (training/classifier_data.py): the training pieces as written, one
-# record each. Every stretch the model learned quantises like the piece itself (step 2 above)
-# and every transposition reads the same (step 5), so the augmented copies add nothing.
-PIECES_AS_WRITTEN = {"labels": [], "transpose": [0, 0], "stretch": [1.0]}
 
 
 # ---------------------------------------------------------------- the search
@@ -330,19 +326,15 @@ class MusicCopies:
 
 
 def training_pieces(recipe: str | Path, cache_dir: str | Path | None = None) -> list[tuple[str, NoteSequence]]:
-    """A MIDI recipe's training pieces as written (no augmentation: ``PIECES_AS_WRITTEN``, the
-    critic's own preparation, so one cache serves both), with their names."""
+    """A MIDI recipe's training pieces as written (``recipes.PIECES_AS_WRITTEN``, the critic's
+    own preparation, so one cache serves both), with their names."""
     from genrnn.corpora import recipes
 
-    spec = recipes.load_recipe(recipe, PIECES_AS_WRITTEN)
-    if spec.tokenizer != "midi_events":
-        raise ConfigError(f"{recipe}: the music copy check needs a MIDI recipe (tokenizer 'midi_events'), "
-                          f"not {spec.tokenizer!r}")
-    corpus = recipes.prepare(recipe, cache_dir=cache_dir, overrides=PIECES_AS_WRITTEN)
-    recs = recipes.records(corpus.train)
-    names = recipes.train_record_names(corpus)
+    # Every stretch the model learned quantises like the piece itself (step 2 above) and every
+    # transposition reads the same (step 5), so augmented copies would add nothing.
+    _, corpus = recipes.prepare_midi(recipe, "the music copy check", recipes.PIECES_AS_WRITTEN, cache_dir)
     tok = corpus.tokenizer
-    return [(name, tok.decode(tok.split_labels(rec)[1])) for name, rec in zip(names, recs, strict=True)]
+    return [(name, tok.decode(tok.split_labels(rec)[1])) for name, rec in recipes.named_records(corpus, "train")]
 
 
 def training_data(model: Any) -> str:

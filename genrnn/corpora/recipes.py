@@ -455,6 +455,23 @@ def abc_record(tune: str, header_fields: tuple[str, ...] = ("M", "L", "K")) -> s
 # ---------------------------------------------------------------- prepare
 
 
+# A recipe's pieces as written, one record each (no labels, stretch or transposition): what the
+# critic and the copy check read. Overrides are part of the cache key, so the two share one.
+PIECES_AS_WRITTEN: dict[str, Any] = {"labels": [], "transpose": [0, 0], "stretch": [1.0]}
+
+
+def prepare_midi(recipe_path: str | os.PathLike[str], purpose: str, overrides: dict[str, Any],
+                 cache_dir: str | os.PathLike[str] | None = None,
+                 progress: Progress | None = None) -> tuple[Recipe, PreparedCorpus]:
+    """``prepare`` for what reads notes (the classifiers, the copy check): the recipe with
+    ``overrides``, refused with one clear error unless it is a MIDI-event recipe."""
+    recipe = load_recipe(recipe_path, overrides)
+    if recipe.tokenizer != "midi_events":
+        raise ConfigError(f"{recipe.path}: {purpose} needs a MIDI recipe (tokenizer 'midi_events'), "
+                          f"not {recipe.tokenizer!r}")
+    return recipe, prepare(recipe.path, cache_dir=cache_dir, progress=progress, overrides=overrides)
+
+
 def prepare(
     recipe_path: str | os.PathLike[str],
     cache_dir: str | os.PathLike[str] | None = None,
@@ -684,18 +701,18 @@ def records(ids: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-def train_record_names(corpus: PreparedCorpus) -> list[str]:
-    """The piece each training record of a midi_events corpus comes from, in the array's
-    (shuffled) order, for a corpus of one record a piece (prepared without augmentation: the
-    critic's and the copy check's). ``meta["piece_names"]["train"]`` is in file order."""
-    names = corpus.meta.get("piece_names", {}).get("train", [])
-    count = len(records(corpus.train))
-    if len(names) != count:
-        raise CorpusError(f"{corpus.meta.get('cache_dir')}: {count} training records for {len(names)} pieces; "
-                          f"names per record need one record a piece (no stretch or transposition)")
-    if count < 2:
-        return list(names)
-    return [names[i] for i in _record_order(count, corpus.meta["recipe_settings"]["split_salt"])]
+def named_records(corpus: PreparedCorpus, split: str) -> list[tuple[str, np.ndarray]]:
+    """The records of a midi_events corpus's ``split`` ("train" or "val") with the piece each
+    comes from. The training records are shuffled (``_record_order``) while
+    ``meta["piece_names"]`` is in file order; a corpus with several records a piece (stretches,
+    transpositions) names them "train record N"."""
+    recs = records(corpus.train if split == "train" else corpus.val)
+    names = list(corpus.meta.get("piece_names", {}).get(split, []))
+    if len(names) != len(recs):
+        names = [f"{split} record {i + 1}" for i in range(len(recs))]
+    elif split == "train" and len(recs) > 1:
+        names = [names[i] for i in _record_order(len(recs), corpus.meta["recipe_settings"]["split_salt"])]
+    return list(zip(names, recs, strict=True))
 
 
 def val_sequences(corpus: PreparedCorpus) -> list[NoteSequence]:

@@ -98,16 +98,12 @@ def _prepare(recipe_path: str | Path, overrides: dict[str, Any], cache_dir: str 
              on_event: Event | None) -> tuple[recipes.Recipe, PreparedCorpus]:
     """The recipe's corpus with some fields overridden (the overrides are part of the cache
     key, so each variant is prepared once)."""
-    recipe = recipes.load_recipe(recipe_path, overrides)
-    if recipe.tokenizer != "midi_events":
-        raise ConfigError(f"{recipe.path}: classify needs a MIDI recipe (tokenizer 'midi_events'), "
-                          f"not {recipe.tokenizer!r}")
 
     def progress(done: int, total: int, name: str) -> None:
         if on_event:
             on_event({"phase": "prep", "done": done, "total": total, "name": name})
 
-    return recipe, recipes.prepare(recipe.path, cache_dir=cache_dir, progress=progress, overrides=overrides)
+    return recipes.prepare_midi(recipe_path, "classify", overrides, cache_dir, progress)
 
 
 def _val_changes(val_percent: float | None) -> dict[str, Any]:
@@ -115,16 +111,6 @@ def _val_changes(val_percent: float | None) -> dict[str, Any]:
         return {}
     check_range("--val-percent", val_percent, 0.0, 50.0, lo_open=True)
     return {"val_percent": val_percent}
-
-
-def _named_records(corpus: PreparedCorpus, split: str) -> list[tuple[str, np.ndarray]]:
-    recs = recipes.records(corpus.train if split == "train" else corpus.val)
-    names = corpus.meta.get("piece_names", {}).get(split, [])
-    if len(names) != len(recs):  # augmented train records: several per piece
-        names = [f"{split} record {i + 1}" for i in range(len(recs))]
-    elif split == "train":  # the training records are shuffled; their names are in file order
-        names = recipes.train_record_names(corpus)
-    return list(zip(names, recs, strict=True))
 
 
 def _corpus_task(recipe: recipes.Recipe, corpus: PreparedCorpus) -> dict[str, Any]:
@@ -150,7 +136,7 @@ def label_data(recipe_path: str | Path, label: str, cache_dir: str | Path | None
 
     def examples(split: str) -> list[Example]:
         out = []
-        for name, rec in _named_records(corpus, split):
+        for name, rec in recipes.named_records(corpus, split):
             tags, ids = tok.split_labels(rec)  # instrument tokens stay in ids (a band recipe)
             value = next((t.split("=", 1)[1] for t in tags if t.startswith(f"{label}=")), None)
             if label == "key" and value is not None:
@@ -176,13 +162,13 @@ def critic_data(recipe_path: str | Path, generate: Generate, generator: dict[str
     critic cannot win on tempo alone. ``save_dir`` keeps the generated pieces as .mid files."""
     check_range("--seconds", seconds, 0.0, 3600.0, lo_open=True)
     augmentation = recipes.load_recipe(recipe_path)  # its stretch and transpose, before the overrides
-    overrides = {"labels": [], "transpose": [0, 0], "stretch": [1.0], **_val_changes(val_percent)}
+    overrides = {**recipes.PIECES_AS_WRITTEN, **_val_changes(val_percent)}
     recipe, corpus = _prepare(recipe_path, overrides, cache_dir, on_event)
     tok = input_tokenizer()
     rng = np.random.default_rng(seed)
     real = []
     for split in ("train", "val"):
-        for name, rec in _named_records(corpus, split):
+        for name, rec in recipes.named_records(corpus, split):
             seq = corpus.tokenizer.decode(rec)
             if augment_real:
                 seq = augment.random_variant(seq, augmentation.stretch, augmentation.transpose, rng)
