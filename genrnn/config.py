@@ -143,6 +143,15 @@ def sampling_defaults(kind: str) -> dict[str, float]:
     return SAMPLING_DEFAULTS.get(kind, SAMPLING_DEFAULTS["text"])
 
 
+# The copy check's limits (analysis/copies.py; `sample --check-copies`, `eval --copy-limit`).
+BEATS_PER_BAR = 4  # the music limit's bars are 4/4 bars (a 3/4 chorale's 2 bars are 6 beats)
+MUSIC_LIMIT_BEATS = 2 * BEATS_PER_BAR  # issue 18's target: no copy longer than 2 bars
+# Text: held-out Tiny Shakespeare shares 15-31 characters (median 19) of every 1,000 with the
+# training split by chance: a speaker's name and a common phrase (benchmarks/README.md, "Copy
+# check"). A copy twice the longest of those is a memorised line.
+TEXT_LIMIT_CHARS = 60
+
+
 # Critic-reranked sampling (`--best-of N`, the TUI's "best of"): at most this many pieces
 # drawn for each one kept.
 MAX_BEST_OF = 64

@@ -50,16 +50,11 @@ from typing import Any
 
 import numpy as np
 
+from genrnn.config import MUSIC_LIMIT_BEATS, TEXT_LIMIT_CHARS
 from genrnn.errors import ConfigError, CorpusError, GenrnnError
 from genrnn.music.metrics import estimate_sixteenth
 from genrnn.music.notes import NoteSequence
 
-BEATS_PER_BAR = 4  # the threshold's bars are 4/4 bars (a 3/4 chorale's 2 bars are 6 beats)
-MUSIC_LIMIT_BEATS = 2 * BEATS_PER_BAR  # issue 18's target: no copy longer than 2 bars
-# Text: held-out Tiny Shakespeare shares 15-31 characters (median 19) of every 1,000 with the
-# training split by chance: a speaker's name and a common phrase (benchmarks/README.md, "Copy
-# check"). A copy twice the longest of those is a memorised line.
-TEXT_LIMIT_CHARS = 60
 _MAX_STEPS = 4095  # a gap or duration longer than this many 16ths is held at it
 
 

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
 
-from genrnn.analysis.copies import MUSIC_LIMIT_BEATS, TEXT_LIMIT_CHARS
 from genrnn.cli._common import CACHE_HELP, err
+from genrnn.config import MUSIC_LIMIT_BEATS, TEXT_LIMIT_CHARS
 from genrnn.errors import ConfigError
 
 DEFAULT = -1.0  # --check-copies without a value: the model kind's limit
@@ -20,21 +21,27 @@ LIMIT_HELP = (f"MIDI-event models: in beats (quarter notes; default {MUSIC_LIMIT
               f"held-out Shakespeare shares up to ~31 of every 1,000 with its training split by chance)")
 
 
-def add_args(p: argparse.ArgumentParser | Any, flag: bool) -> None:
-    """``--check-copies [LIMIT]`` (``flag``, for sample) or ``--copy-limit`` (eval), and ``--train-data``."""
-    if flag:
-        p.add_argument("--check-copies", nargs="?", type=float, const=DEFAULT, default=None, metavar="LIMIT",
-                       help="flag every sample holding a span copied verbatim from the training data longer "
-                            "than LIMIT: " + LIMIT_HELP)
-    else:
-        p.add_argument("--copy-limit", type=float, default=None, metavar="LIMIT",
-                       help="with --samples: count the samples whose longest copy from the training split is "
-                            "longer than LIMIT: " + LIMIT_HELP)
+def _train_data_arg(p: argparse.ArgumentParser | Any) -> None:
     p.add_argument("--train-data", metavar="RECIPE|FILE",
                    help="the copy check's training data (default: the recipe or file the checkpoint names; "
                         "an event model's recipe gives its training pieces, a text file its first 90%%)")
-    if flag and not any(a.dest == "cache" for a in getattr(p, "_actions", [])):
-        p.add_argument("--cache", help=CACHE_HELP)
+
+
+def add_sample_args(p: argparse.ArgumentParser | Any) -> None:
+    """``sample --check-copies [LIMIT]``, ``--train-data`` and the cache they read."""
+    p.add_argument("--check-copies", nargs="?", type=float, const=DEFAULT, default=None, metavar="LIMIT",
+                   help="flag every sample holding a span copied verbatim from the training data longer "
+                        "than LIMIT: " + LIMIT_HELP)
+    _train_data_arg(p)
+    p.add_argument("--cache", help=CACHE_HELP)
+
+
+def add_eval_args(p: argparse.ArgumentParser | Any) -> None:
+    """``eval --copy-limit LIMIT`` and ``--train-data`` (eval has its own ``--cache``)."""
+    p.add_argument("--copy-limit", type=float, default=None, metavar="LIMIT",
+                   help="with --samples: count the samples whose longest copy from the training split is "
+                        "longer than LIMIT: " + LIMIT_HELP)
+    _train_data_arg(p)
 
 
 def open_checker(model: Any, train: str | None, cache: str | None) -> Any:
@@ -92,19 +99,27 @@ def table(copies: dict[str, Any]) -> Table:
     return table
 
 
+@dataclass
+class CopyCheck:
+    """``sample --check-copies``: each sample's longest copy on stderr, flagged past the limit,
+    and the count at the end."""
+
+    checker: Any
+    limit: float
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def check(self, sample: object) -> None:
+        """One sample (text or token ids, or the generated part of a piece)."""
+        self.rows.append(self.checker.check(sample).row())
+        err.print(verdict(self.rows[-1], self.checker.unit, self.limit))
+
+    def done(self) -> None:
+        """The count of samples past the limit, when there were several."""
+        if len(self.rows) > 1:
+            err.print(tally(self.rows, self.checker.unit, self.limit))
+
+
 def check(sample: object, args: argparse.Namespace) -> None:
-    """``sample --check-copies``: one sample's longest copy (text or token ids, or the
-    generated part of a piece), on stderr; flagged past the limit."""
-    if getattr(args, "copy_check", None) is None:
-        return
-    checker, limit, rows = args.copy_check
-    rows.append(checker.check(sample).row())
-    err.print(verdict(rows[-1], checker.unit, limit))
-
-
-def done(args: argparse.Namespace) -> int:
-    """The count of samples past the limit, when there were several; 0 (the exit status)."""
-    if getattr(args, "copy_check", None) is not None and len(args.copy_check[2]) > 1:
-        checker, limit, rows = args.copy_check
-        err.print(tally(rows, checker.unit, limit))
-    return 0
+    """``CopyCheck.check`` when ``sample`` was asked for ``--check-copies``."""
+    if args.copy_check is not None:
+        args.copy_check.check(sample)

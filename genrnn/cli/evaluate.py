@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seq-len", type=int, default=256)
     p.add_argument("--length", type=int, default=1000, metavar="N",
                    help="with --samples, for a text model: characters per sample (default 1000)")
-    copycheck.add_args(p, flag=False)
+    copycheck.add_eval_args(p)
     p.add_argument("--html", metavar="FILE",
                    help="with --samples: also write one offline HTML page: piano rolls of real and generated "
                         "excerpts, the metric table, the copy check and, with --critic, the critic's figures")

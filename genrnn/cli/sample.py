@@ -6,7 +6,7 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from genrnn.cli import copycheck
 from genrnn.cli._common import add_device_args, err, out_dir_arg, read_text_file
@@ -72,7 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the critic that reranks for --best-of: a feature critic (default: the model's own, "
                         "NAME.critic.safetensors beside NAME.safetensors) or a neural critic "
                         "(classify train --label real's classifier.safetensors, which loads PyTorch)")
-    copycheck.add_args(p.add_argument_group("copy check", "text and music models alike"), flag=True)
+    copycheck.add_sample_args(p.add_argument_group("copy check", "text and music models alike"))
     add_device_args(p)
     p.set_defaults(func=run)
 
@@ -123,13 +123,21 @@ def run(args: argparse.Namespace) -> int:
     args.copy_check = None
     if args.check_copies is not None:  # the training data is read before the first sample is made
         checker = copycheck.open_checker(model, args.train_data, args.cache)
-        args.copy_check = (checker, copycheck.limit_of(checker, args.check_copies), [])
+        args.copy_check = copycheck.CopyCheck(checker, copycheck.limit_of(checker, args.check_copies))
     elif args.train_data:
         raise ConfigError("--train-data is the copy check's: give it with --check-copies")
     if session.is_music_model(model):
         from genrnn.cli import sample_music
 
-        return sample_music.run(model, settings, args, out) or copycheck.done(args)
+        code = sample_music.run(model, settings, args, out)
+    else:
+        code = _sample_text(model, settings, args, out)
+    if args.copy_check is not None:
+        args.copy_check.done()
+    return code
+
+
+def _sample_text(model: Any, settings: SampleConfig, args: argparse.Namespace, out: Path | None) -> int:
     _check_text_args(model, args)
     primer = _primer_ids(model, args)
     length = args.length or DEFAULT_LENGTH
@@ -137,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         _stream_stdout(model, settings, primer, length, args)
     else:
         _write_files(model, settings, primer, length, args, out)
-    return copycheck.done(args)
+    return 0
 
 
 
