@@ -22,20 +22,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from genrnn.analysis.tables import spread
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def spread(values: list[float]) -> dict[str, Any]:
-    mean = sum(values) / len(values)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-    return {"mean": round(mean, 4), "sd": round(sd, 4), "values": [round(v, 4) for v in values]}
 
 
 def feature_means(data: Any, names: list[str]) -> dict[str, dict[str, float]]:

@@ -25,8 +25,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from genrnn import fileformat
+from genrnn.analysis.tables import metric_cells, spread
 from genrnn.errors import ConfigError
-from genrnn.music.metrics import COUNTS, by_abs_diff
+from genrnn.music.metrics import COUNTS
 from genrnn.music.notes import NoteSequence
 
 ROLLS = 6  # excerpts of each side drawn
@@ -138,9 +139,8 @@ def _summed(folder: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     for kind in CRITIC_NAMES:
         values = [r[kind]["accuracy"] for r in runs if kind in r]
         if values:
-            mean = sum(values) / len(values)
-            sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-            summary[kind] = {"mean": mean, "sd": sd, "runs": len(values)}
+            figures = spread(values)
+            summary[kind] = {"mean": figures["mean"], "sd": figures["sd"], "runs": len(values)}
     return {"folder": folder, "runs": runs, "summary": summary}
 
 
@@ -282,10 +282,9 @@ def _metrics(report: dict[str, Any]) -> str:
         if not isinstance(row, dict) or name in COUNTS:
             continue
         if {"generated", "real"} <= set(row):
-            diff = f"{row['abs_diff']:+.3f}" if by_abs_diff(name) and "abs_diff" in row else (
-                f"{row['rel_diff']:+.1%}" if "rel_diff" in row else "")
-            rows.append(f"<tr><td>{_e(name.replace('_', ' '))}</td><td class=n>{row['generated']:.3f}</td>"
-                        f"<td class=n>{row['real']:.3f}</td><td class=n>{diff}</td></tr>")
+            label, generated, real, diff = metric_cells(name, row)
+            rows.append(f"<tr><td>{_e(label)}</td><td class=n>{generated}</td><td class=n>{real}</td>"
+                        f"<td class=n>{diff}</td></tr>")
         elif "overlap" in row:
             rows.append(f"<tr><td>{_e(name.replace('_', ' '))}</td><td class=n>{row['overlap']:.3f}</td>"
                         f"<td class=n>-</td><td></td></tr>")

@@ -13,11 +13,11 @@ takes the rest of the line and hands it to one of two inner parsers (each with i
 from __future__ import annotations
 
 import argparse
-import math
 from typing import Any
 
 from rich.table import Table
 
+from genrnn.analysis.tables import spread
 from genrnn.cli._common import CACHE_HELP, emit_json, err, out, out_dir_arg
 from genrnn.config import ClassifyConfig, sample_config
 from genrnn.errors import ConfigError, GenrnnError
@@ -204,17 +204,10 @@ def _train_payload(args: argparse.Namespace, runs: list[tuple[int, Any, Any, Any
     payload: dict[str, Any] = {"command": "classify train", "label": args.label, "classes": runs[0][2].classes}
     if len(rows) == 1:
         return {**payload, **rows[0]}
-    summary = {"neural": _spread([r["accuracy"] for r in rows])}
+    summary = {"neural": spread([r["accuracy"] for r in rows])}
     if args.label == "real":
-        summary["features"] = _spread([r["feature_critic"]["accuracy"] for r in rows])
+        summary["features"] = spread([r["feature_critic"]["accuracy"] for r in rows])
     return {**payload, "seeds": [r["seed"] for r in rows], "summary": summary, "runs": rows}
-
-
-def _spread(values: list[float]) -> dict[str, Any]:
-    """Mean and sample standard deviation (n − 1) of one figure over seeds."""
-    mean = sum(values) / len(values)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-    return {"mean": mean, "sd": sd, "values": values}
 
 
 def _print_seeds(runs: list[tuple[int, Any, Any, Any]]) -> None:
@@ -227,10 +220,10 @@ def _print_seeds(runs: list[tuple[int, Any, Any, Any]]) -> None:
     for seed, _, result, features in runs:
         table.add_row(str(seed), f"{result.evaluation.accuracy:.1%}",
                       *([f"{features.evaluation.accuracy:.1%}"] if critic else []))
-    neural = _spread([r[2].evaluation.accuracy for r in runs])
+    neural = spread([r[2].evaluation.accuracy for r in runs])
     row = [f"{neural['mean']:.1%} ± {neural['sd']:.1%}"]
     if critic:
-        feats = _spread([r[3].evaluation.accuracy for r in runs])
+        feats = spread([r[3].evaluation.accuracy for r in runs])
         row.append(f"{feats['mean']:.1%} ± {feats['sd']:.1%}")
     table.add_row("mean ± sd", *row)
     out.print(table)

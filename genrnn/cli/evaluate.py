@@ -229,7 +229,8 @@ def _write_html(model: session.Model, args: argparse.Namespace, report: dict[str
 
 
 def _metrics_table(report: dict, samples: int) -> Table:
-    from genrnn.music.metrics import COUNTS, DRUM_FIGURES, by_abs_diff
+    from genrnn.analysis.tables import metric_cells
+    from genrnn.music.metrics import COUNTS, DRUM_FIGURES
 
     m = report["metrics"]
     given = ", given the held-out labels" if report.get("labels") == "held-out" else ""
@@ -241,28 +242,18 @@ def _metrics_table(report: dict, samples: int) -> Table:
     for name, row in m.items():
         if name in (*COUNTS, "top_voice_interval_overlap", *band):
             continue
-        table.add_row(*_metric_row(name, row, by_abs_diff(name)))
+        table.add_row(*metric_cells(name, row))
     table.add_row("top-voice interval overlap", f"{m['top_voice_interval_overlap']['overlap']:.3f}", "-", "")
     if band:  # band music: per instrument group (a GM family or the drums), then the drums' time
         table.add_section()
         for name in band:
-            table.add_row(*_metric_row(name, m[name], by_abs_diff(name)))
+            table.add_row(*metric_cells(name, m[name]))
         if "drum_pieces" in m:
             d, k = m["drum_pieces"], m["kick_snare_pieces"]
             table.caption = (f"drum figures over the pieces with drums ({d['generated']:.0f} generated, "
                              f"{d['real']:.0f} real) and, for the kick/snare pattern, two bars or more "
                              f"({k['generated']:.0f}, {k['real']:.0f})")
     return table
-
-
-def _metric_row(name: str, row: dict, absolute: bool) -> tuple[str, str, str, str]:
-    """``note_density/bass`` → ("bass: note density", generated, real, difference)."""
-    label = name.replace("_", " ")
-    if "/" in label:
-        what, group = label.split("/", 1)
-        label = f"{group}: {what}"
-    diff = f"{row['abs_diff']:+.3f}" if absolute else f"{row['rel_diff']:+.1%}"
-    return label, f"{row['generated']:.3f}", f"{row['real']:.3f}", diff
 
 
 def _rounded(value: object) -> object:
