@@ -59,7 +59,7 @@ def excerpt_features(seq: NoteSequence) -> np.ndarray:
     per_onset = np.unique(starts, return_counts=True)[1]
     velocity = np.array([n.velocity for n in notes], float)
     values = {
-        "pitch_range": float(np.ptp(pitches)),
+        "pitch_range": metrics.pitch_range(seq),
         "pitch_std": float(pitches.std()),
         "pitch_class_entropy": metrics.pitch_class_entropy(seq),
         "scale_consistency": metrics.scale_consistency(seq),
@@ -67,7 +67,7 @@ def excerpt_features(seq: NoteSequence) -> np.ndarray:
         "time_at_4": float(at[4] / sounding) if len(at) > 4 else 0.0,
         "time_at_5_plus": float(at[5:].sum() / sounding),
         "empty_time": metrics.empty_time_ratio(seq),
-        "note_density": len(notes) / span,
+        "note_density": metrics.note_density(seq),
         "onset_density": len(onsets) / span,
         "notes_per_onset": float(per_onset.mean()),
         "chord_onset_share": float((per_onset >= 3).mean()),
