@@ -9,7 +9,6 @@ never the one that scored best on the held-out pieces (which would flatter the f
 
 from __future__ import annotations
 
-import math
 import platform
 import time
 from dataclasses import asdict, dataclass
@@ -22,7 +21,6 @@ import torch.nn.functional as F
 
 from genrnn.config import ClassifyConfig, from_dict
 from genrnn.corpora import augment
-from genrnn.errors import CorpusError
 from genrnn.inference.classifier import (
     CHECKPOINT_NAME,
     input_tokenizer,
@@ -31,7 +29,7 @@ from genrnn.inference.classifier import (
     save_classifier,
 )
 from genrnn.models.classifier import ClassifierConfig, SequenceClassifier
-from genrnn.training.classifier_data import ClassData, Event
+from genrnn.training.classifier_data import ClassData, Event, heldout_figures
 from genrnn.training.loop import pick_device
 from genrnn.training.schedule import adamw, lr_at, progress, set_lr
 
@@ -85,31 +83,13 @@ def batch(data: ClassData, cfg: ClassifyConfig, rng: np.random.Generator) -> tup
 def evaluate(model: SequenceClassifier, data: ClassData, window: int, device: torch.device | str = "cpu") -> Evaluation:
     probs = predict_proba(model, [e.ids for e in data.val], window, device)
     pred = probs.argmax(1)
-    truth = np.asarray([e.label for e in data.val])
-    n, k = len(truth), len(data.classes)
-    acc = float((pred == truth).mean()) if n else 0.0
-    train_counts = np.bincount([e.label for e in data.train], minlength=k)
-    baseline = float((truth == train_counts.argmax()).mean()) if n else 0.0
-    confusion = np.zeros((k, k), int)
-    np.add.at(confusion, (truth, pred), 1)
-    per_class = {c: {"count": int(confusion[i].sum()),
-                     "accuracy": float(confusion[i, i] / confusion[i].sum()) if confusion[i].sum() else None}
-                 for i, c in enumerate(data.classes)}
+    truth = np.asarray([e.label for e in data.val], dtype=int)
+    acc, stderr, per_class, confusion = heldout_figures(pred, truth, data.classes)
+    train_counts = np.bincount([e.label for e in data.train], minlength=len(data.classes))
+    baseline = float((truth == train_counts.argmax()).mean()) if len(truth) else 0.0
     predictions = [{"name": e.name, "true": data.classes[e.label], "predicted": data.classes[int(p)],
                     "probability": round(float(row[int(p)]), 4)} for e, p, row in zip(data.val, pred, probs, strict=True)]
-    return Evaluation(acc, n, baseline, math.sqrt(acc * (1 - acc) / n) if n else 0.0, per_class,
-                      confusion.tolist(), predictions)
-
-
-def _check_data(data: ClassData) -> None:
-    if not data.train:
-        raise CorpusError("no training pieces to learn from")
-    present = {e.label for e in data.train}
-    if len(present) < 2:
-        only = data.classes[present.pop()] if present else "none"
-        raise CorpusError(f"the training pieces hold one class only ({only!r}); a classifier needs two or more")
-    if not data.val:
-        raise CorpusError("no held-out pieces to measure on: raise the recipe's val_percent (or --val-percent)")
+    return Evaluation(acc, len(truth), baseline, stderr, per_class, confusion.tolist(), predictions)
 
 
 def model_config(overrides: dict[str, Any], num_classes: int) -> ClassifierConfig:
@@ -122,7 +102,7 @@ def model_config(overrides: dict[str, Any], num_classes: int) -> ClassifierConfi
 def train_classifier(data: ClassData, model_overrides: dict[str, Any], cfg: ClassifyConfig, out_dir: str | Path,
                      on_event: Event | None = None) -> ClassifyResult:
     """Train on ``data.train``, measure on ``data.val`` (by piece), save ``out_dir/classifier.safetensors``."""
-    _check_data(data)
+    data.check()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)

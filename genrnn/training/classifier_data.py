@@ -27,6 +27,7 @@ real and generated ids share one form.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,7 @@ import numpy as np
 from genrnn.config import check_range
 from genrnn.corpora import augment, recipes
 from genrnn.corpora.base import PreparedCorpus
-from genrnn.errors import ConfigError
+from genrnn.errors import ConfigError, CorpusError
 from genrnn.inference.classifier import input_tokenizer
 from genrnn.music import notation
 from genrnn.music.midi_io import write_midi
@@ -73,6 +74,30 @@ class ClassData:
     def counts(self, split: str) -> dict[str, int]:
         examples = self.train if split == "train" else self.val
         return {c: sum(e.label == i for e in examples) for i, c in enumerate(self.classes)}
+
+    def check(self) -> None:
+        """Raise unless there is something to learn (two classes in training) and to measure on."""
+        if not self.train:
+            raise CorpusError("no training pieces to learn from")
+        present = {e.label for e in self.train}
+        if len(present) < 2:
+            only = self.classes[present.pop()] if present else "none"
+            raise CorpusError(f"the training pieces hold one class only ({only!r}); a classifier needs two or more")
+        if not self.val:
+            raise CorpusError("no held-out pieces to measure on: raise the recipe's val_percent (or --val-percent)")
+
+
+def heldout_figures(pred: np.ndarray, truth: np.ndarray, classes: Sequence[str]) -> tuple[float, float, dict, np.ndarray]:
+    """Accuracy, its binomial standard error, accuracy per class and the confusion matrix of
+    predicted against true class indices (a classifier's held-out figures, either kind)."""
+    n, k = len(truth), len(classes)
+    acc = float((pred == truth).mean()) if n else 0.0
+    confusion = np.zeros((k, k), int)
+    np.add.at(confusion, (truth, pred), 1)
+    per_class = {c: {"count": int(confusion[i].sum()),
+                     "accuracy": float(confusion[i, i] / confusion[i].sum()) if confusion[i].sum() else None}
+                 for i, c in enumerate(classes)}
+    return acc, math.sqrt(acc * (1 - acc) / n) if n else 0.0, per_class, confusion
 
 
 def data_from_sequences(train: Sequence[tuple[str, NoteSequence, str]], val: Sequence[tuple[str, NoteSequence, str]],

@@ -11,7 +11,6 @@ held-out accuracy is measured by piece on the split's real and generated excerpt
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from genrnn.inference.feature_critic import CLASSES, FILE_NAME, FeatureCritic, s
 from genrnn.music import features
 from genrnn.music.notes import NoteSequence
 from genrnn.tokenizers.midi_events import MidiEventTokenizer
-from genrnn.training.classifier_data import ClassData, Example
+from genrnn.training.classifier_data import ClassData, Example, heldout_figures
 
 L2 = 1.0  # the penalty on the standardised weights (sklearn's C = 1)
 NEWTON_STEPS = 50
@@ -86,10 +85,7 @@ def train_feature_critic(data: ClassData, out_dir: str | Path | None = None, l2:
     ``out_dir/feature_critic.safetensors``."""
     if data.classes != CLASSES:
         raise CorpusError(f"a feature critic tells {CLASSES}; these data hold {data.classes}")
-    if not data.train or len({e.label for e in data.train}) < 2:
-        raise CorpusError("a feature critic needs training excerpts of both classes, real and generated")
-    if not data.val:
-        raise CorpusError("no held-out excerpts to measure on: raise the recipe's val_percent (or --val-percent)")
+    data.check()
     x_train = features.feature_matrix(decode_examples(data.train))
     y_train = np.array([e.label for e in data.train], float)
     mean, scale = standardise(x_train)
@@ -107,13 +103,8 @@ def evaluate_feature_critic(critic: FeatureCritic, data: ClassData) -> FeatureEv
     """Held-out accuracy by excerpt (P(real) ≥ 0.5 is a 'real' verdict), with its binomial
     standard error, per class, and the features that weigh most."""
     prob = critic.excerpt_probability(decode_examples(data.val))
-    truth = np.array([e.label for e in data.val])
-    pred = (prob >= 0.5).astype(int)
-    n = len(truth)
-    acc = float((pred == truth).mean()) if n else 0.0
-    per_class = {c: {"count": int((truth == i).sum()),
-                     "accuracy": float((pred[truth == i] == i).mean()) if (truth == i).any() else None}
-                 for i, c in enumerate(CLASSES)}
+    truth = np.array([e.label for e in data.val], dtype=int)
+    acc, stderr, per_class, _ = heldout_figures((prob >= 0.5).astype(int), truth, CLASSES)
     order = np.argsort(-np.abs(critic.weights))[:6]
     top = [(critic.names[i], float(critic.weights[i])) for i in order]
-    return FeatureEvaluation(acc, n, math.sqrt(acc * (1 - acc) / n) if n else 0.0, per_class, top)
+    return FeatureEvaluation(acc, len(truth), stderr, per_class, top)
