@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli import chorale_recipe as recipe_text
+
 
 @pytest.fixture(scope="session")
 def chorale_mid(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -30,8 +32,7 @@ def _module_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 def chorale_recipe(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """8 real chorales from music21's corpus, half held out, transposed ±1 semitone."""
     path = tmp_path_factory.mktemp("recipes") / "few_chorales.toml"
-    path.write_text('source = "music21-chorales"\ntokenizer = "midi_events"\nlimit = 8\n'
-                    'val_percent = 50\nsplit_salt = "genrnn"\ntranspose = [-1, 1]\n')
+    path.write_text(recipe_text())
     return path
 
 

@@ -4,8 +4,6 @@ a classifier learns major from minor on synthetic pieces it has not seen."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import random
@@ -19,7 +17,6 @@ import pretty_midi
 import pytest
 import torch
 
-from genrnn.cli import main
 from genrnn.config import ClassifyConfig
 from genrnn.errors import CheckpointError
 from genrnn.inference import classifier as classify
@@ -28,29 +25,18 @@ from genrnn.music.midi_io import read_midi
 from genrnn.music.notes import Note, NoteSequence
 from genrnn.training.classifier import train_classifier
 from genrnn.training.classifier_data import data_from_sequences
+from tests.cli import TINY, run_cli
+from tests.cli import chorale_recipe as recipe_text
 
 ROOT = Path(__file__).resolve().parents[2]
 BACH = ROOT / "checkpoints" / "bach.safetensors"
-TINY = ["--hidden", "16", "--embed", "8", "--window", "64", "--batch", "8", "--threads", "1"]
-
-
-def run_cli(*args: object) -> tuple[int, str, str]:
-    """``genrnn ARGS`` in this process: (exit code, stdout, stderr)."""
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:  # argparse: --help and usage errors
-            code = int(exc.code or 0)
-    return code, stdout.getvalue(), stderr.getvalue()
 
 
 @pytest.fixture(scope="module")
 def chorale_recipe(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the chorale recipe cut to 8 pieces, half of them held out."""
     path = tmp_path_factory.mktemp("recipes") / "bach8.toml"
-    path.write_text('source = "music21-chorales"\ntokenizer = "midi_events"\nlimit = 8\n'
-                    'val_percent = 50\nsplit_salt = "genrnn"\ntranspose = [0, 0]\n')
+    path.write_text(recipe_text((0, 0)))
     return path
 
 

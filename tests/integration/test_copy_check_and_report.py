@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import ast
 import base64
-import contextlib
-import io
 import json
 import re
 from html.parser import HTMLParser
@@ -16,21 +14,8 @@ from pathlib import Path
 import pytest
 
 from genrnn.analysis.copies import MusicCopies, training_pieces
-from genrnn.cli import main
 from genrnn.music.midi_io import read_midi
-
-TINY = ["--hidden", "16", "--embed", "8", "--window", "64", "--batch", "8", "--threads", "1"]
-
-
-def run_cli(*args: object) -> tuple[int, str, str]:
-    """``genrnn ARGS`` in this process: (exit code, stdout, stderr)."""
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-    return code, stdout.getvalue(), stderr.getvalue()
+from tests.cli import FEW_TUNES, TINY, run_cli
 
 
 class Page(HTMLParser):
@@ -186,8 +171,7 @@ def test_abc_model_eval_page_and_copies(tmp_path_factory: pytest.TempPathFactory
     from genrnn import session
 
     recipe = tmp_path_factory.mktemp("recipes") / "few_tunes.toml"
-    recipe.write_text('source = "music21-abc"\ntokenizer = "chars"\ncollections = ["oneills1850"]\n'
-                      'limit = 40\nval_percent = 20\n')
+    recipe.write_text(FEW_TUNES)
     out = tmp_path_factory.mktemp("runs") / "tunes"
     corpus = session.prepare_corpus(recipe=recipe)
     session.make_trainer(corpus, "tiny", {"hidden": 64}, {"max_steps": 400, "seed": 1}, out).fit()

@@ -16,7 +16,7 @@ from genrnn.config import sample_config
 from genrnn.inference.feature_critic import FeatureCritic, load_feature_critic, save_feature_critic
 from genrnn.music import features
 from genrnn.music.midi_io import read_midi, write_midi
-from tests.integration.test_classify import TINY, run_cli
+from tests.cli import TINY, chorale_recipe, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 BACH = ROOT / "checkpoints" / "bach.safetensors"
@@ -109,8 +109,7 @@ def test_best_of_usage_errors(tmp_path: Path):
 
 def test_critic_over_seeds_reports_both_critics_mean_and_sd(tmp_path: Path):
     recipe = tmp_path / "bach8.toml"
-    recipe.write_text('source = "music21-chorales"\ntokenizer = "midi_events"\nlimit = 8\n'
-                      'val_percent = 50\nsplit_salt = "genrnn"\ntranspose = [0, 0]\n')
+    recipe.write_text(chorale_recipe((0, 0)))
     out = tmp_path / "critic"
     code, stdout, stderr = run_cli("classify", "train", "--corpus", recipe, "--label", "real", "--generator", BACH,
                                    "--seconds", 3, "--out", out, "--steps", 3, "--seeds", 2, "--seed", 4, "--json", *TINY)

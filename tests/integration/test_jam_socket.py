@@ -28,20 +28,6 @@ from tests.receivers import Receiver
 GENRNN = [sys.executable, "-m", "genrnn.cli"]
 
 
-@pytest.fixture(scope="module")
-def event_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`genrnn train` on 8 real chorales: a tiny LSTM event model, a few seconds."""
-    recipe = tmp_path_factory.mktemp("recipes") / "few_chorales.toml"
-    recipe.write_text('source = "music21-chorales"\ntokenizer = "midi_events"\nlimit = 8\n'
-                      'val_percent = 50\nsplit_salt = "genrnn"\ntranspose = [-1, 1]\n')
-    out = tmp_path_factory.mktemp("runs") / "chorales"
-    proc = subprocess.run([*GENRNN, "train", "--corpus", str(recipe), "--out", str(out), "--preset", "tiny",
-                           "--hidden", "48", "--seq-len", "64", "--max-steps", "40", "--seed", "2",
-                           "--eval-interval", "1000", "--threads", "1"], capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr
-    return out
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     rec = Receiver()

@@ -17,6 +17,7 @@ from genrnn import session
 from genrnn.config import SampleConfig
 from genrnn.music import notation
 from genrnn.music.midi_io import write_midi
+from tests.cli import FEW_TUNES
 
 GENRNN = [sys.executable, "-m", "genrnn.cli"]
 
@@ -143,8 +144,7 @@ def test_eval_corpus_samples(event_run: Path, chorale_recipe: Path):
 @pytest.fixture(scope="module")
 def abc_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     recipe = tmp_path_factory.mktemp("recipes") / "few_tunes.toml"
-    recipe.write_text('source = "music21-abc"\ntokenizer = "chars"\ncollections = ["oneills1850"]\n'
-                      'limit = 40\nval_percent = 20\n')
+    recipe.write_text(FEW_TUNES)
     out = tmp_path_factory.mktemp("runs") / "tunes"
     corpus = session.prepare_corpus(recipe=recipe)
     session.make_trainer(corpus, "tiny", {"hidden": 64}, {"max_steps": 80, "seed": 1}, out).fit()
