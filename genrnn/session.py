@@ -420,7 +420,8 @@ def evaluate_music(model: Model, recipe: str | Path, samples: int = 0,
     conditioned event model is given the held-out pieces' labels in turn instead of drawing
     its own, so both sides hold the same mix of keys, modes, rests and voices. ``keep_pieces``:
     the report also holds what was compared under ``pieces`` (not JSON: the copy check and
-    the HTML report read it): ``generated`` and ``real`` NoteSequences, or ABC ``tunes``."""
+    the HTML report read it): ``generated`` and ``real`` NoteSequences, or the sampled ABC
+    ``tunes`` and the ``real`` held-out tunes' text."""
     import numpy as np
 
     from genrnn.corpora.recipes import val_labels, val_sequences, val_tunes
@@ -445,11 +446,12 @@ def evaluate_music(model: Model, recipe: str | Path, samples: int = 0,
     if model.kind == "abc":
         tunes = [sample_tune(model, dataclasses.replace(settings, seed=(settings.seed or 0) + n), name=f"sample {n + 1}")
                  for n in range(samples)]
-        report["real_tunes"] = len(val_tunes(corpus))
+        real_tunes = val_tunes(corpus)
+        report["real_tunes"] = len(real_tunes)
         report["parse_share"] = sum(t.parses for t in tunes) / samples
         report["parse_failures"] = [f"sample {n + 1}: {t.error}" for n, t in enumerate(tunes) if t.error]
         if keep_pieces:
-            report["pieces"] = {"tunes": tunes, "corpus": corpus}
+            report["pieces"] = {"tunes": tunes, "real": real_tunes}
         return report
     real = val_sequences(corpus)
     cap = max_seconds or float(np.median([s.end_time for s in real]))  # as long as a typical real piece

@@ -101,8 +101,7 @@ def _eval_corpus(model: session.Model, args: argparse.Namespace) -> int:
     if args.samples:
         report["sampling"] = {"temperature": settings.temperature, "top_p": settings.top_p, "seed": settings.seed}
     if pieces is not None:
-        pieces["seconds"] = report.get("seconds_per_sample", 0.0)
-        report["copies"] = _music_copies(model, args, pieces)
+        report["copies"] = _music_copies(model, args, pieces, report.get("seconds_per_sample", 0.0))
     if args.html:
         _write_html(model, args, report, _tune_rolls(pieces) if model.kind == "abc" else pieces)
     if args.json:
@@ -122,21 +121,20 @@ def _eval_corpus(model: session.Model, args: argparse.Namespace) -> int:
     return 0
 
 
-def _music_copies(model: session.Model, args: argparse.Namespace, pieces: dict[str, Any]) -> dict[str, Any]:
+def _music_copies(model: session.Model, args: argparse.Namespace, pieces: dict[str, Any],
+                  seconds: float) -> dict[str, Any]:
     """The copy check of eval's samples (and of the held-out real pieces, the reference) against
     the training split: pieces in beats and notes, ABC tunes in characters."""
     from genrnn.analysis.copies import copy_section
-    from genrnn.corpora.recipes import val_tunes
 
     source = args.train_data or args.corpus
     checker = copycheck.open_checker(model, source, args.cache)
     limit = copycheck.limit_of(checker, args.copy_limit)
     if model.kind == "abc":
         generated = [t.text for t in pieces["tunes"]]
-        real = val_tunes(pieces["corpus"])
+        real = pieces["real"]
         return copy_section(checker, generated, real, limit, str(source), f"{len(real)} held-out tunes")
-    seconds = float(pieces["seconds"])  # the real pieces cut to the samples' length: equal chances to copy
-    real = [seq.clipped(seconds) for seq in pieces["real"]]
+    real = [seq.clipped(seconds) for seq in pieces["real"]]  # cut to the samples' length: equal chances to copy
     return copy_section(checker, pieces["generated"], real, limit, str(source),
                         f"{len(real)} held-out pieces, their first {seconds:g} s")
 
@@ -145,7 +143,6 @@ def _tune_rolls(pieces: dict[str, Any] | None) -> dict[str, Any]:
     """An ABC model's tunes as notes for the page's piano rolls: the generated tunes that
     parse, and as many held-out tunes (parsed with music21; one that does not is left out)."""
     from genrnn.analysis.report import ROLLS
-    from genrnn.corpora.recipes import val_tunes
     from genrnn.errors import GenrnnError
     from genrnn.music.notation import abc_to_sequence
 
@@ -153,7 +150,7 @@ def _tune_rolls(pieces: dict[str, Any] | None) -> dict[str, Any]:
         return {}
     generated = [t.sequence for t in pieces["tunes"] if t.sequence is not None][:ROLLS]
     real = []
-    for n, tune in enumerate(val_tunes(pieces["corpus"])):
+    for n, tune in enumerate(pieces["real"]):
         if len(real) == len(generated):
             break
         try:
