@@ -6,8 +6,9 @@ CLI: `genrnn sample MODEL --length N --seed S` piped into a reader that times fr
 character to the last (start-up excluded). TUI: `python tui.py` in tmux at 120×36, take 1 (600
 characters) loads the model, take 2 is N characters; its rate is what the app prints when the
 take is done (tokens over the time from `g` to the last chunk). The screen is read with
-`tmux capture-pane` after a resize (capture-pane can show a stale frame otherwise), every 3 s,
-so the reading disturbs the app little. Needs tmux; run on a quiet machine.
+`tmux capture-pane`; while take 2 runs, a plain capture every second, and a capture after a
+resize (capture-pane can show a stale frame otherwise) only every tenth: a resize makes the app
+repaint the whole screen, which the timed take should not pay for. Needs tmux; run on a quiet machine.
 """
 
 from __future__ import annotations
@@ -56,18 +57,23 @@ def tmux(*args: str) -> str:
     return subprocess.run(["tmux", *args], capture_output=True, text=True, timeout=30, check=True).stdout
 
 
-def screen(session: str) -> str:
-    tmux("resize-window", "-t", session, "-x", "121", "-y", "36")
-    time.sleep(0.2)
-    tmux("resize-window", "-t", session, "-x", "120", "-y", "36")
-    time.sleep(0.3)
+def screen(session: str, redraw: bool = True) -> str:
+    if redraw:  # a resize makes the app repaint everything: no stale frame in the capture
+        tmux("resize-window", "-t", session, "-x", "121", "-y", "36")
+        time.sleep(0.2)
+        tmux("resize-window", "-t", session, "-x", "120", "-y", "36")
+        time.sleep(0.3)
     return tmux("capture-pane", "-p", "-t", session)
 
 
-def wait_screen(session: str, needle: str, every: float, timeout: float = 60) -> str:
+def wait_screen(session: str, needle: str, every: float, timeout: float = 60, redraw_every: int = 1) -> str:
+    """Poll the screen for ``needle``; a forced repaint (a resize) only every ``redraw_every``
+    polls, so that while a take is timed the polling does not make the app repaint."""
     deadline = time.monotonic() + timeout
+    polls = 0
     while time.monotonic() < deadline:
-        text = screen(session)
+        polls += 1
+        text = screen(session, redraw=polls % redraw_every == 0)
         if needle in text:
             return text
         time.sleep(every)
@@ -98,7 +104,7 @@ def tui_rate(model: Path, chars: int, runs_dir: Path) -> float:
             time.sleep(0.2)
         tmux("send-keys", "-t", session, "g")
         time.sleep(2.5)
-        text = wait_screen(session, "take #2 done", 3.0, timeout=300)
+        text = wait_screen(session, "take #2 done", 1.0, timeout=300, redraw_every=10)
         found = re.search(r"take #2 done · ([\d,]+) chars · ([\d,]+) tok/s", text)
         if not found or int(found.group(1).replace(",", "")) != chars:
             raise RuntimeError(f"take 2 is not {chars} characters:\n{text}")

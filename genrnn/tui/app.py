@@ -23,6 +23,7 @@ from genrnn.tui.screens.generate import GenerateScreen
 from genrnn.tui.screens.help import HelpScreen
 from genrnn.tui.screens.jam import JamScreen
 from genrnn.tui.screens.train import TrainScreen
+from genrnn.tui.text_process import TextProcess
 from genrnn.tui.widgets import guard_option_list_paging
 
 guard_option_list_paging()
@@ -53,7 +54,8 @@ class GenrnnApp(App[None]):
         self.train_root = self.run_roots[0]
         self.checkpoints_dir = checkpoints or Path("checkpoints")
         self.save_dir = save_dir or Path("takes")
-        self.models = ModelCache()
+        self.models = ModelCache()  # MIDI-events models (their streams run in this process)
+        self.text_process = TextProcess()  # text and ABC streams, in a process of their own
         self.player = Player()
         self.trainer: Any = None  # the running Trainer (set by the train worker)
         self.quitting = False
@@ -100,6 +102,7 @@ class GenrnnApp(App[None]):
         exit until they had (streams end by themselves: their workers are cancelled)."""
         self.player.stop()
         self._stop_jam()
+        self.text_process.close()
         if self.trainer is not None:
             self.trainer.request_stop()
 

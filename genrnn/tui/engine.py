@@ -22,10 +22,9 @@ from genrnn.tui.mix import Mix
 from genrnn.tui.takes import Take
 
 EMIT_INTERVAL = 0.03  # seconds between UI updates from a music stream (the roll, live playback)
-# Text: about seven updates a second. Each costs the UI thread ~15 ms of Textual rendering,
-# taken from the GIL and the core that the stream's BLAS needs; at 33 a second the TUI streamed
-# at half the CLI's rate, at 10 at 0.80-0.87 (benchmarks/README.md, "tui_rate.py").
-TEXT_EMIT_INTERVAL = 0.15
+# Text: seconds between chunks from the stream's loop. In the app the loop runs in its own
+# process (text_process), whose chunks the screen takes at the pace its CPU budget allows.
+TEXT_EMIT_INTERVAL = 0.1
 MAX_MUSIC_TOKENS = 200_000
 
 
@@ -109,18 +108,36 @@ class Chunk:
 
 
 class StreamControl:
-    """The UI thread's handle on a running stream: new settings and stop, thread-safe."""
+    """The UI thread's handle on a running stream: new settings and stop, thread-safe. A stream
+    in another process (``text_process``) listens, and passes both on as they happen."""
 
     def __init__(self, settings: SampleConfig) -> None:
         self.settings = settings
         self._pending: SampleConfig | None = None
+        self._listener: Callable[..., None] | None = None
         self._lock = threading.Lock()
         self.stop = threading.Event()
+
+    def listen(self, listener: Callable[..., None] | None) -> None:
+        """``listener("settings", settings)`` on each update, ``listener("stop")`` on halt."""
+        with self._lock:
+            self._listener = listener
 
     def update(self, settings: SampleConfig) -> None:
         with self._lock:
             self._pending = settings
             self.settings = settings
+            listener = self._listener
+        if listener is not None:  # outside the lock: the listener may wait for its pipe
+            listener("settings", settings)
+
+    def halt(self) -> None:
+        """Stop the stream (the take ends as stopped)."""
+        self.stop.set()
+        with self._lock:
+            listener = self._listener
+        if listener is not None:
+            listener("stop")
 
     def pending(self) -> SampleConfig | None:
         with self._lock:
@@ -129,11 +146,13 @@ class StreamControl:
 
 
 def run_generation(req: GenerateRequest, take: Take, control: StreamControl, cache: ModelCache,
-                   emit: Callable[[Chunk], None], cancelled: Callable[[], bool] = lambda: False) -> Take:
-    """Stream from the model into ``take``, emitting a Chunk about every 30 ms. A settings
-    change from ``control`` applies to the very next token and is marked in the take. The take
-    is marked done before its last chunk goes out, so the screen that gets it sees it done."""
-    model = cache.get(req.path)
+                   emit: Callable[[Chunk], None], cancelled: Callable[[], bool] = lambda: False,
+                   text_process: Any = None) -> Take:
+    """Stream from the model into ``take``, emitting a Chunk every 30 ms (music) or 150 ms (text).
+    A settings change from ``control`` applies to the very next token and is marked in the take.
+    The take is marked done before its last chunk goes out, so the screen that gets it sees it
+    done. Text and ABC run in ``text_process`` (a ``text_process.TextProcess``) when given,
+    else here; MIDI events always here (the player reads their notes as they are made)."""
 
     def finish(chunk: Chunk) -> None:
         if chunk.done:
@@ -142,19 +161,25 @@ def run_generation(req: GenerateRequest, take: Take, control: StreamControl, cac
         emit(chunk)
 
     if req.kind == "midi_events":
-        _run_music(model, req, take, control, finish, cancelled)
+        _run_music(cache.get(req.path), req, take, control, finish, cancelled)
+    elif text_process is not None:
+        text_process.run(req, take, control, finish)
     else:
-        _run_text(model, req, take, control, finish, cancelled)
+        _run_text(cache.get(req.path), req, take, control, finish, cancelled)
     return take  # marked done (and stopped or not) by its last chunk
 
 
 def _run_text(model: Any, req: GenerateRequest, take: Take, control: StreamControl,
-              emit: Callable[[Chunk], None], cancelled: Callable[[], bool]) -> None:
+              emit: Callable[[Chunk], None], cancelled: Callable[[], bool],
+              opened: Callable[[Take], None] = lambda take: None) -> None:
+    """The text and ABC loop (here, or in ``text_process``'s child); ``opened(take)`` once the
+    stream is primed, with the seed and an ABC tune's header in the take."""
     head, primer = primer_ids(model, req.kind, req.primer_text, req.primer_file)
     stream = session().open_stream(model, req.settings, primer)
     if req.kind == "abc" and head:
         take.text = head  # the tune's header is part of the take (saved, parsed)
     take.seed = stream.seed
+    opened(take)
     chunk, last = Chunk(), time.monotonic()
     temperature = req.settings.temperature
     while len(take.text) < req.length and not (control.stop.is_set() or cancelled()):
