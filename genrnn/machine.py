@@ -45,3 +45,34 @@ def cpu_flags() -> tuple[str, ...]:
 def cpu_facts() -> dict[str, object]:
     """Model, speed flags and core count, for a benchmark's JSON line."""
     return {"cpu": cpu_model(), "cpu_flags": list(cpu_flags()), "cpus": os.cpu_count()}
+
+
+# glibc's mallopt parameters (malloc.h) and the size below which freed memory is kept.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+KEEP_FREED_BYTES = 1 << 30
+
+
+@functools.cache
+def keep_freed_memory() -> bool:
+    """Have glibc keep freed memory for the next allocation instead of handing it back.
+
+    A training step on the CPU allocates and frees some 90 MB of activations and oneDNN
+    workspace. glibc serves blocks that large with mmap and unmaps them when freed, so every
+    step faulted them in again, zeroed by the kernel: 22,000 page faults a step at the reference
+    size, 20 % of the step (benchmarks/README.md, "text_shakespeare.py"). With both thresholds
+    at 1 GB the blocks stay in the heap and are reused: ~1 fault a step, +70 MB resident.
+    Linux with glibc only (elsewhere the allocator is left as it is); True when it took effect.
+    Once per process: it changes the process's allocator, not one model's.
+    """
+    import ctypes
+    import ctypes.util
+
+    if platform.system() != "Linux":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.gnu_get_libc_version  # noqa: B018 - glibc, not musl (whose mallopt does nothing)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, KEEP_FREED_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD, KEEP_FREED_BYTES))

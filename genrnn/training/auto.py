@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from genrnn.config import PRESETS
 from genrnn.corpora.base import PreparedCorpus, cache_folder
 from genrnn.errors import ConfigError
-from genrnn.machine import cpu_flags, cpu_model
+from genrnn.machine import cpu_flags, cpu_model, keep_freed_memory
 
 # What auto keeps fixed (the `default` preset's calibrated training recipe); it varies the
 # width and the dtype.
@@ -61,7 +61,7 @@ def auto_lr(hidden: int, base: float | None = None) -> float:
     return base * min(1.0, LR_WIDTH / hidden)
 
 GPU_WIDTHS = (256, 512, 768, 1024)
-CALIBRATION_VERSION = 1
+CALIBRATION_VERSION = 2  # 2: measured with freed memory kept (machine.keep_freed_memory)
 CALIBRATION_SEQ = 64  # timed windows are half a training window: tok/s per step barely differs
 # The share of a time budget spent in training steps (the rest: start-up, validation every
 # 30 s, checkpoints); measured on Tiny Shakespeare runs of 150 s.
@@ -230,6 +230,8 @@ def calibrate(vocab: int, device: torch.device, dtypes: Sequence[str], *, cell: 
             return [Measurement(**r) for r in rows], True
         except (ValueError, KeyError, TypeError):
             pass  # a damaged record: measure again
+    if device.type == "cpu":
+        keep_freed_memory()  # as the trainer will run
     widths = GPU_WIDTHS if device.type == "cuda" else CPU_WIDTHS
     batch = 128 if device.type == "cuda" else AUTO_TRAIN["batch_size"]
     deadline = time.perf_counter() + seconds

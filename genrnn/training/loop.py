@@ -32,7 +32,7 @@ from genrnn import __version__, fileformat
 from genrnn.config import ModelConfig, TrainConfig, to_dict
 from genrnn.corpora.base import PreparedCorpus
 from genrnn.errors import CheckpointError, ConfigError
-from genrnn.machine import cpu_model
+from genrnn.machine import cpu_model, keep_freed_memory
 from genrnn.models.info import read_info
 from genrnn.models.rnn import RNNLanguageModel, State, count_parameters, detach_state
 from genrnn.models.weights import load_weights, save_model
@@ -179,6 +179,7 @@ class Trainer:
         self.dtype = pick_dtype(train_cfg.dtype, self.device)
         if train_cfg.threads:
             torch.set_num_threads(train_cfg.threads)
+        self.keeps_freed_memory = self.device.type == "cpu" and keep_freed_memory()  # no page faults a step
         torch.manual_seed(train_cfg.seed)
         self.model = RNNLanguageModel(model_cfg).to(self.device)
         self.ddp_model = dist_util.wrap(self.model, self.device)
