@@ -261,9 +261,11 @@ def comparison(args: argparse.Namespace, train: np.ndarray, val: np.ndarray, voc
     return result
 
 
-def tui_ratio() -> dict:
-    """benchmarks/tui_rate.py in a child: tmux 120×36, the shipped model, 8,000 characters."""
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "tui_rate.py"), "--runs", "3"],
+def tui_ratio(runs: int) -> dict:
+    """benchmarks/tui_rate.py in a child: tmux 120×36, the shipped model, 8,000 characters,
+    ``runs`` alternating pairs (a fresh process each: on this VM one process's rate differs from
+    the next one's by up to ±15 %, so a few pairs decide little)."""
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "tui_rate.py"), "--runs", str(runs)],
                           capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
         return {"tui_vs_cli_ratio": None, "tui_error": proc.stderr[-500:]}
@@ -300,6 +302,7 @@ def main() -> None:
     ap.add_argument("--throughput-budget", type=float, default=20.0)
     ap.add_argument("--throughput-pairs", type=int, default=2)
     ap.add_argument("--big-mb", type=int, nargs="*", default=[100])
+    ap.add_argument("--tui-runs", type=int, default=5, help="CLI/TUI pairs for the terminal app's ratio")
     ap.add_argument("--legs", nargs="+", default=["native", "avx2"], choices=["native", "avx2"])
     ap.add_argument("--skip", nargs="*", default=[],
                     choices=["reference", "big", "throughput", "genrnn", "sampling", "tui"])
@@ -339,7 +342,7 @@ def main() -> None:
         result["margin_avx2"] = avx2.get("margin_native")
         result["ref_size_tok_s_ratio_avx2"] = avx2.get("ref_size_tok_s_ratio_native")
     if "tui" not in args.skip:
-        result.update(tui_ratio())
+        result.update(tui_ratio(args.tui_runs))
     if "big" not in args.skip:
         result.update(big_corpora(args, work))
     shutil.rmtree(work, ignore_errors=True)
