@@ -1,5 +1,6 @@
 """What CPU this is: one reading of ``/proc/cpuinfo`` for the run records, ``--preset auto``'s
-calibration key and the benchmarks' JSON (a figure holds only for the kind of CPU it ran on).
+calibration key and the benchmarks' JSON (a figure holds only for the kind of CPU it ran on);
+and the one process-wide allocator setting that CPU training wants (``keep_freed_memory``).
 
 ``platform.processor()`` is empty on most Linux systems, so it is only the last resort.
 """
@@ -65,12 +66,11 @@ def keep_freed_memory() -> bool:
     Once per process: it changes the process's allocator, not one model's.
     """
     import ctypes
-    import ctypes.util
 
     if platform.system() != "Linux":
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL(None)  # the process's own symbols: the C library already loaded
         libc.gnu_get_libc_version  # noqa: B018 - glibc, not musl (whose mallopt does nothing)
         mallopt = libc.mallopt
     except (OSError, AttributeError):

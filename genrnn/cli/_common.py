@@ -15,7 +15,6 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-
 def emit_json(payload: Any) -> None:
     """One JSON line on stdout, as written: never through rich, whose markup would eat a
     ``[ce]`` (an ABC chord in a copied span) or raise on a ``[/g]``."""

@@ -327,7 +327,7 @@ def run_predict(args: argparse.Namespace) -> int:
     failed = sum("error" in r for r in results)
     if args.json:
         emit_json({"command": "classify", "checkpoint": str(clf.path), "label": clf.label, "classes": clf.classes,
-               "results": results, "failed": failed})
+                   "results": results, "failed": failed})
     else:
         _print_predictions(clf, results)
     return 2 if failed else 0
@@ -354,7 +354,7 @@ def _predict_features(args: argparse.Namespace) -> int:
     failed = sum("error" in r for r in results)
     if args.json:
         emit_json({"command": "classify", "checkpoint": str(critic.path), "label": "real", "classes": ["generated", "real"],
-               "results": results, "failed": failed})
+                   "results": results, "failed": failed})
         return 2 if failed else 0
     good = [r for r in results if "error" not in r]
     if good:

@@ -86,7 +86,7 @@ def run_compare(args: argparse.Namespace) -> int:
                              f"{corpus.meta.get('source', '')}: {args.time_budget:g} s per cell")
     if args.json:
         emit_json({"command": "compare", "time_budget": args.time_budget, "preset": args.preset,
-                    "seed": args.seed, "runs": [r.row() for r in runs], "plot": str(plot)})
+                   "seed": args.seed, "runs": [r.row() for r in runs], "plot": str(plot)})
         return 0
     table = Table(title=f"cells side by side ({args.time_budget:g} s each, same data and seed)")
     for col in ("cell", "hidden", "parameters", "steps", "tok/s", "best val loss", "vs none"):
@@ -163,7 +163,7 @@ def run_gradients(args: argparse.Namespace) -> int:
     plot = gradients.plot_profiles(profiles, args.plot)
     if args.json:
         emit_json({"command": "diagnose gradients", "window": args.window, "steps": args.steps,
-                    "profiles": [p.row() for p in profiles], "plot": str(plot)})
+                   "profiles": [p.row() for p in profiles], "plot": str(plot)})
         return 0
     table = Table(title="‖∂ loss_t / ∂ h_(t−k)‖: decay per 10 steps back (1 = no decay)")
     for col in ("cell", "phase", "decay/10", "k=10/k=1", "k=50/k=1", "max ‖g‖", "note"):
@@ -229,7 +229,7 @@ def run_memory(args: argparse.Namespace) -> int:
     plot = memory.plot_results(results, task.chance, args.plot)
     if args.json:
         emit_json({"command": "bench memory", "chance": task.chance, "time_per_cell": args.time_per_cell,
-                    "results": [r.row() for r in results], "plot": str(plot)})
+                   "results": [r.row() for r in results], "plot": str(plot)})
         return 0
     table = Table(title=f"recall accuracy (chance {task.chance:.1%}; {args.time_per_cell:g} s per cell)")
     table.add_column("cell")
@@ -273,8 +273,8 @@ def run_neurons(args: argparse.Namespace) -> int:
     page = neurons.html_report(report, args.html)
     if args.json:
         emit_json({"command": "inspect neurons", "checkpoint": str(model.path), "cell": model.config.cell,
-                    "units": len(report.activations.names), "matches": [m.row() for m in report.matches],
-                    "skipped_features": report.skipped, "html": str(page)})
+                   "units": len(report.activations.names), "matches": [m.row() for m in report.matches],
+                   "skipped_features": report.skipped, "html": str(page)})
         return 0
     _print_neuron_table(report)
     if args.show > 0:

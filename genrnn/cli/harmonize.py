@@ -172,9 +172,9 @@ def _train(args: argparse.Namespace) -> int:
     size = result.checkpoint.stat().st_size
     if args.json:
         emit_json({"command": "harmonize train", "checkpoint": str(result.checkpoint), "bytes": size,
-                          "epochs": len(result.history), "held_out": result.training.get("held_out"),
-                          "evaluation": result.evaluation, "parameters": result.training["parameters"],
-                          "wall_seconds": result.training["wall_seconds"]})
+                   "epochs": len(result.history), "held_out": result.training.get("held_out"),
+                   "evaluation": result.evaluation, "parameters": result.training["parameters"],
+                   "wall_seconds": result.training["wall_seconds"]})
         return 0
     _print_evaluation(result, size)
     return 0

@@ -179,7 +179,8 @@ class Trainer:
         self.dtype = pick_dtype(train_cfg.dtype, self.device)
         if train_cfg.threads:
             torch.set_num_threads(train_cfg.threads)
-        self.keeps_freed_memory = self.device.type == "cpu" and keep_freed_memory()  # no page faults a step
+        if self.device.type == "cpu":
+            keep_freed_memory()  # no page faults a step
         torch.manual_seed(train_cfg.seed)
         self.model = RNNLanguageModel(model_cfg).to(self.device)
         self.ddp_model = dist_util.wrap(self.model, self.device)

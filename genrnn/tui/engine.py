@@ -148,7 +148,8 @@ class StreamControl:
 def run_generation(req: GenerateRequest, take: Take, control: StreamControl, cache: ModelCache,
                    emit: Callable[[Chunk], None], cancelled: Callable[[], bool] = lambda: False,
                    text_process: Any = None) -> Take:
-    """Stream from the model into ``take``, emitting a Chunk every 30 ms (music) or 150 ms (text).
+    """Stream from the model into ``take``, emitting a Chunk every ``EMIT_INTERVAL`` (music) or
+    ``TEXT_EMIT_INTERVAL`` (text).
     A settings change from ``control`` applies to the very next token and is marked in the take.
     The take is marked done before its last chunk goes out, so the screen that gets it sees it
     done. Text and ABC run in ``text_process`` (a ``text_process.TextProcess``) when given,
@@ -165,11 +166,11 @@ def run_generation(req: GenerateRequest, take: Take, control: StreamControl, cac
     elif text_process is not None:
         text_process.run(req, take, control, finish)
     else:
-        _run_text(cache.get(req.path), req, take, control, finish, cancelled)
+        run_text(cache.get(req.path), req, take, control, finish, cancelled)
     return take  # marked done (and stopped or not) by its last chunk
 
 
-def _run_text(model: Any, req: GenerateRequest, take: Take, control: StreamControl,
+def run_text(model: Any, req: GenerateRequest, take: Take, control: StreamControl,
               emit: Callable[[Chunk], None], cancelled: Callable[[], bool],
               opened: Callable[[Take], None] = lambda take: None) -> None:
     """The text and ABC loop (here, or in ``text_process``'s child); ``opened(take)`` once the

@@ -3,7 +3,7 @@
 In one process the stream's worker thread and Textual's UI thread share the GIL: the NumPy step
 gives it up and takes it back some twenty times a token, and every frame Textual renders (~15 ms
 of Python) made the stream wait, so the app streamed text at 0.6-0.87× `genrnn sample`'s rate
-(benchmarks/README.md, "tui_rate.py"). Here the stream runs ``engine._run_text``, the very loop
+(benchmarks/README.md, "tui_rate.py"). Here the stream runs ``engine.run_text``, the very loop
 the app used to run in a thread, in a child process (``python -m genrnn.tui.text_process``) that
 lives as long as the app and keeps its models loaded. Nothing is pickled: the two talk in JSON
 lines over the child's stdin and stdout.
@@ -35,9 +35,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from genrnn.config import SampleConfig
+from genrnn.config import SampleConfig, from_dict, to_dict
 from genrnn.errors import GenrnnError
-from genrnn.tui.engine import Chunk, GenerateRequest, StreamControl
+from genrnn.tui.engine import (
+    Chunk,
+    GenerateRequest,
+    ModelCache,
+    StreamControl,
+    error_text,
+    run_text,
+)
 from genrnn.tui.takes import Take
 
 STDERR_TAIL = 2000  # characters of the child's stderr quoted when it dies
@@ -67,22 +74,14 @@ class Pace:
         self._last, self._cpu = time.monotonic(), cpu
 
 
-def settings_json(settings: SampleConfig) -> dict[str, Any]:
-    return dataclasses.asdict(settings)
-
-
-def settings_from_json(data: dict[str, Any]) -> SampleConfig:
-    return SampleConfig(**{**data, "instruments": tuple(data.get("instruments", ()))})
-
-
 def request_json(req: GenerateRequest) -> dict[str, Any]:
-    return {"path": str(req.path.resolve()), "name": req.name, "kind": req.kind, "settings": settings_json(req.settings),
+    return {"path": str(req.path.resolve()), "name": req.name, "kind": req.kind, "settings": to_dict(req.settings),
             "length": req.length, "primer_text": req.primer_text,
             "primer_file": None if req.primer_file is None else str(req.primer_file.resolve())}
 
 
 def request_from_json(data: dict[str, Any]) -> GenerateRequest:
-    return GenerateRequest(Path(data["path"]), data["name"], data["kind"], settings_from_json(data["settings"]),
+    return GenerateRequest(Path(data["path"]), data["name"], data["kind"], from_dict(SampleConfig, data["settings"]),
                            length=int(data["length"]), primer_text=data["primer_text"],
                            primer_file=None if data["primer_file"] is None else Path(data["primer_file"]))
 
@@ -146,14 +145,14 @@ class TextProcess:
         ``control`` go to the child at once."""
 
         def forward(op: str, settings: SampleConfig | None = None) -> None:
-            self._send(proc, {"op": op} if settings is None else {"op": op, "settings": settings_json(settings)})
+            self._send(proc, {"op": op} if settings is None else {"op": op, "settings": to_dict(settings)})
 
         with self._run_lock:
             proc = self._start()
             with self._write_lock:  # a change made meanwhile is in the request or follows it on the pipe
                 control.listen(forward)
-                request = request_json(dataclasses.replace(req, settings=control.settings))
-                self._write(proc, {"op": "generate", "request": request})
+                req = dataclasses.replace(req, settings=control.settings)
+                self._write(proc, {"op": "generate", "request": request_json(req)})
             if control.stop.is_set():  # stopped before it began
                 forward("stop")
             try:
@@ -182,7 +181,7 @@ class TextProcess:
             chunk.done = message["done"]
             take.tokens.extend(message["tokens"])
             for text, at in message["pieces"]:
-                if at != temperature:  # as engine._run_text marks it: where the change took effect
+                if at != temperature:  # as engine.run_text marks it: where the change took effect
                     take.marks.append((len(take.text), at))
                     temperature = at
                 take.text += text
@@ -216,9 +215,7 @@ class TextProcess:
 
 
 def serve(commands: IO[str], out: IO[str]) -> int:
-    """The child's loop: read commands, stream each take through ``engine._run_text``."""
-    from genrnn.tui.engine import ModelCache
-
+    """The child's loop: read commands, stream each take through ``engine.run_text``."""
     cache = ModelCache()
     queued: list[tuple[GenerateRequest, StreamControl]] = []
     ready = threading.Condition()
@@ -235,7 +232,7 @@ def serve(commands: IO[str], out: IO[str]) -> int:
                     queued.append((req, control))
                     ready.notify()
             elif control is not None and message["op"] == "settings":
-                control.update(settings_from_json(message["settings"]))
+                control.update(from_dict(SampleConfig, message["settings"]))
             elif control is not None and message["op"] == "stop":
                 control.stop.set()
         eof.set()
@@ -263,9 +260,7 @@ def serve(commands: IO[str], out: IO[str]) -> int:
 
 def _stream_take(cache: Any, req: GenerateRequest, control: StreamControl,
                  send: Callable[[dict[str, Any]], None]) -> None:
-    """One take in the child: ``engine._run_text``, its chunks and any error sent as lines."""
-    from genrnn.tui.engine import _run_text, error_text
-
+    """One take in the child: ``engine.run_text``, its chunks and any error sent as lines."""
     take = Take(0, req.name, req.kind, req.settings.temperature)
     sent = 0
 
@@ -276,7 +271,7 @@ def _stream_take(cache: Any, req: GenerateRequest, control: StreamControl,
               "stopped": chunk.done and control.stop.is_set()})
 
     try:
-        _run_text(cache.get(req.path), req, take, control, emit, lambda: False,
+        run_text(cache.get(req.path), req, take, control, emit, lambda: False,
                   opened=lambda t: send({"op": "start", "seed": t.seed, "head": t.text}))
     except Exception as exc:  # a bad primer, a damaged model: the app shows it, the child lives on
         send({"op": "error", "message": error_text(exc)})
