@@ -60,8 +60,9 @@ def keep_freed_memory() -> bool:
     A training step on the CPU allocates and frees some 90 MB of activations and oneDNN
     workspace. glibc serves blocks that large with mmap and unmaps them when freed, so every
     step faulted them in again, zeroed by the kernel: 22,000 page faults a step at the reference
-    size, 20 % of the step (benchmarks/README.md, "text_shakespeare.py"). With both thresholds
-    at 1 GB the blocks stay in the heap and are reused: ~1 fault a step, +70 MB resident.
+    size, a fifth of the step. With both thresholds at 1 GB the blocks stay in the heap and are
+    reused: ~850 faults a step, most while glibc settles in the first steps, and 30-70 MB more
+    resident (benchmarks/page_faults.py).
     Linux with glibc only (elsewhere the allocator is left as it is); True when it took effect.
     Once per process: it changes the process's allocator, not one model's.
     """
