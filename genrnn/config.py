@@ -19,6 +19,7 @@ from genrnn.errors import ConfigError
 
 CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu", "none", "mingru")
 DTYPES = ("auto", "fp32", "bf16")
+DROPOUT_MODES = ("standard", "locked")
 
 T = TypeVar("T")
 
@@ -54,9 +55,15 @@ class ModelConfig:
     # Dropout on the top layer's output only (None = ``dropout``): free on oneDNN, unlike dropout
     # between nn.LSTM layers (benchmarks/README.md).
     out_dropout: float | None = None
+    # "standard": a fresh mask at every step (nn.LSTM's own dropout between layers). "locked":
+    # one mask per stream and window, shared by its steps (variational dropout, Gal & Ghahramani
+    # 2016), between layers and on the top layer's output; the layers then run one fused call
+    # each, which on oneDNN is faster than nn.LSTM's dropout (benchmarks/README.md).
+    dropout_mode: str = "standard"
 
     def __post_init__(self) -> None:
         check_choice("cell", self.cell, CELLS)
+        check_choice("dropout_mode", self.dropout_mode, DROPOUT_MODES)
         check_range("vocab_size", self.vocab_size, 0, 10_000_000)
         check_range("embed", self.embed, 1, 65_536)
         check_range("hidden", self.hidden, 1, 65_536)
@@ -113,9 +120,14 @@ class TrainConfig(OptimConfig):
     dtype: str = "auto"
     device: str = "auto"
     threads: int = 0  # 0 = torch default
+    # Validate and save an exponential moving average of the weights (Polyak averaging) with
+    # this decay per step, e.g. 0.998 (0: off). It smooths out the step-to-step noise of a
+    # small-batch run; the training itself goes on with the raw weights.
+    ema: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_range("ema", self.ema, 0.0, 0.99999)
         check_range("seq_len", self.seq_len, 1, 1_000_000)
         check_range("batch_size", self.batch_size, 1, 1_000_000)
         if self.time_budget is not None or self.max_steps is not None:

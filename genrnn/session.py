@@ -201,9 +201,10 @@ def make_trainer(corpus: PreparedCorpus, preset: str, model_overrides: dict[str,
         from genrnn.training.auto import choose_for
 
         choice = choose_for(corpus, model_overrides, train_overrides, cache_dir=cache_dir)
-        model_overrides = {"hidden": choice.hidden, **{k: v for k, v in model_overrides.items() if v is not None}}
+        model_overrides = {"hidden": choice.hidden, "dropout": choice.dropout,
+                           **{k: v for k, v in model_overrides.items() if v is not None}}
         explicit = {k: v for k, v in train_overrides.items() if v is not None}
-        train_overrides = {**explicit, "dtype": explicit.get("dtype") or choice.dtype,
+        train_overrides = {"ema": choice.ema, **explicit, "dtype": explicit.get("dtype") or choice.dtype,
                            "lr": explicit.get("lr") or choice.lr}
         record["auto"] = choice.record()
     model_cfg, train_cfg = resolve_preset(preset, model_overrides, train_overrides,

@@ -9,17 +9,17 @@ from pathlib import Path
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from genrnn.cli._common import CACHE_HELP, add_device_args, err, out_dir_arg
-from genrnn.config import CELLS, DTYPES, PRESETS
+from genrnn.config import CELLS, DROPOUT_MODES, DTYPES, PRESETS
 from genrnn.errors import ConfigError
 
 MODEL_FLAGS = {"cell": "cell", "hidden": "hidden", "layers": "layers", "embed": "embed",
-               "dropout": "dropout", "out_dropout": "out_dropout"}
+               "dropout": "dropout", "out_dropout": "out_dropout", "dropout_mode": "dropout_mode"}
 TRAIN_FLAGS = {"seq_len": "seq_len", "batch_size": "batch_size", "lr": "lr", "seed": "seed",
                "time_budget": "time_budget", "max_steps": "max_steps", "dtype": "dtype",
                "device": "device", "clip": "clip", "warmup": "warmup_steps",
                "eval_interval": "eval_interval", "log_interval": "log_interval",
                "checkpoint_interval": "checkpoint_interval", "threads": "threads",
-               "eval_tokens": "eval_tokens", "weight_decay": "weight_decay"}
+               "eval_tokens": "eval_tokens", "weight_decay": "weight_decay", "ema": "ema"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,6 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--embed", type=int)
     m.add_argument("--dropout", type=float)
     m.add_argument("--out-dropout", type=float, help="dropout on the top layer's output only (default: --dropout)")
+    m.add_argument("--dropout-mode", choices=DROPOUT_MODES,
+                   help="standard: a new mask every step; locked: one mask per window, shared by its "
+                        "steps (variational dropout), between layers and on the top output (LSTM, GRU, RNN)")
     t = p.add_argument_group("training")
     t.add_argument("--seq-len", type=int, help="TBPTT window length T")
     t.add_argument("--batch-size", type=int, help="streams per process B")
@@ -56,6 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--weight-decay", type=float)
     t.add_argument("--warmup", type=int, help="warmup steps")
     t.add_argument("--clip", type=float, help="gradient-norm clip (0 = off)")
+    t.add_argument("--ema", type=float, metavar="DECAY",
+                   help="validate and save a moving average of the weights, DECAY per step (e.g. 0.998; 0 = off)")
     t.add_argument("--seed", type=int)
     t.add_argument("--time-budget", type=float, metavar="SECONDS")
     t.add_argument("--max-steps", type=int, metavar="N")

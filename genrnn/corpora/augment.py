@@ -11,12 +11,35 @@ import numpy as np
 
 from genrnn.music import voices as V
 from genrnn.music.notes import NoteSequence
-from genrnn.tokenizers.midi_events import MidiEventTokenizer
+from genrnn.tokenizers.midi_events import STEP_SECONDS, MidiEventTokenizer
 
 
 def record_variants(stretch: Sequence[float], transpose: tuple[int, int]) -> list[tuple[float, int]]:
     """Every (tempo factor, semitones) a training piece is written out as, one record each."""
     return [(float(s), t) for s in stretch for t in range(transpose[0], transpose[1] + 1)]
+
+
+def on_ticks(seq: NoteSequence, factor: float, tick: float = STEP_SECONDS) -> float:
+    """The stretch nearest ``factor`` that keeps a piece's 16th a whole number of ticks.
+
+    A piece with a written tempo (a score: the chorales' 16th is 0.15 s) stretched by 0.95
+    has a 16th of 0.1425 s, which the event tokenizer's 10 ms steps write as 0.14 or 0.15 s by
+    turns: the stretched records were unsteady, and a model trained on them drifted between
+    tempos (issue 18). 0.95 becomes 14/15 here (a 16th of 0.14 s), 1.05 becomes 16/15. Pieces
+    without a tempo (performances) keep the factor; a factor that would round to no stretch
+    moves one tick the asked way."""
+    if factor == 1.0 or not seq.tempo_bpm:
+        return factor
+    sixteenth = 15.0 / seq.tempo_bpm
+    ticks = round(sixteenth * factor / tick)
+    if ticks == round(sixteenth / tick):
+        ticks += 1 if factor > 1 else -1
+    return max(ticks, 1) * tick / sixteenth
+
+
+def stretched(seq: NoteSequence, factor: float) -> NoteSequence:
+    """``seq`` played ``factor`` times slower, the factor kept on the tick grid (``on_ticks``)."""
+    return seq.stretched(on_ticks(seq, factor)) if factor != 1.0 else seq
 
 
 def random_variant(seq: NoteSequence, stretch: Sequence[float], transpose: tuple[int, int],
@@ -28,7 +51,7 @@ def random_variant(seq: NoteSequence, stretch: Sequence[float], transpose: tuple
     pitches = [n.pitch for n in seq.notes]
     if not pitches or min(pitches) + semis < 0 or max(pitches) + semis > 127:
         semis = 0
-    seq = seq.stretched(factor) if factor != 1.0 else seq
+    seq = stretched(seq, factor)
     return seq.transposed(semis) if semis else seq
 
 

@@ -20,7 +20,8 @@ Recipe keys (all top level)::
     val_percent = 10               # held out by piece, by a salted hash of the piece name
     split_salt = "genrnn"
     transpose = [-3, 3]            # semitone range, training pieces only
-    stretch = [0.95, 1.0, 1.05]    # tempo stretch factors, training pieces only
+    stretch = [0.95, 1.0, 1.05]    # tempo stretch factors, training pieces only (a piece with a
+                                   # written tempo: the nearest that keeps its 16th on the 10 ms grid)
     instruments = "keep"           # midi_events: "keep" every instrument and the drums, "merge" into
                                    #   one performance (drums dropped; the default), or a list of
                                    #   the ones to keep: ["piano", "bass", "drums", "violin", 33]
@@ -51,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from genrnn.config import load_toml
+from genrnn.corpora import augment
 from genrnn.corpora.augment import record_variants
 from genrnn.corpora.base import PreparedCorpus, cache_folder, is_held_out
 from genrnn.errors import ConfigError, CorpusError, GenrnnError
@@ -62,7 +64,7 @@ from genrnn.tokenizers import tokenizer_from_dict
 from genrnn.tokenizers.chars import CharTokenizer
 from genrnn.tokenizers.midi_events import END, START, MidiEventTokenizer
 
-PREP_VERSION = 7  # 2: label dropout in labelled records; 3: the ``rests`` label; 4: records shuffled; 5: keys name their mode ("Am"); 6: the ``voices`` label; 7: instruments, and the ones training plays
+PREP_VERSION = 8  # 8: stretches on the tick grid (augment.on_ticks); 2: label dropout in labelled records; 3: the ``rests`` label; 4: records shuffled; 5: keys name their mode ("Am"); 6: the ``voices`` label; 7: instruments, and the ones training plays
 SOURCES = ("music21-chorales", "music21-abc", "music21-works", "folder")
 TOKENIZERS = ("midi_events", "chars")
 POOL_MIN_JOBS = 24
@@ -380,7 +382,7 @@ def _midi_result(recipe: Recipe, item: Item, val: bool) -> Result:
     records, by_stretch = [], {}
     for factor, semis in variants:
         if factor not in by_stretch:
-            by_stretch[factor] = tok.encode(seq.stretched(factor) if factor != 1.0 else seq)
+            by_stretch[factor] = tok.encode(augment.stretched(seq, factor))
         ids = tok.transpose_ids(by_stretch[factor], semis)
         if ids is None:
             continue  # a pitch would leave 0..127

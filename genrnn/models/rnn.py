@@ -50,6 +50,7 @@ class RNNLanguageModel(nn.Module):
         super().__init__()
         self.config = config
         c = config
+        self.locked = c.dropout_mode == "locked" and c.cell in _TORCH_CELLS
         if c.vocab_size < 1:
             raise ValueError("ModelConfig.vocab_size must be set before building a model")
         self.embed = nn.Embedding(c.vocab_size, c.embed)
@@ -66,9 +67,15 @@ class RNNLanguageModel(nn.Module):
             self.rnn = MinGRUStack(c.embed, c.hidden, c.layers, c.dropout if c.layers > 1 else 0.0)
         else:
             cls_name, extra = _TORCH_CELLS[c.cell]
+            between = c.dropout if c.layers > 1 and not self.locked else 0.0
             self.rnn = getattr(nn, cls_name)(c.embed, c.hidden, c.layers, batch_first=True,
-                                             dropout=c.dropout if c.layers > 1 else 0.0, **extra)
-        self.drop = nn.Dropout(c.dropout if c.out_dropout is None else c.out_dropout)
+                                             dropout=between, **extra)
+            if self.locked:  # shapes only (meta: no memory), never registered: run by functional_call
+                self._layer_shapes = tuple(getattr(nn, cls_name)(n_in, c.hidden, 1, batch_first=True,
+                                                                 device="meta", **extra)
+                                           for n_in in (c.embed, c.hidden))
+        self.out_p = c.dropout if c.out_dropout is None else c.out_dropout
+        self.drop = nn.Dropout(self.out_p)
         self.head = nn.Linear(c.hidden, c.vocab_size)
         self._init_weights()
 
@@ -132,15 +139,44 @@ class RNNLanguageModel(nn.Module):
         else:
             hx = state if self.config.cell == "lstm" else state[0]
             hx = tuple(s.to(x.dtype) for s in hx) if isinstance(hx, tuple) else hx.to(x.dtype)
-            y, out = self.rnn(x, hx)  # y: (B, T, H)
-            new_state = tuple(out) if isinstance(out, tuple) else (out,)
-        logits = self.head(self.drop(y))  # (B, T, V)
+            if self.locked and self.training:
+                y, new_state = self._locked_layers(x, hx)
+            else:
+                y, out = self.rnn(x, hx)  # y: (B, T, H)
+                new_state = tuple(out) if isinstance(out, tuple) else (out,)
+        y = locked_dropout(y, self.out_p) if self.locked and self.training else self.drop(y)
+        logits = self.head(y)  # (B, T, V)
         return logits, (*new_state, *label_state)
+
+    def _locked_layers(self, x: torch.Tensor, hx: torch.Tensor | tuple[torch.Tensor, ...]
+                       ) -> tuple[torch.Tensor, State]:
+        """The stack a layer at a time (one fused call each, the stack's own weights), with a
+        locked dropout mask between layers: what nn.LSTM's ``dropout`` does, but one mask per
+        window instead of one per step."""
+        lstm = self.config.cell == "lstm"
+        parts: list[State] = []
+        for k in range(self.config.layers):
+            shape = self._layer_shapes[min(k, 1)]
+            weights = {name: getattr(self.rnn, name[:-1] + str(k)) for name, _ in shape.named_parameters()}
+            h0 = (hx[0][k:k + 1], hx[1][k:k + 1]) if lstm else hx[k:k + 1]
+            x, out = torch.func.functional_call(shape, weights, (x, h0))
+            parts.append(tuple(out) if lstm else (out,))
+            if k < self.config.layers - 1:
+                x = locked_dropout(x, self.config.dropout)
+        return x, tuple(torch.cat(group) for group in zip(*parts, strict=True))
 
     def step(self, token: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
         """One token per stream, (B,) → logits (B, V): O(1) work, the state carried."""
         logits, state = self.forward(token.view(-1, 1), state)
         return logits[:, -1], state
+
+
+def locked_dropout(x: torch.Tensor, p: float) -> torch.Tensor:
+    """Dropout of x (B, T, H) with one mask per stream, the same at every step."""
+    if p <= 0:
+        return x
+    mask = x.new_empty(x.shape[0], 1, x.shape[2]).bernoulli_(1 - p).div_(1 - p)
+    return x * mask
 
 
 def detach_state(state: State) -> State:

@@ -34,10 +34,8 @@ FEATURES = (
     "bass_step_share", "bass_leap_share", "bass_mean_abs_interval",
     "consonance", "velocity_mean", "velocity_std",
 )
-TICK = 0.01  # the event tokenizer's time step: onsets closer than this are one onset
-GRID_TOLERANCE = 0.03  # an inter-onset interval within 3 % (and a tick) of a grid multiple is on it
+TICK = metrics.TICK
 MIN_DURATION = 1e-6  # shorter notes (a float's rounding at a cut) are not notes
-COMMON_SHARE = 0.1  # an interval this common or more may set the grid
 
 
 def excerpt_features(seq: NoteSequence) -> np.ndarray:
@@ -48,7 +46,7 @@ def excerpt_features(seq: NoteSequence) -> np.ndarray:
     seq = NoteSequence(notes)
     pitches = np.array([n.pitch for n in notes], float)
     durations = np.array([max(n.duration, TICK) for n in notes])
-    onsets = _distinct(np.array([n.start for n in notes]))
+    onsets = metrics.distinct_onsets(np.array([n.start for n in notes]))
     releases = np.round(np.array([n.end for n in notes]) / TICK).astype(int)
     ioi = np.diff(onsets)
     span = max(seq.end_time - onsets[0], TICK)
@@ -77,7 +75,7 @@ def excerpt_features(seq: NoteSequence) -> np.ndarray:
         "held_1s_share": float((durations >= 1.0).mean()),
         "ioi_log_mean": float(np.log(ioi).mean()) if ioi.size else 0.0,
         "ioi_log_std": float(np.log(ioi).std()) if ioi.size else 0.0,
-        "ioi_grid_share": grid_share(ioi),
+        "ioi_grid_share": metrics.ioi_grid_share(ioi),
         "ioi_distinct_share": float(len(np.unique(np.round(ioi / TICK))) / ioi.size) if ioi.size else 0.0,
         **_line_features("top", metrics.top_voice(seq)),
         **_line_features("bass", bottom_voice(notes)),
@@ -91,22 +89,6 @@ def excerpt_features(seq: NoteSequence) -> np.ndarray:
 def feature_matrix(seqs: Sequence[NoteSequence]) -> np.ndarray:
     """(pieces, len(FEATURES)) for many excerpts."""
     return np.stack([excerpt_features(s) for s in seqs]) if seqs else np.zeros((0, len(FEATURES)))
-
-
-def grid_share(ioi: np.ndarray) -> float:
-    """Share of inter-onset intervals that fall on the excerpt's own grid: whole multiples of
-    half its shortest common interval (one that makes up ``COMMON_SHARE`` of them or more: a
-    chorale's eighth or quarter), within ``GRID_TOLERANCE`` of the interval and a tick. A
-    piece that drifts between tempos (one phrase 5 % slower) has many intervals off that grid;
-    a steady one has almost none."""
-    if ioi.size == 0:
-        return 1.0
-    ticks = np.round(ioi / TICK).astype(int)
-    values, counts = np.unique(ticks, return_counts=True)
-    common = values[counts >= COMMON_SHARE * ioi.size]
-    unit = (common.min() if common.size else values[counts.argmax()]) * TICK / 2
-    multiple = np.maximum(np.round(ioi / unit), 1.0)
-    return float((np.abs(ioi - multiple * unit) <= np.maximum(GRID_TOLERANCE * ioi, TICK * 1.01)).mean())
 
 
 def windows(seq: NoteSequence, seconds: float) -> list[NoteSequence]:
@@ -143,7 +125,3 @@ def _line_features(prefix: str, line: Sequence[int]) -> dict[str, float]:
     return out
 
 
-def _distinct(times: np.ndarray) -> np.ndarray:
-    """Sorted onset times with those within a tick of the previous merged."""
-    ticks = np.unique(np.round(np.sort(times) / TICK).astype(int))
-    return ticks * TICK

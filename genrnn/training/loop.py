@@ -159,6 +159,35 @@ def evaluate(model: RNNLanguageModel, data: np.ndarray, seq_len: int, device: to
     return total / count
 
 
+class WeightAverage:
+    """An exponential moving average of a model's parameters (Polyak averaging). The decay
+    ramps up as (1 + n) / (10 + n) over the first updates (as TensorFlow's
+    ExponentialMovingAverage), so the average is not held back by the random start."""
+
+    def __init__(self, model: torch.nn.Module, decay: float, updates: int = 0) -> None:
+        self.decay, self.updates = decay, updates
+        self.params = [p.detach().clone() for p in model.parameters()]
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.updates += 1
+        weight = 1.0 - min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for avg, p in zip(self.params, model.parameters(), strict=True):
+            avg.lerp_(p.detach(), weight)
+
+    @torch.no_grad()
+    def swap_in(self, model: torch.nn.Module) -> list[torch.Tensor]:
+        raw = [p.detach().clone() for p in model.parameters()]
+        for avg, p in zip(self.params, model.parameters(), strict=True):
+            p.copy_(avg)
+        return raw
+
+    @torch.no_grad()
+    def swap_out(self, model: torch.nn.Module, raw: list[torch.Tensor]) -> None:
+        for r, p in zip(raw, model.parameters(), strict=True):
+            p.copy_(r)
+
+
 class Trainer:
     def __init__(self, corpus: PreparedCorpus, model_cfg: ModelConfig, train_cfg: TrainConfig,
                  out_dir: str | Path, *, callbacks: list[Callback] | None = None,
@@ -195,6 +224,7 @@ class Trainer:
         self.last_val: float | None = None
         self.state: State = self.model.init_state(train_cfg.batch_size, self.device)
         self.tokens_seen = 0
+        self.average = WeightAverage(self.model, train_cfg.ema) if train_cfg.ema > 0 else None
 
     # ------------------------------------------------------------------ control
     def request_stop(self) -> None:
@@ -226,6 +256,8 @@ class Trainer:
         ok = math.isfinite(norm)
         if ok:
             self.opt.step()
+            if self.average is not None:
+                self.average.update(self.model)
         else:  # an exploding step: skip the update, keep the weights finite
             self.opt.zero_grad(set_to_none=True)
             self.state = self.model.init_state(self.cfg.batch_size, self.device)
@@ -292,8 +324,9 @@ class Trainer:
     def _validate(self, elapsed: float) -> None:
         if self.rank != 0:
             return
-        val = evaluate(self.model, self.corpus.val, self.cfg.seq_len, self.device, self.dtype,
-                       self.cfg.eval_tokens)
+        with self._averaged():
+            val = evaluate(self.model, self.corpus.val, self.cfg.seq_len, self.device, self.dtype,
+                           self.cfg.eval_tokens)
         self.last_val = val
         best = self.best_val is None or val < self.best_val
         if best:
@@ -343,7 +376,8 @@ class Trainer:
         if self.rank != 0:
             return
         path = self.out_dir / f"{kind}.safetensors"
-        save_model(path, self.model, self.corpus.tokenizer, self.training_record(elapsed))
+        with self._averaged():  # the weights validated are the weights saved
+            save_model(path, self.model, self.corpus.tokenizer, self.training_record(elapsed))
         if with_state:
             self._save_state(ckpt.state_path(path), elapsed, gathered)
         for cb in self.callbacks:
@@ -356,8 +390,11 @@ class Trainer:
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         for i, s in enumerate(hidden or ()):
             tensors[f"hidden.{i}"] = s.float()
+        if self.average is not None:  # the model file holds the average; training goes on from these
+            tensors.update({f"raw.{name}": p.detach() for name, p in self.model.named_parameters()})
         info = {"step": self.step, "elapsed": elapsed, "tokens": self.tokens_seen,
                 "best_val": self.best_val, "last_val": self.last_val, "optimizer": opt_info,
+                "ema_updates": self.average.updates if self.average is not None else 0,
                 "world_size": self.world, "train_config": to_dict(self.cfg),
                 "model_config": to_dict(self.model_cfg)}
         ckpt.save_train_state(path, tensors, info)
@@ -370,6 +407,15 @@ class Trainer:
             raise CheckpointError(f"{model_path}: model config differs from the one asked for")
         load_weights(fileformat.read_header(model_path), self.model)
         tensors, info = ckpt.load_train_state(ckpt.state_path(model_path))
+        if self.average is not None:
+            missing = [name for name, _ in self.model.named_parameters() if f"raw.{name}" not in tensors]
+            if missing:
+                raise CheckpointError(f"{ckpt.state_path(model_path)}: no raw weights to continue a weight-averaged "
+                                      f"run from (missing raw.{missing[0]}); it was saved without --ema")
+            self.average = WeightAverage(self.model, self.cfg.ema, int(info.get("ema_updates", 0)))
+            with torch.no_grad():
+                for name, p in self.model.named_parameters():
+                    p.copy_(tensors[f"raw.{name}"])
         if info.get("world_size", 1) != self.world:
             raise CheckpointError(f"{model_path}: saved with {info.get('world_size')} processes, resuming with {self.world}")
         ckpt.optimizer_from_tensors(self.opt, tensors, info["optimizer"])
@@ -383,6 +429,18 @@ class Trainer:
         self.elapsed_before = float(info["elapsed"])
         self.tokens_seen = int(info["tokens"])
         self.best_val, self.last_val = info.get("best_val"), info.get("last_val")
+
+    @contextmanager
+    def _averaged(self) -> Iterator[None]:
+        """The averaged weights in the model for the block (validation, saving), then the raw."""
+        if self.average is None:
+            yield
+            return
+        raw = self.average.swap_in(self.model)
+        try:
+            yield
+        finally:
+            self.average.swap_out(self.model, raw)
 
     # ------------------------------------------------------------------ signals
     @contextmanager

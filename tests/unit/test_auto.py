@@ -60,6 +60,18 @@ def test_a_longer_budget_never_picks_a_narrower_model():
     assert widths == sorted(widths) and widths[0] < widths[-1], widths
 
 
+def test_a_run_that_repeats_its_corpus_many_times_is_regularised():
+    measured = _table({256: 30_000, 512: 15_000}, {})
+    kw = {"max_steps": None, "batch": 32, "seq_len": 64}
+    short = choose(measured, 65, 1_000_000, time_budget=150.0, **kw)  # ~4 passes: as it was
+    assert (short.dropout, short.ema) == (0.0, 0.0) and "weight average" not in short.reason
+    long = choose(measured, 65, 1_000_000, time_budget=900.0, **kw)
+    assert (long.dropout, long.ema) == (auto.LONG_RUN_DROPOUT, auto.LONG_RUN_EMA)
+    assert "dropout 0.3 and a weight average (0.998)" in long.reason
+    big = choose(measured, 65, 100_000_000, time_budget=900.0, **kw)  # a large corpus is seen once
+    assert big.dropout == 0.0
+
+
 def test_failed_and_unmeasured_candidates_are_never_chosen():
     measured = [Measurement(128, "fp32", 30_000), Measurement(128, "bf16", None, "failed: no LSTM primitive"),
                 Measurement(512, "fp32", None, "not measured: the calibration's time was up")]

@@ -19,7 +19,7 @@ from genrnn.inference.feature_critic import (
     save_feature_critic,
     sibling_critic,
 )
-from genrnn.music import features
+from genrnn.music import features, metrics
 from genrnn.music.midi_io import read_midi, write_midi
 from genrnn.music.notes import Note, NoteSequence
 from genrnn.training.classifier_data import data_from_sequences
@@ -76,8 +76,8 @@ def test_features_of_a_midi_file_written_and_read_back(tmp_path: Path):
 
 def test_a_tempo_drift_takes_intervals_off_the_grid():
     rng = random.Random(0)
-    steady = [features.grid_share(np.diff(sorted({n.start for n in chorale(rng).notes}))) for _ in range(20)]
-    drifting = [features.grid_share(np.diff(sorted({n.start for n in chorale(rng, 1.07).notes}))) for _ in range(20)]
+    steady = [metrics.ioi_grid_share(np.diff(sorted({n.start for n in chorale(rng).notes}))) for _ in range(20)]
+    drifting = [metrics.ioi_grid_share(np.diff(sorted({n.start for n in chorale(rng, 1.07).notes}))) for _ in range(20)]
     assert min(steady) == 1.0
     assert max(drifting) < 1.0 and np.mean(drifting) < 0.8
 

@@ -96,3 +96,37 @@ def test_out_dropout_is_separate_from_layer_dropout():
     assert RNNLanguageModel(ModelConfig(vocab_size=9, dropout=0.2)).drop.p == 0.2
     with pytest.raises(ConfigError, match="out_dropout = 1.5"):
         ModelConfig(out_dropout=1.5)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh"])
+def test_locked_dropout_runs_the_stack_a_layer_at_a_time(cell):
+    """Locked dropout keeps the stack's weights and names (checkpoints load either way), gives
+    the fused stack's output when nothing is dropped, and drops the same units at every step."""
+    torch.manual_seed(0)
+    cfg = dict(vocab_size=11, cell=cell, embed=6, hidden=10, layers=3)
+    plain = RNNLanguageModel(ModelConfig(**cfg, dropout=0.0))
+    locked = RNNLanguageModel(ModelConfig(**cfg, dropout=0.0, dropout_mode="locked"))
+    assert sorted(locked.state_dict()) == sorted(plain.state_dict())
+    locked.load_state_dict(plain.state_dict())
+    x = torch.randint(0, 11, (4, 7))
+    state = plain.init_state(4)
+    state = tuple(torch.randn_like(s) for s in state)
+    plain.train(), locked.train()
+    (a, sa), (b, sb) = plain(x, state), locked(x, state)
+    assert torch.allclose(a, b, atol=1e-5)
+    assert all(torch.allclose(p, q, atol=1e-5) for p, q in zip(sa, sb, strict=True))
+    b.sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in locked.parameters())
+
+    dropping = RNNLanguageModel(ModelConfig(**cfg, dropout=0.5, dropout_mode="locked"))
+    assert dropping.rnn.dropout == 0.0  # the stack's own per-step dropout is off
+    h = torch.ones(4, 7, 10)
+    from genrnn.models.rnn import locked_dropout
+    dropped = locked_dropout(h, 0.5)
+    assert torch.equal(dropped, dropped[:, :1].expand_as(dropped))  # one mask per stream
+    assert set(dropped.unique().tolist()) <= {0.0, 2.0} and 0 < (dropped == 0).float().mean() < 1
+    dropping.train()
+    y1, _ = dropping(x)
+    dropping.eval()  # no dropout at inference: the fused stack, deterministic
+    e1, e2 = dropping(x)[0], dropping(x)[0]
+    assert torch.equal(e1, e2) and not torch.allclose(y1, e1)

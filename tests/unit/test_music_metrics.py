@@ -37,6 +37,26 @@ def test_first_order_values_on_a_tiny_piece():
     assert M.scale_consistency(chromatic) == pytest.approx(7 / 12)
 
 
+def test_onset_grid_share_tells_a_steady_piece_from_one_that_drifts():
+    """Eighths and quarters at one tempo lie on the piece's grid; the same rhythm 5 % slower
+    from the middle on does not (the drift the chorale model's stretches caused)."""
+    rng = np.random.default_rng(0)
+    lengths = rng.choice([0.3, 0.6], size=40, p=[0.7, 0.3])
+    steady_onsets = np.concatenate([[0.0], np.cumsum(lengths)])
+    drift = np.concatenate([lengths[:20], lengths[20:] * 1.05])
+    drifting_onsets = np.concatenate([[0.0], np.cumsum(drift)])
+    steady = seq(*[(60 + i % 5, t, t + 0.3) for i, t in enumerate(steady_onsets)])
+    drifting = seq(*[(60 + i % 5, t, t + 0.3) for i, t in enumerate(drifting_onsets)])
+    assert M.onset_grid_share(steady) == 1.0
+    assert 0.4 < M.onset_grid_share(drifting) < 0.6  # the slower half is off the grid
+    chord = seq((60, 0, 1), (64, 0.004, 1), (67, 0.6, 1))  # onsets within a tick are one
+    assert M.onset_grid_share(chord) == 1.0
+    # Chorales whose 16th is a whole number of 10 ms steps (100 bpm: 0.15 s) are steady; one
+    # written at 90 bpm (a 16th of 0.1667 s, in steps 0.16 or 0.17 by turns) is not.
+    shares = {round(15 / c.tempo_bpm, 4): M.onset_grid_share(c) for c in chorales()[:8]}
+    assert shares[0.15] == 1.0 and shares[0.1667] < 0.7
+
+
 def test_top_voice_skips_held_notes_and_lower_voices():
     # soprano 72 held over two bass notes, then 74; bass 48 → 50
     s = seq((72, 0, 2), (48, 0, 1), (50, 1, 2), (74, 2, 3), (52, 2, 3))

@@ -70,3 +70,35 @@ def test_a_programming_error_in_a_pool_worker_surfaces_naming_the_piece(tmp_path
         list(recipes._map(jobs))
     if hasattr(info.value, "add_note"):
         assert "no-path.mid" in "\n".join(getattr(info.value, "__notes__", []))
+
+
+def test_stretches_of_a_score_stay_on_the_event_grid() -> None:
+    """A chorale stretched ×0.95 would have a 16th of 0.1425 s, written as 0.14 and 0.15 s by
+    turns in 10 ms steps; on the tick grid it is 0.14 s exactly, and every onset of the
+    stretched piece falls on a whole multiple of it. A piece without a tempo keeps its factor."""
+    import numpy as np
+
+    from genrnn.corpora import augment
+    from genrnn.music import metrics, notation
+    from genrnn.tokenizers.midi_events import MidiEventTokenizer
+
+    _, path = next(iter(notation.chorale_paths(limit=1)))
+    chorale = notation.load_score(path)
+    assert chorale.tempo_bpm
+    sixteenth = 15.0 / chorale.tempo_bpm
+    tok = MidiEventTokenizer()
+    for factor in (0.8, 0.95, 1.05, 1.25):
+        snapped = augment.on_ticks(chorale, factor)
+        assert snapped != 1.0 and abs(snapped - factor) <= 0.01 / sixteenth
+        grid = round(sixteenth * snapped / 0.01)
+        assert abs(sixteenth * snapped - grid * 0.01) < 1e-9  # a whole number of ticks
+        back = tok.decode(tok.encode(augment.stretched(chorale, factor)))
+        onsets = metrics.distinct_onsets(np.array([n.start for n in back.notes]))
+        steps = np.round(onsets / 0.01).astype(int)
+        assert (steps % grid == 0).mean() > 0.98  # 32nds and ornaments aside
+        assert metrics.onset_grid_share(back) > 0.98
+    # The old factor: 0.1425 s 16ths in 10 ms steps, unsteady.
+    jittery = tok.decode(tok.encode(chorale.stretched(0.95)))
+    assert metrics.onset_grid_share(jittery) < 0.9
+    performance = NoteSequence([Note(60, 80, 0.0, 0.5)])
+    assert augment.on_ticks(performance, 0.95) == 0.95

@@ -5,8 +5,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from genrnn import session
-from genrnn.errors import ConfigError, CorpusError
+from genrnn import fileformat, session
+from genrnn.errors import CheckpointError, ConfigError, CorpusError
 from genrnn.training.loop import lr_at
 
 
@@ -65,6 +65,48 @@ def test_resume_is_bit_exact(text_file, tmp_path):
     b = load_file(str(tmp_path / "two" / "last.safetensors"))
     for name in a:
         assert torch.equal(a[name], b[name]), name
+
+
+def test_weight_average_is_validated_saved_and_resumed_bit_exactly(text_file, tmp_path):
+    """--ema: the checkpoints hold the averaged weights (the ones validated), training goes on
+    from the raw ones, and a stopped run resumes to the same average as an unbroken one."""
+    from genrnn.models.weights import load_weights
+    from genrnn.training.loop import evaluate
+
+    corpus = session.prepare_corpus(text=text_file)
+    whole = _train(corpus, tmp_path / "one", max_steps=40, eval_interval=1e6, ema=0.9)
+    result = whole.fit()
+    saved = load_file(str(tmp_path / "one" / "last.safetensors"))
+    raw = dict(whole.model.named_parameters())
+    assert any(not torch.equal(saved[name], raw[name].detach()) for name in raw)  # the average, not the raw
+    averaged = _train(corpus, tmp_path / "probe", max_steps=1).model
+    load_weights(fileformat.read_header(tmp_path / "one" / "last.safetensors"), averaged)
+    val = evaluate(averaged, corpus.val, whole.cfg.seq_len, torch.device("cpu"), torch.float32,
+                   whole.cfg.eval_tokens)
+    assert val == pytest.approx(result.last_val_loss, abs=1e-6)  # what was validated is what was saved
+
+    class StopAt:
+        def on_step(self, info):
+            if info.step == 25:
+                trainer.request_stop()
+
+        def on_eval(self, info):
+            pass
+
+        def on_checkpoint(self, path, kind):
+            pass
+
+    trainer = _train(corpus, tmp_path / "two", max_steps=40, eval_interval=1e6, ema=0.9)
+    trainer.callbacks.append(StopAt())
+    assert trainer.fit().steps == 25
+    assert session.resume_trainer(tmp_path / "two", {}).fit().steps == 40
+    again = load_file(str(tmp_path / "two" / "last.safetensors"))
+    for name in saved:
+        assert torch.equal(saved[name], again[name]), name
+    # A run saved without an average cannot continue as one (nothing to average from).
+    _train(corpus, tmp_path / "plain", max_steps=5).fit()
+    with pytest.raises(CheckpointError, match="raw weights"):
+        _train(corpus, tmp_path / "x", max_steps=10, ema=0.9).resume_from(tmp_path / "plain")
 
 
 def test_corpus_shorter_than_one_batch(tmp_path):
