@@ -19,22 +19,41 @@ def record_variants(stretch: Sequence[float], transpose: tuple[int, int]) -> lis
     return [(float(s), t) for s in stretch for t in range(transpose[0], transpose[1] + 1)]
 
 
-def on_ticks(seq: NoteSequence, factor: float, tick: float = STEP_SECONDS) -> float:
-    """The stretch nearest ``factor`` that keeps a piece's 16th a whole number of ticks.
+GRID_SHARE = 0.97  # onsets on multiples of a unit for it to be the piece's grid
+MIN_GRID_TICKS = 5  # a finer grid than 50 ms is no score's: a performance keeps its factor
 
-    A piece with a written tempo (a score: the chorales' 16th is 0.15 s) stretched by 0.95
-    has a 16th of 0.1425 s, which the event tokenizer's 10 ms steps write as 0.14 or 0.15 s by
-    turns: the stretched records were unsteady, and a model trained on them drifted between
-    tempos (issue 18). 0.95 becomes 14/15 here (a 16th of 0.14 s), 1.05 becomes 16/15. Pieces
-    without a tempo (performances) keep the factor; a factor that would round to no stretch
-    moves one tick the asked way."""
-    if factor == 1.0 or not seq.tempo_bpm:
+
+def grid_ticks(seq: NoteSequence, tick: float = STEP_SECONDS) -> float | None:
+    """The piece's 16th in ticks: from its written tempo, else the coarsest unit (≥
+    ``MIN_GRID_TICKS``) that ``GRID_SHARE`` of its onsets are whole multiples of (a score
+    decoded from events has lost its tempo but not its grid); None for a performance."""
+    if seq.tempo_bpm:
+        return 15.0 / seq.tempo_bpm / tick
+    steps = np.unique(np.round(np.array([n.start for n in seq.notes]) / tick).astype(int))
+    if len(steps) < 8:
+        return None
+    steps = steps - steps[0]
+    for unit in range(min(int(steps[-1]), 96), MIN_GRID_TICKS - 1, -1):
+        if (steps % unit == 0).mean() >= GRID_SHARE:
+            return float(unit)
+    return None
+
+
+def on_ticks(seq: NoteSequence, factor: float, tick: float = STEP_SECONDS) -> float:
+    """The stretch nearest ``factor`` that keeps a piece's grid a whole number of ticks.
+
+    A chorale (a 16th of 0.15 s) stretched by 0.95 has a 16th of 0.1425 s, which the event
+    tokenizer's 10 ms steps write as 0.14 or 0.15 s by turns: the stretched records were
+    unsteady, and a model trained on them drifted between tempos (issue 18). 0.95 becomes 14/15
+    here (a 16th of 0.14 s), 1.05 becomes 16/15. A performance (no grid, ``grid_ticks``) keeps
+    the factor; a factor that would round to no stretch moves one tick the asked way."""
+    unit = grid_ticks(seq, tick) if factor != 1.0 else None
+    if unit is None:
         return factor
-    sixteenth = 15.0 / seq.tempo_bpm
-    ticks = round(sixteenth * factor / tick)
-    if ticks == round(sixteenth / tick):
+    ticks = round(unit * factor)
+    if ticks == round(unit):
         ticks += 1 if factor > 1 else -1
-    return max(ticks, 1) * tick / sixteenth
+    return max(ticks, 1) / unit
 
 
 def stretched(seq: NoteSequence, factor: float) -> NoteSequence:

@@ -100,5 +100,14 @@ def test_stretches_of_a_score_stay_on_the_event_grid() -> None:
     # The old factor: 0.1425 s 16ths in 10 ms steps, unsteady.
     jittery = tok.decode(tok.encode(chorale.stretched(0.95)))
     assert metrics.onset_grid_share(jittery) < 0.9
-    performance = NoteSequence([Note(60, 80, 0.0, 0.5)])
+    # Decoded from events the chorale has lost its tempo, not its grid: the same stretches (the
+    # critic's real pieces are played this way).
+    decoded = tok.decode(tok.encode(chorale))
+    assert decoded.tempo_bpm is None
+    assert [augment.on_ticks(decoded, f) for f in (0.95, 1.05)] == pytest.approx([14 / 15, 16 / 15])
+    assert metrics.onset_grid_share(augment.stretched(decoded, 0.95)) > 0.98
+    # A performance has no grid: it keeps its factor.
+    rng = np.random.default_rng(0)
+    performance = NoteSequence([Note(60, 80, float(t), float(t) + 0.1)
+                                for t in np.cumsum(rng.uniform(0.05, 0.4, 50))])
     assert augment.on_ticks(performance, 0.95) == 0.95
