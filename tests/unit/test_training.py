@@ -16,6 +16,23 @@ def _train(corpus, out, **train):
     return trainer
 
 
+class StopAt:
+    """A callback that stops ``trainer`` after ``step`` (as Ctrl-C would)."""
+
+    def __init__(self, trainer, step):
+        self.trainer, self.step = trainer, step
+
+    def on_step(self, info):
+        if info.step == self.step:
+            self.trainer.request_stop()
+
+    def on_eval(self, info):
+        pass
+
+    def on_checkpoint(self, path, kind):
+        pass
+
+
 def test_loss_falls_and_files_are_written(text_file, tmp_path):
     corpus = session.prepare_corpus(text=text_file)
     result = _train(corpus, tmp_path, max_steps=120).fit()
@@ -44,19 +61,8 @@ def test_resume_is_bit_exact(text_file, tmp_path):
     corpus = session.prepare_corpus(text=text_file)
     _train(corpus, tmp_path / "one", max_steps=40, eval_interval=0.001).fit()
 
-    class StopAt:
-        def on_step(self, info):
-            if info.step == 25:
-                trainer.request_stop()
-
-        def on_eval(self, info):
-            pass
-
-        def on_checkpoint(self, path, kind):
-            pass
-
     trainer = _train(corpus, tmp_path / "two", max_steps=40, eval_interval=0.001)
-    trainer.callbacks.append(StopAt())
+    trainer.callbacks.append(StopAt(trainer, 25))
     assert trainer.fit().steps == 25
     resumed = session.resume_trainer(tmp_path / "two", {})
     assert resumed.step == 25
@@ -85,19 +91,8 @@ def test_weight_average_is_validated_saved_and_resumed_bit_exactly(text_file, tm
                    whole.cfg.eval_tokens)
     assert val == pytest.approx(result.last_val_loss, abs=1e-6)  # what was validated is what was saved
 
-    class StopAt:
-        def on_step(self, info):
-            if info.step == 25:
-                trainer.request_stop()
-
-        def on_eval(self, info):
-            pass
-
-        def on_checkpoint(self, path, kind):
-            pass
-
     trainer = _train(corpus, tmp_path / "two", max_steps=40, eval_interval=1e6, ema=0.9)
-    trainer.callbacks.append(StopAt())
+    trainer.callbacks.append(StopAt(trainer, 25))
     assert trainer.fit().steps == 25
     assert session.resume_trainer(tmp_path / "two", {}).fit().steps == 40
     again = load_file(str(tmp_path / "two" / "last.safetensors"))
