@@ -121,7 +121,7 @@ class TrainConfig(OptimConfig):
     device: str = "auto"
     threads: int = 0  # 0 = torch default
     # Validate and save an exponential moving average of the weights (Polyak averaging) with
-    # this decay per step, e.g. 0.998 (0: off). It smooths out the step-to-step noise of a
+    # this decay per step, e.g. 0.999 (0: off). It smooths out the step-to-step noise of a
     # small-batch run; the training itself goes on with the raw weights.
     ema: float = 0.0
 

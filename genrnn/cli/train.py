@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--warmup", type=int, help="warmup steps")
     t.add_argument("--clip", type=float, help="gradient-norm clip (0 = off)")
     t.add_argument("--ema", type=float, metavar="DECAY",
-                   help="validate and save a moving average of the weights, DECAY per step (e.g. 0.998; 0 = off)")
+                   help="validate and save a moving average of the weights, DECAY per step (e.g. 0.999; 0 = off)")
     t.add_argument("--seed", type=int)
     t.add_argument("--time-budget", type=float, metavar="SECONDS")
     t.add_argument("--max-steps", type=int, metavar="N")

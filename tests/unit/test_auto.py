@@ -67,7 +67,7 @@ def test_a_run_that_repeats_its_corpus_many_times_is_regularised():
     assert (short.dropout, short.ema) == (0.0, 0.0) and "weight average" not in short.reason
     long = choose(measured, 65, 1_000_000, time_budget=900.0, **kw)
     assert (long.dropout, long.ema) == (auto.LONG_RUN_DROPOUT, auto.LONG_RUN_EMA)
-    assert "dropout 0.3 and a weight average (0.998)" in long.reason
+    assert "dropout 0.3 and a weight average (0.999)" in long.reason
     big = choose(measured, 65, 100_000_000, time_budget=900.0, **kw)  # a large corpus is seen once
     assert big.dropout == 0.0
 
