@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel
 
 from genrnn import __version__, fileformat
 from genrnn.config import ModelConfig, TrainConfig, to_dict
@@ -159,33 +160,16 @@ def evaluate(model: RNNLanguageModel, data: np.ndarray, seq_len: int, device: to
     return total / count
 
 
-class WeightAverage:
-    """An exponential moving average of a model's parameters (Polyak averaging). The decay
-    ramps up as (1 + n) / (10 + n) over the first updates (as TensorFlow's
-    ExponentialMovingAverage), so the average is not held back by the random start."""
+def weight_average(model: torch.nn.Module, decay: float) -> AveragedModel:
+    """An exponential moving average of ``model``'s parameters (Polyak averaging), as PyTorch's
+    ``AveragedModel``. The decay ramps up as (1 + n) / (10 + n) over the first updates (as
+    TensorFlow's ExponentialMovingAverage), so the average is not held back by the random start."""
 
-    def __init__(self, model: torch.nn.Module, decay: float, updates: int = 0) -> None:
-        self.decay, self.updates = decay, updates
-        self.params = [p.detach().clone() for p in model.parameters()]
+    def ema(averaged: torch.Tensor, current: torch.Tensor, averaged_before: torch.Tensor | int) -> torch.Tensor:
+        n = int(averaged_before) + 1  # this update's number; the first one copies
+        return averaged.lerp(current, 1.0 - min(decay, (1 + n) / (10 + n)))
 
-    @torch.no_grad()
-    def update(self, model: torch.nn.Module) -> None:
-        self.updates += 1
-        weight = 1.0 - min(self.decay, (1 + self.updates) / (10 + self.updates))
-        for avg, p in zip(self.params, model.parameters(), strict=True):
-            avg.lerp_(p.detach(), weight)
-
-    @torch.no_grad()
-    def swap_in(self, model: torch.nn.Module) -> list[torch.Tensor]:
-        raw = [p.detach().clone() for p in model.parameters()]
-        for avg, p in zip(self.params, model.parameters(), strict=True):
-            p.copy_(avg)
-        return raw
-
-    @torch.no_grad()
-    def swap_out(self, model: torch.nn.Module, raw: list[torch.Tensor]) -> None:
-        for r, p in zip(raw, model.parameters(), strict=True):
-            p.copy_(r)
+    return AveragedModel(model, avg_fn=ema)
 
 
 class Trainer:
@@ -224,7 +208,9 @@ class Trainer:
         self.last_val: float | None = None
         self.state: State = self.model.init_state(train_cfg.batch_size, self.device)
         self.tokens_seen = 0
-        self.average = WeightAverage(self.model, train_cfg.ema) if train_cfg.ema > 0 else None
+        self.average = weight_average(self.model, train_cfg.ema) if train_cfg.ema > 0 else None
+        # What is validated and saved: the average when there is one (training goes on from the raw).
+        self.kept_model: RNNLanguageModel = self.average.module if self.average is not None else self.model
 
     # ------------------------------------------------------------------ control
     def request_stop(self) -> None:
@@ -257,7 +243,7 @@ class Trainer:
         if ok:
             self.opt.step()
             if self.average is not None:
-                self.average.update(self.model)
+                self.average.update_parameters(self.model)
         else:  # an exploding step: skip the update, keep the weights finite
             self.opt.zero_grad(set_to_none=True)
             self.state = self.model.init_state(self.cfg.batch_size, self.device)
@@ -324,9 +310,8 @@ class Trainer:
     def _validate(self, elapsed: float) -> None:
         if self.rank != 0:
             return
-        with self._averaged():
-            val = evaluate(self.model, self.corpus.val, self.cfg.seq_len, self.device, self.dtype,
-                           self.cfg.eval_tokens)
+        val = evaluate(self.kept_model, self.corpus.val, self.cfg.seq_len, self.device, self.dtype,
+                       self.cfg.eval_tokens)
         self.last_val = val
         best = self.best_val is None or val < self.best_val
         if best:
@@ -376,8 +361,7 @@ class Trainer:
         if self.rank != 0:
             return
         path = self.out_dir / f"{kind}.safetensors"
-        with self._averaged():  # the weights validated are the weights saved
-            save_model(path, self.model, self.corpus.tokenizer, self.training_record(elapsed))
+        save_model(path, self.kept_model, self.corpus.tokenizer, self.training_record(elapsed))
         if with_state:
             self._save_state(ckpt.state_path(path), elapsed, gathered)
         for cb in self.callbacks:
@@ -394,7 +378,7 @@ class Trainer:
             tensors.update({f"raw.{name}": p.detach() for name, p in self.model.named_parameters()})
         info = {"step": self.step, "elapsed": elapsed, "tokens": self.tokens_seen,
                 "best_val": self.best_val, "last_val": self.last_val, "optimizer": opt_info,
-                "ema_updates": self.average.updates if self.average is not None else 0,
+                "ema_updates": int(self.average.n_averaged) if self.average is not None else 0,
                 "world_size": self.world, "train_config": to_dict(self.cfg),
                 "model_config": to_dict(self.model_cfg)}
         ckpt.save_train_state(path, tensors, info)
@@ -405,14 +389,14 @@ class Trainer:
         model_path = Path(run_dir) / "last.safetensors"
         if read_info(model_path).config != self.model_cfg:
             raise CheckpointError(f"{model_path}: model config differs from the one asked for")
-        load_weights(fileformat.read_header(model_path), self.model)
+        load_weights(fileformat.read_header(model_path), self.kept_model)
         tensors, info = ckpt.load_train_state(ckpt.state_path(model_path))
         if self.average is not None:
             missing = [name for name, _ in self.model.named_parameters() if f"raw.{name}" not in tensors]
             if missing:
                 raise CheckpointError(f"{ckpt.state_path(model_path)}: no raw weights to continue a weight-averaged "
                                       f"run from (missing raw.{missing[0]}); it was saved without --ema")
-            self.average = WeightAverage(self.model, self.cfg.ema, int(info.get("ema_updates", 0)))
+            self.average.n_averaged.fill_(int(info.get("ema_updates", 0)))
             with torch.no_grad():
                 for name, p in self.model.named_parameters():
                     p.copy_(tensors[f"raw.{name}"])
@@ -429,18 +413,6 @@ class Trainer:
         self.elapsed_before = float(info["elapsed"])
         self.tokens_seen = int(info["tokens"])
         self.best_val, self.last_val = info.get("best_val"), info.get("last_val")
-
-    @contextmanager
-    def _averaged(self) -> Iterator[None]:
-        """The averaged weights in the model for the block (validation, saving), then the raw."""
-        if self.average is None:
-            yield
-            return
-        raw = self.average.swap_in(self.model)
-        try:
-            yield
-        finally:
-            self.average.swap_out(self.model, raw)
 
     # ------------------------------------------------------------------ signals
     @contextmanager
