@@ -45,8 +45,10 @@ def on_ticks(seq: NoteSequence, factor: float, tick: float = STEP_SECONDS) -> fl
     A chorale (a 16th of 0.15 s) stretched by 0.95 has a 16th of 0.1425 s, which the event
     tokenizer's 10 ms steps write as 0.14 or 0.15 s by turns: the stretched records were
     unsteady, and a model trained on them drifted between tempos (issue 18). 0.95 becomes 14/15
-    here (a 16th of 0.14 s), 1.05 becomes 16/15. A performance (no grid, ``grid_ticks``) keeps
-    the factor; a factor that would round to no stretch moves one tick the asked way."""
+    here (a 16th of 0.14 s), 1.05 becomes 16/15. A MIDI file's first tempo counts as written (a
+    quantised song gains, a played one loses nothing: its factor moves by less than a tick a
+    16th); a piece with neither a tempo nor a grid in its onsets keeps the factor. A factor
+    that would round to no stretch moves one tick the asked way."""
     unit = grid_ticks(seq, tick) if factor != 1.0 else None
     if unit is None:
         return factor

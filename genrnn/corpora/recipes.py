@@ -53,7 +53,6 @@ import numpy as np
 
 from genrnn.config import load_toml
 from genrnn.corpora import augment
-from genrnn.corpora.augment import record_variants
 from genrnn.corpora.base import PreparedCorpus, cache_folder, is_held_out
 from genrnn.errors import ConfigError, CorpusError, GenrnnError
 from genrnn.music import notation
@@ -378,7 +377,7 @@ def _midi_result(recipe: Recipe, item: Item, val: bool) -> Result:
     pitched = any(not n.is_drum for n in seq.notes)  # a beat alone has no key: its labels leave it out
     key = notation.analyse_key(seq) if {"mode", "key"} & set(recipe.labels) and pitched else None
     fixed = notation.piece_labels(seq, recipe.labels)  # the same for every transposition (rests, voices)
-    variants = [(1.0, 0)] if val else record_variants(recipe.stretch, recipe.transpose)
+    variants = [(1.0, 0)] if val else augment.record_variants(recipe.stretch, recipe.transpose)
     records, by_stretch = [], {}
     for factor, semis in variants:
         if factor not in by_stretch:
