@@ -49,11 +49,12 @@ def feature_means(data: Any, names: list[str]) -> dict[str, dict[str, float]]:
 
 def one_seed(args: argparse.Namespace, seed: int, folder: Path) -> dict[str, Any]:
     from genrnn import session
-    from genrnn.config import ClassifyConfig
+    from genrnn.config import ClassifyConfig, sample_config
 
     start = time.perf_counter()
-    data = session.critic_data(args.corpus, args.checkpoint, args.seconds, seed, best_of=args.best_of,
-                               critic=args.rerank_critic if args.best_of > 1 else None)
+    settings = None if args.voice_hold is None else sample_config("midi_events", voice_hold=args.voice_hold)
+    data = session.critic_data(args.corpus, args.checkpoint, args.seconds, seed, settings=settings,
+                               best_of=args.best_of, critic=args.rerank_critic if args.best_of > 1 else None)
     made = time.perf_counter() - start
     cfg = ClassifyConfig(time_budget=None, max_steps=args.steps, seed=seed, threads=args.threads)
     neural = session.train_classifier(data, {}, cfg, folder)
@@ -78,6 +79,8 @@ def main() -> None:
     p.add_argument("--best-of", type=int, default=1, help="each generated piece the best of N (default 1: plain)")
     p.add_argument("--rerank-critic", default=None,
                    help="feature critic for --best-of (default: the checkpoint's own NAME.critic.safetensors)")
+    p.add_argument("--voice-hold", type=float, default=None,
+                   help="the sampler's voice hold in nats (default: the kind's, as `genrnn sample`)")
     p.add_argument("--out", help="keep the critics here (DIR/seedS); default a temporary folder")
     args = p.parse_args()
     start = time.perf_counter()
@@ -85,7 +88,7 @@ def main() -> None:
         root = Path(args.out or tmp)
         rows = [one_seed(args, s, root / f"seed{s}") for s in range(args.first_seed, args.first_seed + args.seeds)]
     print(json.dumps({"checkpoint": args.checkpoint, "corpus": args.corpus, "excerpt_seconds": args.seconds,
-                      "best_of": args.best_of, "rerank_critic": args.rerank_critic, "neural_steps": args.steps,
+                      "best_of": args.best_of, "voice_hold": args.voice_hold, "rerank_critic": args.rerank_critic, "neural_steps": args.steps,
                       "neural": spread([r["neural"] for r in rows]), "features": spread([r["features"] for r in rows]),
                       "seeds": rows, "wall_seconds": round(time.perf_counter() - start, 1)}))
 

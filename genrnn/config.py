@@ -144,7 +144,7 @@ class TrainConfig(OptimConfig):
 # the TUI, `genrnn eval` and the critic. Event models' top-p truncates their note-ons only
 # (MidiEventTokenizer.nucleus). How these were chosen: benchmarks/README.md ("Sampling defaults").
 SAMPLING_DEFAULTS: dict[str, dict[str, float]] = {
-    "midi_events": {"temperature": 1.0, "top_p": 0.7},
+    "midi_events": {"temperature": 1.0, "top_p": 0.7, "voice_hold": 3.0},
     "text": {"temperature": 0.8, "top_p": 1.0},
     "abc": {"temperature": 0.8, "top_p": 1.0},
 }
@@ -194,6 +194,9 @@ class SampleConfig:
     # once (0 = the piece's own ``voices`` label when the model has one, else no limit).
     max_note_seconds: float = 4.0
     max_polyphony: int = 0
+    # Event models with a ``voices=N`` label: nats taken off moving time on while fewer than N
+    # notes (but some) sound (grammar.EventGrammar.bias; 0 = off).
+    voice_hold: float = 0.0
     # Conditioned models (labels in the primer): classifier-free guidance. The next-token
     # logits are u + w·(c − u), c from the primer with its labels, u from the same primer
     # without them (label dropout in training taught the model both). 1 = off.
@@ -209,6 +212,7 @@ class SampleConfig:
         check_range("top_p", self.top_p, 0.0, 1.0, lo_open=True)
         check_range("max_note_seconds", self.max_note_seconds, 0.0, 3600.0)
         check_range("max_polyphony", self.max_polyphony, 0, 128)
+        check_range("voice_hold", self.voice_hold, 0.0, 100.0)
         check_range("guidance", self.guidance, 0.0, 20.0)
 
 
@@ -217,6 +221,7 @@ def sample_config(kind: str, temperature: float | None = None, top_p: float | No
     """A SampleConfig for a model of ``kind``: temperature and top-p not given (None) take the
     kind's defaults (``sampling_defaults``); every other field as given."""
     d = sampling_defaults(kind)
+    fields.setdefault("voice_hold", d.get("voice_hold", 0.0))
     return SampleConfig(temperature=d["temperature"] if temperature is None else temperature,
                         top_p=d["top_p"] if top_p is None else top_p, **fields)
 

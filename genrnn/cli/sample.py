@@ -56,6 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="event models: release a note held this long (0 = off; default 4)")
     m.add_argument("--max-polyphony", type=int, default=0, metavar="N",
                    help="event models: at most N notes of one instrument at once (0 = no limit)")
+    m.add_argument("--voice-hold", type=float, default=None, metavar="NATS",
+                   help="event models with a voices label: nats taken off moving time on while a voice "
+                        f"is silent (0 = off; default {events['voice_hold']:g})")
     m.add_argument("--instruments", metavar="LIST",
                    help="event models with instruments: the ensemble, e.g. piano,bass,drums (GM families, "
                         "drums, program names such as violin, or numbers); only these play, and a model "
@@ -83,7 +86,8 @@ def _check_text_args(model: session.Model, args: argparse.Namespace) -> None:
         raise ConfigError(f"--primer {args.primer}: a MIDI primer needs a MIDI-event model; "
                           f"{model.path.name} is a {model.kind} model (give a text or .abc file)")
     for flag, given in (("--musicxml", args.musicxml), ("--play", args.play), ("--wav", args.wav),
-                        ("--best-of", args.best_of != 1), ("--critic", args.critic)):
+                        ("--best-of", args.best_of != 1), ("--critic", args.critic),
+                        ("--voice-hold", args.voice_hold is not None)):
         if given:
             raise ConfigError(f"{flag}: {model.path.name} is a {model.kind} model; {flag} is for music models")
 
@@ -105,11 +109,13 @@ def run(args: argparse.Namespace) -> int:
     if args.guidance is None:
         args.guidance = CONDITION_GUIDANCE if args.condition or instruments else 1.0
 
+    hold = {} if args.voice_hold is None else {"voice_hold": args.voice_hold}
+
     def settings_for(kind: str) -> SampleConfig:
         """The user's settings; temperature and top-p not given take the kind's defaults."""
         return sample_config(kind, args.temperature, args.top_p, top_k=args.top_k, seed=args.seed,
                              max_note_seconds=args.max_note_seconds, max_polyphony=args.max_polyphony,
-                             guidance=args.guidance, instruments=tuple(instruments))
+                             guidance=args.guidance, **hold, instruments=tuple(instruments))
 
     settings_for("text")  # checks every value before a model is read
     if args.num < 1:

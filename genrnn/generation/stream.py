@@ -172,6 +172,11 @@ class Stream:
             mask = (self.grammars[0].mask(self._settings)[None] if self.batch == 1
                     else np.stack([g.mask(self._settings) for g in self.grammars]))
             logits = np.where(mask, np.float32(-np.inf), logits)
+            if self._settings.voice_hold > 0:
+                biases = [g.bias(self._settings) for g in self.grammars]
+                for b, bias in enumerate(biases):
+                    if bias is not None:
+                        logits[b] += bias
         ids, probs = sample(logits, self._settings, self.rng, self.nucleus)
         self.feed(ids)
         step = Step(self.index, ids.tolist(), probs)

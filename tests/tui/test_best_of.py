@@ -83,9 +83,16 @@ async def test_best_of_without_a_critic_is_one_clear_error_and_text_models_hide_
         models.highlighted = next(i for i, e in enumerate(screen.entries) if e.kind == "text")
         await wait_for(pilot, lambda: screen.entry.kind == "text" and not screen.panel.music)
         assert not screen.query_one("#best-of-row").display  # a text model: no best of
+        assert not screen.query_one("#voice-hold-row").display  # and no voices to hold
         models.highlighted = next(i for i, e in enumerate(screen.entries) if e.kind == "midi_events")
         await wait_for(pilot, lambda: screen.entry.kind == "midi_events" and screen.panel.music)
-        assert screen.query_one("#best-of-row").display
+        assert screen.query_one("#best-of-row").display and screen.query_one("#voice-hold-row").display
+        set_input(screen, "voice-hold", "1.2.3")
+        screen.query_one("#models").focus()
+        await pilot.press("g")
+        await wait_for(pilot, lambda: app.errors())
+        assert "voice hold '1.2.3': expected a number" in app.errors()[-1] and not screen.takes
+        set_input(screen, "voice-hold", "3")
         set_input(screen, "best-of", "0")
         screen.query_one("#models").focus()
         await pilot.press("g")

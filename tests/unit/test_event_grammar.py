@@ -155,3 +155,47 @@ def test_a_voices_label_caps_the_notes_at_once_until_the_next_piece():
     g.feed([NOTE_ON + n for n in (48, 52, 55)])
     assert NOTE_ON + 60 in _allowed(g)
     assert EventGrammar(tok.vocab_size).voice_labels == {}  # without the tokenizer, labels are plain ids
+
+
+def test_the_voice_hold_taxes_moving_time_on_while_a_voice_of_the_label_is_silent():
+    tok = MidiEventTokenizer(["voices=4"])
+    g = EventGrammar.for_tokenizer(tok)
+    hold = SampleConfig(max_note_seconds=0.0, voice_hold=2.5)
+    g.feed([START, tok.label_id("voices=4")])
+    assert g.bias(hold) is None  # nothing sounds yet: silence (a rest) is free
+    g.feed([NOTE_ON + p for p in (48, 55, 64, 72)])
+    assert g.bias(hold) is None  # all four voices sound
+    g.feed([TIME_SHIFT + 49, NOTE_OFF + 64])
+    assert g.bias(hold) is None  # no note struck at this step: time may move on to the next onset
+    g.feed([NOTE_OFF + 72, NOTE_ON + 74])  # an onset with a voice still missing
+    bias = g.bias(hold)
+    assert bias is not None and bias.dtype == np.float32
+    np.testing.assert_array_equal(bias[TIME_SHIFT:VELOCITY], -2.5)  # every shift, by the same amount
+    assert not bias[:TIME_SHIFT].any() and not bias[VELOCITY:].any()  # notes, offs and END untouched
+    assert g.bias(SampleConfig(voice_hold=0.0)) is None  # off
+    g.feed([NOTE_ON + 65])  # the voice taken up again at the same step
+    assert g.bias(hold) is None
+    g.feed([TIME_SHIFT + 49, *(NOTE_OFF + p for p in (48, 55, 65, 74))])
+    assert g.bias(hold) is None  # every voice rests together: free
+    assert EventGrammar(tok.vocab_size).bias(hold) is None  # no voices label: nothing to hold to
+    with pytest.raises(ConfigError, match="voice_hold"):
+        SampleConfig(voice_hold=-1.0)
+
+
+def test_a_stream_with_the_voice_hold_draws_with_the_taxed_logits():
+    """The stream adds the grammar's bias after the mask: the drawn distribution's time shifts
+    lose exactly ``voice_hold`` nats against the notes while a voice is missing."""
+    torch.manual_seed(2)
+    tok = MidiEventTokenizer(["voices=4"])
+    model = RNNLanguageModel(ModelConfig(vocab_size=tok.vocab_size, embed=8, hidden=16, layers=1, dropout=0.0))
+    primer = [START, tok.label_id("voices=4"), NOTE_ON + 60, NOTE_ON + 64, NOTE_ON + 67]
+    plain = torch_stream(model, tok, SampleConfig(temperature=1.0, seed=1, max_note_seconds=0.0))
+    held = torch_stream(model, tok, SampleConfig(temperature=1.0, seed=1, max_note_seconds=0.0, voice_hold=3.0))
+    for s in (plain, held):
+        s.prime(primer)  # three of four voices struck at this step
+    p, q = next(plain).probs[0], next(held).probs[0]
+    shifts = slice(TIME_SHIFT, VELOCITY)
+    notes = slice(NOTE_ON, NOTE_OFF)
+    ratio_plain = p[shifts].sum() / p[notes].sum()
+    ratio_held = q[shifts].sum() / q[notes].sum()
+    assert ratio_held == pytest.approx(ratio_plain * np.exp(-3.0), rel=1e-4)

@@ -1,5 +1,6 @@
 """The sampling controls, always visible: temperature, top-k, top-p, length/seconds, seed, primer;
-for MIDI-event models also best of N (the critic keeps the piece it rates most real)."""
+for MIDI-event models also best of N (the critic keeps the piece it rates most real) and the
+voice hold (nats against leaving a voice silent: generation/grammar.py)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,11 @@ class SamplingPanel(Vertical):
             yield Label("best of")
             yield Input("1", id="best-of", compact=True, restrict=r"[0-9]*",
                         tooltip="draw N pieces, keep the one the model's critic rates most real")
+        with Row(id="voice-hold-row"):
+            yield Label("voice hold")
+            yield Input(f"{sampling_defaults('midi_events')['voice_hold']:.1f}", id="voice-hold", compact=True,
+                        restrict=r"[0-9.]*",
+                        tooltip="nats against moving time on while a voice of the piece is silent (0 = off)")
         with Row():
             yield Label("seed")
             yield Input("", placeholder="random", id="seed", compact=True, restrict=r"[0-9]*")
@@ -83,7 +89,8 @@ class SamplingPanel(Vertical):
             yield Input(SOCKET_DEFAULT, id="socket", compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#best-of-row").display = self.music
+        for row in ("#best-of-row", "#voice-hold-row"):
+            self.query_one(row).display = self.music
 
     # ------------------------------------------------------------------ kind of model
     def set_music(self, music: bool) -> None:
@@ -94,7 +101,8 @@ class SamplingPanel(Vertical):
         self.music = music
         self.query_one("#length-label", Label).update("seconds" if music else "length")
         self.query_one("#length", Input).value = "20" if music else "600"
-        self.query_one("#best-of-row").display = music
+        for row in ("#best-of-row", "#voice-hold-row"):
+            self.query_one(row).display = music
         defaults = sampling_defaults("midi_events" if music else "text")
         self.set_temperature(defaults["temperature"])
         self.query_one("#top-p", Input).value = f"{defaults['top_p']:.2f}"
@@ -153,10 +161,12 @@ class SamplingPanel(Vertical):
             except ValueError:
                 raise ConfigError(f"{name} {self._value(id)!r}: expected a number") from None
 
+        hold = number("voice-hold", float, "voice hold") if self.music and self._value("voice-hold") else 0.0
         settings = SampleConfig(temperature=number("temperature", float, "temperature"),
                                 top_k=int(number("top-k", int, "top-k")),
                                 top_p=number("top-p", float, "top-p"),
-                                seed=int(self._value("seed")) if self._value("seed") else None)
+                                seed=int(self._value("seed")) if self._value("seed") else None,
+                                voice_hold=hold)
         amount = number("length", float, "seconds" if self.music else "length")
         if amount <= 0:
             raise ConfigError(f"{'seconds' if self.music else 'length'} must be above 0")
