@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from textual.widgets import OptionList
+from textual.widgets import Input, OptionList
 
 from genrnn import session
 from genrnn.config import sample_config
@@ -87,17 +87,16 @@ async def test_best_of_without_a_critic_is_one_clear_error_and_text_models_hide_
         models.highlighted = next(i for i, e in enumerate(screen.entries) if e.kind == "midi_events")
         await wait_for(pilot, lambda: screen.entry.kind == "midi_events" and screen.panel.music)
         assert screen.query_one("#best-of-row").display and screen.query_one("#voice-hold-row").display
-        set_input(screen, "voice-hold", "1.2.3")
-        screen.query_one("#models").focus()
-        await pilot.press("g")
-        await wait_for(pilot, lambda: app.errors())
-        assert "voice hold '1.2.3': expected a number" in app.errors()[-1] and not screen.takes
-        set_input(screen, "voice-hold", "3")
-        set_input(screen, "best-of", "0")
-        screen.query_one("#models").focus()
-        await pilot.press("g")
-        await wait_for(pilot, lambda: app.errors())
-        assert "best of 0: expected 1" in app.errors()[-1] and not screen.takes
+        for field, bad, expected in (("voice-hold", "1.2.3", "voice hold '1.2.3': expected a number"),
+                                     ("best-of", "0", "best of 0: expected 1")):
+            good = screen.query_one(f"#{field}", Input).value
+            set_input(screen, field, bad)
+            seen = len(app.errors())
+            screen.query_one("#models").focus()
+            await pilot.press("g")
+            await wait_for(pilot, lambda seen=seen: len(app.errors()) > seen)
+            assert expected in app.errors()[-1] and not screen.takes
+            set_input(screen, field, good)
         set_input(screen, "best-of", "2")
         set_input(screen, "length", "2")
         await pilot.press("g")
