@@ -52,7 +52,7 @@ def one_seed(args: argparse.Namespace, seed: int, folder: Path) -> dict[str, Any
     from genrnn.config import ClassifyConfig, sample_config
 
     start = time.perf_counter()
-    settings = None if args.voice_hold is None else sample_config("midi_events", voice_hold=args.voice_hold)
+    settings = sample_config("midi_events", voice_hold=args.voice_hold)  # None: the kind's, as `genrnn sample`
     data = session.critic_data(args.corpus, args.checkpoint, args.seconds, seed, settings=settings,
                                best_of=args.best_of, critic=args.rerank_critic if args.best_of > 1 else None)
     made = time.perf_counter() - start

@@ -149,8 +149,7 @@ def quality_figures(model: Any, real: list[NoteSequence], samples: int, seed: in
 
     cap = float(np.median([s.end_time for s in real]))
     start = time.perf_counter()
-    hold = {} if voice_hold is None else {"voice_hold": voice_hold}
-    settings = sample_config("midi_events", temperature, top_p, seed=seed, **hold)
+    settings = sample_config("midi_events", temperature, top_p, voice_hold, seed=seed)
     pieces = session.sample_pieces(model, samples, settings, cap, labels)
     wall = time.perf_counter() - start
     cmp = metrics.compare([p.sequence for p in pieces], real)

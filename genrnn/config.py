@@ -151,7 +151,8 @@ SAMPLING_DEFAULTS: dict[str, dict[str, float]] = {
 
 
 def sampling_defaults(kind: str) -> dict[str, float]:
-    """Temperature and top-p a model of ``kind`` samples at unless told otherwise."""
+    """Temperature, top-p (and for event models the voice hold) a model of ``kind`` samples at
+    unless told otherwise."""
     return SAMPLING_DEFAULTS.get(kind, SAMPLING_DEFAULTS["text"])
 
 
@@ -217,13 +218,13 @@ class SampleConfig:
 
 
 def sample_config(kind: str, temperature: float | None = None, top_p: float | None = None,
-                  **fields: Any) -> SampleConfig:
-    """A SampleConfig for a model of ``kind``: temperature and top-p not given (None) take the
-    kind's defaults (``sampling_defaults``); every other field as given."""
+                  voice_hold: float | None = None, **fields: Any) -> SampleConfig:
+    """A SampleConfig for a model of ``kind``: temperature, top-p and the voice hold not given
+    (None) take the kind's defaults (``sampling_defaults``); every other field as given."""
     d = sampling_defaults(kind)
-    fields.setdefault("voice_hold", d.get("voice_hold", 0.0))
     return SampleConfig(temperature=d["temperature"] if temperature is None else temperature,
-                        top_p=d["top_p"] if top_p is None else top_p, **fields)
+                        top_p=d["top_p"] if top_p is None else top_p,
+                        voice_hold=d.get("voice_hold", 0.0) if voice_hold is None else voice_hold, **fields)
 
 
 @dataclass(frozen=True)

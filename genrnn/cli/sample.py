@@ -109,13 +109,11 @@ def run(args: argparse.Namespace) -> int:
     if args.guidance is None:
         args.guidance = CONDITION_GUIDANCE if args.condition or instruments else 1.0
 
-    hold = {} if args.voice_hold is None else {"voice_hold": args.voice_hold}
-
     def settings_for(kind: str) -> SampleConfig:
         """The user's settings; temperature and top-p not given take the kind's defaults."""
         return sample_config(kind, args.temperature, args.top_p, top_k=args.top_k, seed=args.seed,
                              max_note_seconds=args.max_note_seconds, max_polyphony=args.max_polyphony,
-                             guidance=args.guidance, **hold, instruments=tuple(instruments))
+                             guidance=args.guidance, voice_hold=args.voice_hold, instruments=tuple(instruments))
 
     settings_for("text")  # checks every value before a model is read
     if args.num < 1:

@@ -234,8 +234,7 @@ class EventGrammar:
         rest of every voice costs nothing."""
         if settings.voice_hold <= 0 or not self.voices or self.only is not None or not self.fresh:
             return None
-        pitched = sum(slot != self.drums for slot, _ in self.sounding) if self.slots else len(self.sounding)
-        if not 0 < pitched < self.voices:
+        if not 0 < self._pitched() < self.voices:
             return None
         return self._shift_penalty * np.float32(settings.voice_hold)
 
@@ -253,8 +252,11 @@ class EventGrammar:
             return False
         if settings.max_polyphony:  # the setting wins over the label
             return sum(slot == self.slot for slot, _ in self.sounding) >= settings.max_polyphony
-        pitched = sum(slot != self.drums for slot, _ in self.sounding)
-        return self.slot != self.drums and pitched >= self.voices
+        return self.slot != self.drums and self._pitched() >= self.voices
+
+    def _pitched(self) -> int:
+        """Pitched notes sounding, of every instrument (the drums are no voice)."""
+        return sum(slot != self.drums for slot, _ in self.sounding)
 
 
 class LabelMask:

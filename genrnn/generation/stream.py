@@ -173,8 +173,8 @@ class Stream:
                     else np.stack([g.mask(self._settings) for g in self.grammars]))
             logits = np.where(mask, np.float32(-np.inf), logits)
             if self._settings.voice_hold > 0:
-                biases = [g.bias(self._settings) for g in self.grammars]
-                for b, bias in enumerate(biases):
+                for b, grammar in enumerate(self.grammars):
+                    bias = grammar.bias(self._settings)
                     if bias is not None:
                         logits[b] += bias
         ids, probs = sample(logits, self._settings, self.rng, self.nucleus)

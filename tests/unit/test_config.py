@@ -55,5 +55,7 @@ def test_sample_config_takes_the_kinds_defaults_only_where_not_given():
     assert sample_config("text").temperature == 0.8 and sample_config("text").top_p == 1.0
     mine = sample_config("midi_events", 0.5, 1.0, top_k=4)
     assert (mine.temperature, mine.top_p, mine.top_k) == (0.5, 1.0, 4)
+    assert events.voice_hold == sampling_defaults("midi_events")["voice_hold"] > 0
+    assert sample_config("midi_events", voice_hold=0.0).voice_hold == 0.0 and sample_config("text").voice_hold == 0.0
     with pytest.raises(ConfigError):
         sample_config("midi_events", top_p=0.0)
