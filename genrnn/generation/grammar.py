@@ -30,7 +30,7 @@ holds per instrument: a NOTE_OFF ends a note of the instrument in force):
 One rule is soft: ``bias`` (``settings.voice_hold`` nats, default 3 for event models) taxes every
 TIME_SHIFT at an onset while fewer notes sound than the ``voices=N`` label says, but some do. The mask caps
 voices from above only, and the shipped Bach model left a voice silent for 21 % of its sounding
-time against Bach's 6 % (time at four voices 0.77 against 0.87), the feature critic's strongest
+time against Bach's 7 % (time at four voices 0.77 against 0.86), the feature critic's strongest
 cue; at 3 nats: 8 % and 0.89 (benchmarks/README.md, "Voice hold"). A rest of every voice is free.
 
 The mask is renormalised by the sampler like any other filter (temperature, top-k, top-p act on
