@@ -13,7 +13,7 @@ from genrnn.music.notation import INSTRUMENT_KINDS
 from genrnn.tokenizers.base import label_kind, label_kinds
 
 __all__ = ["condition_ids", "condition_labels", "draw_labels", "guide_primer", "instrument_conditions",
-           "labels_to_draw", "settle_labels"]
+           "label_plan", "prime_labelled"]
 
 
 def instrument_conditions(model: Any, names: Sequence[str]) -> list[str]:
@@ -84,55 +84,69 @@ def condition_ids(model: Any, conditions: Sequence[str]) -> list[int]:
     return [tok.label_id(lb) for lb in labels]
 
 
-def labels_to_draw(tokenizer: Any, ids: Sequence[int]) -> list[list[int]]:
-    """For an event primer that is only START and some labels: the label kinds the model is
-    to draw itself, in training order, as lists of ids (one list per kind).
+def label_plan(tokenizer: Any, ids: Sequence[int]) -> tuple[list[int], list[int | list[int]]]:
+    """For an event primer that is only START and some labels: the ids to prime with, then
+    every label kind after them in training order, each either a given id (fed) or the ids of
+    a kind the model is to draw itself (one restricted draw). ``(ids, [])`` for anything else.
 
     Asked for ``mode=minor`` alone, a model trained on ``START mode=… key=…`` first draws a key
     from what it learned follows ``mode=minor`` (ancestral sampling: p(piece | mode) =
-    Σ p(key | mode) p(piece | mode, key)). Only kinds after the last given one are drawn: the
-    model never saw a key before a mode. With no label given, every kind is drawn: the model
-    saw START alone in only the few records where label dropout removed every label (1 in 16),
-    and its pieces from there are measurably worse (consonance 0.72 against 0.87). Nothing to
-    draw after a note primer."""
+    Σ p(key | mode) p(piece | mode, key)). Asked for ``voices=4`` alone, it draws a mode, a key
+    and rests first and is then given ``voices=4``: the model saw a bare ``START voices=4`` only
+    where label dropout had removed every earlier label (1 record in 64), and its pieces from
+    there were measurably worse (three voices 67 % of the sounding time, against 19 % after
+    drawn labels; benchmarks/README.md). With no label given, every kind is drawn, for the same
+    reason (consonance 0.72 against 0.87 from START alone). The given labels keep their place;
+    the primer before the first kind to draw is primed as it is, so a primer without gaps runs
+    exactly as before. Nothing to draw after a note primer."""
     labels: list[str] = list(getattr(tokenizer, "labels", None) or [])
     if not labels or getattr(tokenizer, "kind", "") != "midi_events":
-        return []
+        return list(ids), []
     by_id = {tokenizer.label_id(lb): lb for lb in labels}
     if not ids or any(int(t) not in by_id for t in ids[1:]):
-        return []
-    kinds = label_kinds(tokenizer)
-    last = max((kinds.index(label_kind(by_id[int(t)])) for t in ids[1:]), default=-1)
-    return [[i for i, lb in by_id.items() if label_kind(lb) == kind] for kind in kinds[last + 1:]]
+        return list(ids), []
+    given = {label_kind(by_id[int(t)]): int(t) for t in ids[1:]}
+    plan: list[int | list[int]] = [given[kind] if kind in given else
+                                   [i for i, lb in by_id.items() if label_kind(lb) == kind]
+                                   for kind in label_kinds(tokenizer)]
+    lead = next((n for n, item in enumerate(plan) if isinstance(item, list)), len(plan))
+    if lead == len(plan):
+        return list(ids), []
+    return [int(ids[0]), *(int(t) for t in plan[:lead])], plan[lead:]
 
 
-def draw_labels(stream: Any, tokenizer: Any, ids: Sequence[int]) -> list[str]:
-    """After priming ``stream`` with ``ids``: let the model draw the labels it was not given
-    (``labels_to_draw``), one restricted draw per kind. Returns the labels drawn."""
+def draw_labels(stream: Any, tokenizer: Any, ids: Sequence[int], plan: Sequence[int | list[int]]) -> list[str]:
+    """After priming ``stream`` with ``label_plan``'s ids: its plan, kind by kind, the given
+    labels fed and the others drawn by the model, each agreeing with every label of ``ids``
+    (the whole primer) and every one drawn so far. Returns the labels drawn."""
     names = {tokenizer.label_id(lb): lb for lb in getattr(tokenizer, "labels", None) or []}
-    kinds = labels_to_draw(tokenizer, ids)
-    if not kinds:
+    if not plan:
         return []
     # Labels come from the model's own prior, untruncated: top-p 0.9 would always pick the
     # majority (no piece would ever rest, almost every one would be major).
     settings = stream.settings
     stream.settings = replace(settings, temperature=1.0, top_k=0, top_p=1.0)
     drawn: list[str] = []
-    held = [names[int(t)] for t in ids if int(t) in names]
+    given = [names[int(t)] for t in ids if int(t) in names]
     try:
-        for kind_ids in kinds:
-            stream.restrict_next(_agreeing(kind_ids, names, held + drawn))
-            drawn.append(names[next(stream).token])
+        for item in plan:
+            if isinstance(item, list):
+                stream.restrict_next(_agreeing(item, names, given + drawn))
+                drawn.append(names[next(stream).token])
+            else:
+                stream.feed([item] * stream.batch)
     finally:
         stream.settings = settings
     return drawn
 
 
-def settle_labels(stream: Any, tokenizer: Any, ids: Sequence[int]) -> None:
-    """After priming ``stream`` (``stream.Stream``) with ``ids``: the model draws
-    the labels it was not given (``stream.drawn_labels``), then, when its settings guide, the
+def prime_labelled(stream: Any, tokenizer: Any, ids: Sequence[int]) -> None:
+    """Prime ``stream`` (``stream.Stream``) with ``ids``; the model draws the labels it was not
+    given (``label_plan``, ``stream.drawn_labels``), then, when its settings guide, the
     unlabelled twin is attached."""
-    stream.drawn_labels = draw_labels(stream, tokenizer, ids)
+    head, plan = label_plan(tokenizer, ids)
+    stream.prime(head)
+    stream.drawn_labels = draw_labels(stream, tokenizer, ids, plan)
     if stream.settings.guidance != 1.0:
         bare = guide_primer(tokenizer, ids, stream.drawn_labels)
         if bare is not None:
@@ -140,24 +154,40 @@ def settle_labels(stream: Any, tokenizer: Any, ids: Sequence[int]) -> None:
 
 
 def guide_primer(tokenizer: Any, ids: Sequence[int], drawn: Sequence[str]) -> list[int] | None:
-    """Classifier-free guidance's twin primer: ``ids`` without any label. Labels given or
-    drawn are all left out, so guidance leans on every label the piece holds (with the drawn
-    key left in the twin, only the mode was guided, and mode match stayed at 57.5 %; now 90 %:
-    benchmarks/README.md). None when there is nothing to guide toward."""
-    labels = {tokenizer.label_id(lb) for lb in getattr(tokenizer, "labels", None) or []}
-    bare = [int(t) for t in ids if int(t) not in labels]
-    return bare if labels and (len(bare) < len(ids) or drawn) else None
+    """Classifier-free guidance's twin primer: ``ids`` without the labels given, and without
+    every drawn label that came after one of them (it was drawn from what was asked, so it
+    carries it: with the drawn key left in the twin of ``mode=minor``, only the mode was guided,
+    and mode match stayed at 57.5 %; without it 90 %: benchmarks/README.md). Labels drawn before
+    the first given one stay in the twin: for ``voices=4`` alone the twin holds the drawn mode,
+    key and rests, so guidance leans on the voices asked and not on a bare START's texture
+    (with a label-less twin, three voices took 12.9 % of the sounding time against 6.4 %
+    unguided). None when there is nothing to guide toward."""
+    names = {tokenizer.label_id(lb): lb for lb in getattr(tokenizer, "labels", None) or []}
+    given = [names[int(t)] for t in ids if int(t) in names]
+    bare = [int(t) for t in ids if int(t) not in names]
+    if not names or not (given or drawn):
+        return None
+    kinds = label_kinds(tokenizer)
+    first = min((kinds.index(label_kind(lb)) for lb in given), default=len(kinds))
+    before = [tokenizer.label_id(lb) for lb in drawn if kinds.index(label_kind(lb)) < first]
+    return bare[:1] + before + bare[1:] if given else bare
 
 
 def _agreeing(ids: list[int], names: dict[int, str], held: list[str]) -> list[int]:
     """The label ids of one kind that agree with the labels already held: a key that names its
-    mode (``key=F#m``) only under the same ``mode``. The model's prior puts a little mass on
-    the other mode's keys (records that lost their mode label), and a major piece drawn in
-    F-sharp minor is a wrong answer, not a variation."""
-    mode = next((lb.split("=", 1)[1] for lb in held if lb.startswith("mode=")), None)
-    if mode not in ("major", "minor") or not _keys_name_mode([names[i] for i in ids]):
+    mode (``key=F#m``) only under the same ``mode``, and the mode that a held key names. The
+    model's prior puts a little mass on the other mode's keys (records that lost their mode
+    label), and a major piece drawn in F-sharp minor is a wrong answer, not a variation."""
+    if not _keys_name_mode([*names.values()]):
         return ids
-    return [i for i in ids if not names[i].startswith("key=") or names[i].endswith("m") == (mode == "minor")]
+    mode = next((lb.split("=", 1)[1] for lb in held if lb.startswith("mode=")), None)
+    key = next((lb.split("=", 1)[1] for lb in held if lb.startswith("key=")), None)
+    keep = [i for i in ids
+            if not (names[i].startswith("key=") and mode in ("major", "minor")
+                    and names[i].endswith("m") != (mode == "minor"))
+            and not (names[i].startswith("mode=") and key is not None
+                     and names[i] != f"mode={'minor' if key.endswith('m') else 'major'}")]
+    return keep or ids
 
 
 def _keys_name_mode(labels: Sequence[str]) -> bool:

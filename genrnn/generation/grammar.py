@@ -172,7 +172,7 @@ class EventGrammar:
 
     def restrict_next(self, ids: list[int]) -> None:
         """The next draw, and only it, is one of ``ids`` (e.g. the label ids of one kind:
-        conditions.labels_to_draw)."""
+        conditions.label_plan)."""
         self.only = np.asarray(ids, dtype=np.int64)
 
     def _allowed_slots(self, names: tuple[str, ...]) -> frozenset[int]:

@@ -55,7 +55,7 @@ class MusicSample:
     primer_end: float  # seconds
     ended: bool  # the model wrote END before the time bound
     seed: int = 0
-    drawn_labels: list[str] = field(default_factory=list)  # labels the model chose (conditions.labels_to_draw)
+    drawn_labels: list[str] = field(default_factory=list)  # labels the model chose (conditions.label_plan)
 
     @property
     def generated_seconds(self) -> float:

@@ -27,7 +27,7 @@ import numpy as np
 
 from genrnn.config import SampleConfig
 from genrnn.errors import ConfigError
-from genrnn.generation.conditions import settle_labels
+from genrnn.generation.conditions import prime_labelled
 from genrnn.generation.grammar import EventGrammar, LabelMask
 from genrnn.generation.sampler import sample
 from genrnn.tokenizers.base import Tokenizer
@@ -196,10 +196,9 @@ def open_stream(model: Any, settings: SampleConfig, primer: Sequence[int] | None
     """A primed stream of ``model`` (anything with ``tokenizer`` and ``backend(batch)``:
     ``session.Model``). An event model trained with labels then draws those it was not given
     (a key for mode=minor, all of them for a bare START: pieces from START alone are
-    measurably worse), and a guided one gets its unlabelled twin (conditions.settle_labels)."""
+    measurably worse), and a guided one gets its unlabelled twin (conditions.prime_labelled)."""
     if batch < 1:
         raise ConfigError(f"batch = {batch}: expected at least 1 stream")
     stream = Stream(model.backend(batch), model.tokenizer, settings)
-    stream.prime(primer)
-    settle_labels(stream, model.tokenizer, list(primer) if primer else default_primer(model.tokenizer))
+    prime_labelled(stream, model.tokenizer, list(primer) if primer else default_primer(model.tokenizer))
     return stream

@@ -97,18 +97,23 @@ def test_labels_not_given_are_drawn_by_the_model_in_training_order(tmp_path):
     from genrnn import session
     from genrnn.config import SampleConfig
     from genrnn.generation import music
-    from genrnn.generation.conditions import labels_to_draw
+    from genrnn import session
+    from genrnn.config import SampleConfig
+    from genrnn.generation import music
+    from genrnn.generation.conditions import label_plan
     from genrnn.models.weights import save_model
 
     tok = MidiEventTokenizer(["mode=major", "mode=minor", "key=C", "key=A"])
     keys = [tok.label_id("key=C"), tok.label_id("key=A")]
-    assert labels_to_draw(tok, [START, tok.label_id("mode=minor")]) == [keys]
-    assert labels_to_draw(tok, [START, tok.label_id("mode=minor"), keys[1]]) == []  # all given
-    assert labels_to_draw(tok, [START, keys[1]]) == []  # no mode after a key: never seen in training
     modes = [tok.label_id("mode=major"), tok.label_id("mode=minor")]
-    assert labels_to_draw(tok, [START]) == [modes, keys]  # nothing given: the model draws them all
-    assert labels_to_draw(tok, [START, tok.label_id("mode=minor"), 60]) == []  # a note primer
-    assert labels_to_draw(CharTokenizer("ab", ["file=x"]), [2]) == []
+    minor = tok.label_id("mode=minor")
+    assert label_plan(tok, [START, minor]) == ([START, minor], [keys])
+    assert label_plan(tok, [START, minor, keys[1]]) == ([START, minor, keys[1]], [])  # all given
+    # a key alone: the mode is drawn first, then the key is fed (never a mode after a key)
+    assert label_plan(tok, [START, keys[1]]) == ([START], [modes, keys[1]])
+    assert label_plan(tok, [START]) == ([START], [modes, keys])  # nothing given: the model draws them all
+    assert label_plan(tok, [START, minor, 60]) == ([START, minor, 60], [])  # a note primer
+    assert label_plan(CharTokenizer("ab", ["file=x"]), [2]) == ([2], [])
 
     torch.manual_seed(0)
     model = RNNLanguageModel(ModelConfig(vocab_size=tok.vocab_size, embed=8, hidden=16, layers=1, dropout=0.0,
@@ -149,3 +154,41 @@ def test_guidance_twin_holds_no_label_given_or_drawn(tmp_path):
         assert gen.grammars[0].voices == 4 and not gen.guide.grammars  # the cap lives in the main stream
         step = next(gen)
         assert step.token < tok.vocab_size - len(tok.labels)  # a piece token, not a label
+
+
+def test_a_later_label_alone_comes_after_drawn_earlier_ones(tmp_path):
+    """``--condition voices=4`` alone: the model draws mode and key first, in training order,
+    and is then given voices=4, exactly as if primed with all four; a key alone draws its own
+    mode."""
+    import numpy as np
+
+    from genrnn import session
+    from genrnn.config import SampleConfig
+    from genrnn.models.weights import save_model
+
+    tok = MidiEventTokenizer(["mode=major", "mode=minor", "key=C", "key=Am", "voices=3", "voices=4"])
+    torch.manual_seed(0)
+    model = RNNLanguageModel(ModelConfig(vocab_size=tok.vocab_size, embed=8, hidden=16, layers=1, dropout=0.0,
+                                         **label_fields(tok)))
+    path = tmp_path / "labelled.safetensors"
+    save_model(path, model, tok, {"corpus": {"kind": "midi_events"}})
+    loaded = session.load_model(path)
+    for seed in range(6):
+        gen = session.open_stream(loaded, SampleConfig(seed=seed), session.condition_ids(loaded, ["voices=4"]))
+        assert [lb.split("=")[0] for lb in gen.drawn_labels] == ["mode", "key"]
+        assert gen.grammars[0].voices == 4
+        mode, key = gen.drawn_labels
+        assert key.endswith("m") == (mode == "mode=minor")  # the key agrees with the drawn mode
+        whole = session.open_stream(loaded, SampleConfig(seed=seed),
+                                    [START, tok.label_id(mode), tok.label_id(key), tok.label_id("voices=4")])
+        assert whole.drawn_labels == []
+        np.testing.assert_allclose(gen.logits, whole.logits, rtol=1e-5, atol=1e-5)
+        keyed = session.open_stream(loaded, SampleConfig(seed=seed), session.condition_ids(loaded, ["key=Am"]))
+        assert keyed.drawn_labels[0] == "mode=minor" and keyed.drawn_labels[1].startswith("voices=")
+        # guided, the twin holds the labels drawn before the one asked, not a bare START
+        guided = session.open_stream(loaded, SampleConfig(seed=seed, guidance=2.0),
+                                     session.condition_ids(loaded, ["voices=4"]))
+        mode, key = guided.drawn_labels
+        twin = session.Stream(loaded.backend(1), tok, SampleConfig(seed=seed))
+        twin.prime([START, tok.label_id(mode), tok.label_id(key)])
+        np.testing.assert_allclose(guided.guide.logits, twin.logits, rtol=1e-5, atol=1e-5)
