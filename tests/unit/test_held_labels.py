@@ -97,9 +97,6 @@ def test_labels_not_given_are_drawn_by_the_model_in_training_order(tmp_path):
     from genrnn import session
     from genrnn.config import SampleConfig
     from genrnn.generation import music
-    from genrnn import session
-    from genrnn.config import SampleConfig
-    from genrnn.generation import music
     from genrnn.generation.conditions import label_plan
     from genrnn.models.weights import save_model
 
