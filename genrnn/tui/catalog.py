@@ -37,6 +37,7 @@ class ModelEntry:
     parameters: int
     val_loss: float | None
     mtime: float
+    labels: tuple[str, ...] = ()  # what it was trained to be conditioned on (``mode=minor``, ``file=hamlet``)
 
     @property
     def is_music(self) -> bool:
@@ -65,11 +66,12 @@ def describe(path: Path, origin: str, name: str | None = None) -> ModelEntry:
         header.expect(fileformat.LANGUAGE_MODEL)
         config, training = header.table("model_config"), header.table("training")
         kind = header.kind
+        labels = tuple(str(lb) for lb in header.table("tokenizer").get("labels") or ())
     except CheckpointError as exc:
         raise CatalogError(str(exc)) from None
     val = training.get("best_val_loss", training.get("val_loss"))
     return ModelEntry(path, name or path.stem, origin, kind, str(config.get("cell", "?")), header.parameters,
-                      float(val) if isinstance(val, int | float) else None, path.stat().st_mtime)
+                      float(val) if isinstance(val, int | float) else None, path.stat().st_mtime, labels)
 
 
 def run_checkpoint(run: Path) -> Path | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -52,9 +52,11 @@ class ModelCache:
         return path.resolve() in self._models
 
 
-def primer_ids(model: Any, kind: str, text: str, file: Path | None) -> tuple[str, list[int] | None]:
-    """(text shown before the stream, primer token ids) for a text or ABC model: typed text, or
-    a .txt/.abc file (ABC primers in the corpus's header form, through the session)."""
+def primer_ids(model: Any, kind: str, text: str, file: Path | None,
+               conditions: Sequence[str] = ()) -> tuple[str, list[int] | None]:
+    """(text shown before the stream, primer token ids) for a text or ABC model: the labels
+    asked for (``file=hamlet``), then typed text, or a .txt/.abc file (ABC primers in the
+    corpus's header form, through the session)."""
     if file is not None:
         if file.suffix.lower() in (".mid", ".midi"):
             raise ConfigError(f"{file.name}: a MIDI primer needs a MIDI-events model; this is a {kind} model")
@@ -64,16 +66,29 @@ def primer_ids(model: Any, kind: str, text: str, file: Path | None) -> tuple[str
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{file}: cannot read the primer ({exc})") from None
+    labels = session().condition_ids(model, conditions)  # [] when none asked; a clear error for a bad one
     if kind == "abc":  # the tune separator, then the primer in the corpus's header form
         return session().abc_primer_ids(model, text or None)
-    return text, (model.encode_text(text) if text else None)
+    ids = labels + (model.encode_text(text) if text else [])
+    return text, (ids or None)
 
 
-def music_primer(model: Any, text: str, file: Path | None) -> Any:
-    """A MIDI-events model's primer: the first seconds of a .mid file, or none."""
+def music_primer(model: Any, text: str, file: Path | None, conditions: Sequence[str] = ()) -> Any:
+    """A MIDI-events model's primer: the labels asked for (the model draws the others when the
+    stream opens), then the first seconds of a .mid file; None for neither."""
     if text:
         raise ConfigError("a MIDI-events model takes a .mid primer (ctrl+o), not typed text")
-    return session().read_music_primer(model, file) if file is not None else None
+    labels = session().condition_labels(model, conditions)
+    if file is not None:
+        return session().read_music_primer(model, file, labels=labels)
+    return session().label_primer(model, labels) if labels else None
+
+
+def piece_labels(model: Any, conditions: Sequence[str], drawn: Sequence[str]) -> list[str]:
+    """The labels a take was made from, asked for and drawn, in the model's training order."""
+    kinds = session().kinds_of_labels(model.tokenizer)
+    labels = [*session().condition_labels(model, conditions), *drawn]
+    return sorted(labels, key=lambda lb: kinds.index(lb.split("=", 1)[0]) if lb.split("=", 1)[0] in kinds else len(kinds))
 
 
 @dataclass
@@ -87,6 +102,7 @@ class GenerateRequest:
     primer_text: str = ""
     primer_file: Path | None = None
     best_of: int = 1  # music: draw N pieces, keep the one the model's critic rates most real
+    conditions: tuple[str, ...] = ()  # labels asked for (``mode=minor``): `genrnn sample --condition`
 
 
 @dataclass
@@ -175,8 +191,9 @@ def run_text(model: Any, req: GenerateRequest, take: Take, control: StreamContro
               opened: Callable[[Take], None] = lambda take: None) -> None:
     """The text and ABC loop (here, or in ``text_process``'s child); ``opened(take)`` once the
     stream is primed, with the seed and an ABC tune's header in the take."""
-    head, primer = primer_ids(model, req.kind, req.primer_text, req.primer_file)
+    head, primer = primer_ids(model, req.kind, req.primer_text, req.primer_file, req.conditions)
     stream = session().open_stream(model, req.settings, primer)
+    take.labels = piece_labels(model, req.conditions, stream.drawn_labels)
     if req.kind == "abc" and head:
         take.text = head  # the tune's header is part of the take (saved, parsed)
     take.seed = stream.seed
@@ -210,12 +227,13 @@ def _run_music(model: Any, req: GenerateRequest, take: Take, control: StreamCont
     decoded (a take plays while it is made), every closed note into the take and the chunk."""
     from genrnn.music import midi_io  # noqa: F401  # pretty_midi (the legend's GM names) loads here, not on the UI thread
 
-    primer = music_primer(model, req.primer_text, req.primer_file)
+    primer = music_primer(model, req.primer_text, req.primer_file, req.conditions)
     if req.best_of > 1:
         _run_best_of(model, req, take, control, emit, cancelled, primer)
         return
     performance = session().perform(model, req.settings, primer, req.seconds, MAX_MUSIC_TOKENS)
     take.seed = performance.stream.seed
+    take.labels = piece_labels(model, req.conditions, performance.stream.drawn_labels)
     chunk, last, seen = Chunk(), time.monotonic(), 0
     if primer is not None:
         take.notes.extend(primer.sequence.notes)
@@ -267,6 +285,7 @@ def _run_best_of(model: Any, req: GenerateRequest, take: Take, control: StreamCo
                               cancelled=stop, progress=progress)
     sample = ranked.sample
     take.seed, take.score, take.candidates = sample.seed, ranked.score, len(ranked.scores)
+    take.labels = piece_labels(model, req.conditions, sample.drawn_labels)
     take.tokens.extend(sample.tokens)
     take.notes.extend(sample.sequence.notes)
     take.events.extend(sample.sequence.note_events())

@@ -45,6 +45,7 @@ class Take:
     best_of: int = 1  # music: the pieces asked for; the critic kept the one it rated most real
     candidates: int = 0  # of them, drawn so far
     score: float | None = None  # the kept piece's P(real) by the critic
+    labels: list[str] = field(default_factory=list)  # the labels it was made from: asked for, then drawn
 
 
     @property
@@ -66,7 +67,8 @@ class Take:
     def label(self) -> str:
         state = "" if self.done else " …"
         temps = " → ".join(f"{t:.2f}" for t in self.temperatures)
-        return f"#{self.number} {self.model_name} · T {temps} · {self.size}{self.ranking}{state}"
+        labels = f" · {' '.join(self.labels)}" if self.labels else ""
+        return f"#{self.number} {self.model_name} · T {temps} · {self.size}{self.ranking}{labels}{state}"
 
     @property
     def ranking(self) -> str:

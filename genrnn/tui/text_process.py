@@ -11,7 +11,7 @@ lines over the child's stdin and stdout.
     app → child   {"op": "generate", "request": {...}}   one take at a time
                   {"op": "settings", "settings": {...}}  applies to the very next token
                   {"op": "stop"}
-    child → app   {"op": "start", "seed": S, "head": "…"} the stream is open
+    child → app   {"op": "start", "seed": S, "head": "…", "labels": […]} the stream is open
                   {"op": "chunk", "pieces": [[text, T], …], "tokens": [ids], "done": false,
                    "stopped": false}                     stopped: ended before its length
                   {"op": "error", "message": "…"}         the take failed (a bad primer, a model)
@@ -76,14 +76,15 @@ class Pace:
 
 def request_json(req: GenerateRequest) -> dict[str, Any]:
     return {"path": str(req.path.resolve()), "name": req.name, "kind": req.kind, "settings": to_dict(req.settings),
-            "length": req.length, "primer_text": req.primer_text,
+            "length": req.length, "primer_text": req.primer_text, "conditions": list(req.conditions),
             "primer_file": None if req.primer_file is None else str(req.primer_file.resolve())}
 
 
 def request_from_json(data: dict[str, Any]) -> GenerateRequest:
     return GenerateRequest(Path(data["path"]), data["name"], data["kind"], from_dict(SampleConfig, data["settings"]),
                            length=int(data["length"]), primer_text=data["primer_text"],
-                           primer_file=None if data["primer_file"] is None else Path(data["primer_file"]))
+                           primer_file=None if data["primer_file"] is None else Path(data["primer_file"]),
+                           conditions=tuple(data.get("conditions", ())))
 
 
 class TextProcess:
@@ -175,7 +176,7 @@ class TextProcess:
                 raise GenrnnError(message["message"])
             if op == "start":
                 self._loaded.add(req.path.resolve())
-                take.seed, take.text = message["seed"], message["head"]
+                take.seed, take.text, take.labels = message["seed"], message["head"], message.get("labels", [])
                 continue
             chunk.tokens += len(message["tokens"])
             chunk.done = message["done"]
@@ -272,7 +273,7 @@ def _stream_take(cache: Any, req: GenerateRequest, control: StreamControl,
 
     try:
         run_text(cache.get(req.path), req, take, control, emit, lambda: False,
-                  opened=lambda t: send({"op": "start", "seed": t.seed, "head": t.text}))
+                  opened=lambda t: send({"op": "start", "seed": t.seed, "head": t.text, "labels": t.labels}))
     except Exception as exc:  # a bad primer, a damaged model: the app shows it, the child lives on
         send({"op": "error", "message": error_text(exc)})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, OptionList
 from textual.widgets.select import InvalidSelectValueError
 
 from genrnn.music.notes import Note
@@ -99,3 +100,24 @@ def music_take() -> Take:
 
 def set_input(screen: GenerateScreen, id: str, value: str) -> None:
     screen.query_one(f"#{id}", Input).value = value
+
+
+SHIPPED_BACH = Path(__file__).resolve().parents[2] / "checkpoints" / "bach.safetensors"
+
+
+def app_with_bach(tmp_path: Path, runs: list[Path]) -> RecordingApp:
+    """The app with a copy of the shipped Bach model as its only shipped model, and ``runs``."""
+    shipped = tmp_path / "shipped"
+    shipped.mkdir(exist_ok=True)
+    shutil.copyfile(SHIPPED_BACH, shipped / "bach.safetensors")
+    return RecordingApp(runs=runs, checkpoints=shipped, save_dir=tmp_path / "takes")
+
+
+async def pick_kind(pilot: Pilot, screen: GenerateScreen, kind: str) -> None:
+    """Highlight the first model of ``kind`` in the picker, as a user does, and wait for it. Its
+    messages come in order, so the first model's own highlight, still queued at start-up,
+    cannot undo the choice."""
+    await wait_for(pilot, lambda: screen.entry is not None)
+    models = screen.query_one("#models", OptionList)
+    models.highlighted = next(i for i, e in enumerate(screen.entries) if e.kind == kind)
+    await wait_for(pilot, lambda: screen.entry.kind == kind and screen.panel.music == (kind == "midi_events"))

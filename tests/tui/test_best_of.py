@@ -7,14 +7,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from textual.widgets import Input, OptionList
+from textual.widgets import Input
 
 from genrnn import session
 from genrnn.config import sample_config
 from genrnn.inference.feature_critic import FeatureCritic, save_feature_critic
 from genrnn.music import features
 from genrnn.music.midi_io import read_midi
-from tests.tui.conftest import RecordingApp, save_take, set_input, wait_for
+from tests.tui.conftest import (
+    RecordingApp,
+    app_with_bach,
+    pick_kind,
+    save_take,
+    set_input,
+    wait_for,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 BACH = REPO / "checkpoints" / "bach.safetensors"
@@ -70,23 +77,16 @@ async def test_best_of_keeps_the_piece_the_critic_rates_most_real(critic_app: Re
 
 
 async def test_best_of_without_a_critic_is_one_clear_error_and_text_models_hide_it(tmp_path: Path, tiny_run: Path) -> None:
-    shipped = tmp_path / "shipped"
-    shipped.mkdir()
-    shutil.copyfile(BACH, shipped / "bach.safetensors")
-    app = RecordingApp(runs=[tiny_run], checkpoints=shipped, save_dir=tmp_path / "takes")
+    app = app_with_bach(tmp_path, [tiny_run])
     async with app.run_test(size=(100, 40), notifications=True) as pilot:
         screen = app.screen
-        await wait_for(pilot, lambda: screen.entry is not None)
-        models = screen.query_one("#models", OptionList)
-        # Highlighting through the list (as a user does): its messages come in order, so the
-        # first model's own highlight, still queued at start-up, cannot undo the choice.
-        models.highlighted = next(i for i, e in enumerate(screen.entries) if e.kind == "text")
-        await wait_for(pilot, lambda: screen.entry.kind == "text" and not screen.panel.music)
+        await pick_kind(pilot, screen, "text")
         assert not screen.query_one("#best-of-row").display  # a text model: no best of
         assert not screen.query_one("#voice-hold-row").display  # and no voices to hold
-        models.highlighted = next(i for i, e in enumerate(screen.entries) if e.kind == "midi_events")
-        await wait_for(pilot, lambda: screen.entry.kind == "midi_events" and screen.panel.music)
+        assert not screen.query_one("#labels-row").display  # nor labels: it was trained without
+        await pick_kind(pilot, screen, "midi_events")
         assert screen.query_one("#best-of-row").display and screen.query_one("#voice-hold-row").display
+        assert screen.query_one("#labels-row").display
         for field, bad, expected in (("voice-hold", "1.2.3", "voice hold '1.2.3': expected a number"),
                                      ("best-of", "0", "best of 0: expected 1")):
             good = screen.query_one(f"#{field}", Input).value

@@ -165,6 +165,7 @@ class GenerateScreen(Screen[None]):
             return
         self.entry = self.entries[index]
         self.panel.set_music(self.entry.is_music)
+        self.panel.set_labels(self.entry.labels)
         if self.control is None:
             self._status(f"{self.entry.name} · g generates")
 
@@ -200,7 +201,8 @@ class GenerateScreen(Screen[None]):
         self.stop_stream()
         entry = self.entry
         request = GenerateRequest(entry.path, entry.name, entry.kind, controls.settings, controls.length,
-                                  controls.seconds, controls.primer_text, controls.primer_file, controls.best_of)
+                                  controls.seconds, controls.primer_text, controls.primer_file, controls.best_of,
+                                  controls.conditions)
         take = Take(len(self.takes) + 1, entry.name, entry.kind, controls.settings.temperature,
                     controls.settings.top_k, controls.settings.top_p, controls.settings.seed,
                     best_of=controls.best_of)

@@ -16,6 +16,10 @@ NOTES = """
 also while a stream is generating. [b]\\[[/b] and [b]][/b] nudge the temperature by 0.05 when no
 field has focus.
 
+[b]Labels.[/b] A model trained with labels ([i]--conditioned[/i]) shows a [i]labels[/i] field: type
+the ones to start from, e.g. [i]mode=minor voices=4[/i] (or [i]file=hamlet[/i]); the model draws
+the others, and guidance leans toward those asked for. Each take lists every label it was made from.
+
 [b]Colours.[/b] Generated text is coloured by the temperature it was drawn at: blue below 0.5,
 plain to 0.95, orange to 1.3, red above. A ⟨T …⟩ marker shows where it changed. In the piano
 roll a yellow ┆ marks a change and a yellow column is the playhead.

@@ -1,6 +1,7 @@
 """The sampling controls, always visible: temperature, top-k, top-p, length/seconds, seed, primer;
 for MIDI-event models also best of N (the critic keeps the piece it rates most real) and the
-voice hold (nats against leaving a voice silent: generation/grammar.py)."""
+voice hold (nats against leaving a voice silent: generation/grammar.py); for a model trained
+with labels, the labels to generate from (one-to-many: the model draws the ones not given)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Label, Select
 
-from genrnn.config import SampleConfig, check_best_of, sampling_defaults
+from genrnn.config import CONDITION_GUIDANCE, SampleConfig, check_best_of, sampling_defaults
 from genrnn.errors import ConfigError
 
 TEMPERATURE_STEP = 0.05
@@ -28,6 +29,7 @@ class Controls:
     primer_file: Path | None
     port: str | None
     best_of: int = 1  # music: draw N pieces, keep the one the critic rates most real
+    conditions: tuple[str, ...] = ()  # labels asked for (``mode=minor``), as `genrnn sample --condition`
 
 
 class Row(Horizontal):
@@ -52,6 +54,7 @@ class SamplingPanel(Vertical):
         super().__init__(id=id)
         self.primer_file: Path | None = None
         self.music = False
+        self.labels: tuple[str, ...] = ()
 
     def compose(self) -> ComposeResult:
         with Row():
@@ -75,6 +78,10 @@ class SamplingPanel(Vertical):
             yield Input(f"{sampling_defaults('midi_events')['voice_hold']:.1f}", id="voice-hold", compact=True,
                         restrict=r"[0-9.]*",
                         tooltip="nats against moving time on while a voice of the piece is silent (0 = off)")
+        with Row(id="labels-row"):
+            yield Label("labels")
+            yield Input("", id="labels", compact=True,
+                        tooltip="labels to generate from, e.g. mode=minor voices=4: the model draws the others")
         with Row():
             yield Label("seed")
             yield Input("", placeholder="random", id="seed", compact=True, restrict=r"[0-9]*")
@@ -91,6 +98,20 @@ class SamplingPanel(Vertical):
     def on_mount(self) -> None:
         for row in ("#best-of-row", "#voice-hold-row"):
             self.query_one(row).display = self.music
+        self.query_one("#labels-row").display = bool(self.labels)
+
+    def set_labels(self, labels: tuple[str, ...]) -> None:
+        """The picked model's labels: the row shows for a model that has them, and what was typed
+        for another model's labels is cleared."""
+        if labels == self.labels:
+            return
+        self.labels = labels
+        self.query_one("#labels-row").display = bool(labels)
+        field = self.query_one("#labels", Input)
+        field.value = ""
+        first = labels[0].split("=", 1)[0] if labels else ""
+        # the last of the first kind (mode=minor, a file): the field is narrow, the tooltip says more
+        field.placeholder = f"e.g. {[lb for lb in labels if lb.startswith(f'{first}=')][-1]}" if labels else ""
 
     # ------------------------------------------------------------------ kind of model
     def set_music(self, music: bool) -> None:
@@ -162,11 +183,12 @@ class SamplingPanel(Vertical):
                 raise ConfigError(f"{name} {self._value(id)!r}: expected a number") from None
 
         hold = number("voice-hold", float, "voice hold") if self.music and self._value("voice-hold") else 0.0
+        conditions = tuple(self._value("labels").replace(",", " ").split()) if self.labels else ()
         settings = SampleConfig(temperature=number("temperature", float, "temperature"),
                                 top_k=int(number("top-k", int, "top-k")),
                                 top_p=number("top-p", float, "top-p"),
                                 seed=int(self._value("seed")) if self._value("seed") else None,
-                                voice_hold=hold)
+                                voice_hold=hold, guidance=CONDITION_GUIDANCE if conditions else 1.0)
         amount = number("length", float, "seconds" if self.music else "length")
         if amount <= 0:
             raise ConfigError(f"{'seconds' if self.music else 'length'} must be above 0")
@@ -183,4 +205,4 @@ class SamplingPanel(Vertical):
         if port_name == "HOST:PORT":
             port_name = self._value("socket")
         return Controls(settings, int(amount), float(amount), primer.replace("\\n", "\n"),
-                        self.primer_file, port_name, best_of)
+                        self.primer_file, port_name, best_of, conditions)
