@@ -84,6 +84,11 @@ def condition_ids(model: Any, conditions: Sequence[str]) -> list[int]:
     return [tok.label_id(lb) for lb in labels]
 
 
+def _names(tokenizer: Any) -> dict[int, str]:
+    """A tokenizer's label ids → their names ({} without labels)."""
+    return {tokenizer.label_id(lb): lb for lb in getattr(tokenizer, "labels", None) or []}
+
+
 def label_plan(tokenizer: Any, ids: Sequence[int]) -> tuple[list[int], list[int | list[int]]]:
     """For an event primer that is only START and some labels: the ids to prime with, then
     every label kind after them in training order, each either a given id (fed) or the ids of
@@ -99,10 +104,9 @@ def label_plan(tokenizer: Any, ids: Sequence[int]) -> tuple[list[int], list[int 
     reason (consonance 0.72 against 0.87 from START alone). The given labels keep their place;
     the primer before the first kind to draw is primed as it is, so a primer without gaps runs
     exactly as before. Nothing to draw after a note primer."""
-    labels: list[str] = list(getattr(tokenizer, "labels", None) or [])
-    if not labels or getattr(tokenizer, "kind", "") != "midi_events":
+    by_id = _names(tokenizer)
+    if not by_id or getattr(tokenizer, "kind", "") != "midi_events":
         return list(ids), []
-    by_id = {tokenizer.label_id(lb): lb for lb in labels}
     if not ids or any(int(t) not in by_id for t in ids[1:]):
         return list(ids), []
     given = {label_kind(by_id[int(t)]): int(t) for t in ids[1:]}
@@ -119,9 +123,9 @@ def draw_labels(stream: Any, tokenizer: Any, ids: Sequence[int], plan: Sequence[
     """After priming ``stream`` with ``label_plan``'s ids: its plan, kind by kind, the given
     labels fed and the others drawn by the model, each agreeing with every label of ``ids``
     (the whole primer) and every one drawn so far. Returns the labels drawn."""
-    names = {tokenizer.label_id(lb): lb for lb in getattr(tokenizer, "labels", None) or []}
     if not plan:
         return []
+    names = _names(tokenizer)
     # Labels come from the model's own prior, untruncated: top-p 0.9 would always pick the
     # majority (no piece would ever rest, almost every one would be major).
     settings = stream.settings
@@ -142,11 +146,15 @@ def draw_labels(stream: Any, tokenizer: Any, ids: Sequence[int], plan: Sequence[
 
 def prime_labelled(stream: Any, tokenizer: Any, ids: Sequence[int]) -> None:
     """Prime ``stream`` (``stream.Stream``) with ``ids``; the model draws the labels it was not
-    given (``label_plan``, ``stream.drawn_labels``), then, when its settings guide, the
-    unlabelled twin is attached."""
+    given (``label_plan``, ``stream.drawn_labels``), ``stream.labels`` is every label the piece
+    holds, given or drawn, in training order, then, when its settings guide, the unlabelled
+    twin is attached."""
     head, plan = label_plan(tokenizer, ids)
     stream.prime(head)
     stream.drawn_labels = draw_labels(stream, tokenizer, ids, plan)
+    names, drawn = _names(tokenizer), iter(stream.drawn_labels)
+    stream.labels = [*(names[t] for t in head if t in names),
+                     *(next(drawn) if isinstance(item, list) else names[item] for item in plan)]
     if stream.settings.guidance != 1.0:
         bare = guide_primer(tokenizer, ids, stream.drawn_labels)
         if bare is not None:
@@ -162,7 +170,7 @@ def guide_primer(tokenizer: Any, ids: Sequence[int], drawn: Sequence[str]) -> li
     key and rests, so guidance leans on the voices asked and not on a bare START's texture
     (with a label-less twin, three voices took 12.9 % of the sounding time against 6.4 %
     unguided). None when there is nothing to guide toward."""
-    names = {tokenizer.label_id(lb): lb for lb in getattr(tokenizer, "labels", None) or []}
+    names = _names(tokenizer)
     given = [names[int(t)] for t in ids if int(t) in names]
     bare = [int(t) for t in ids if int(t) not in names]
     if not names or not (given or drawn):
@@ -182,12 +190,16 @@ def _agreeing(ids: list[int], names: dict[int, str], held: list[str]) -> list[in
         return ids
     mode = next((lb.split("=", 1)[1] for lb in held if lb.startswith("mode=")), None)
     key = next((lb.split("=", 1)[1] for lb in held if lb.startswith("key=")), None)
-    keep = [i for i in ids
-            if not (names[i].startswith("key=") and mode in ("major", "minor")
-                    and names[i].endswith("m") != (mode == "minor"))
-            and not (names[i].startswith("mode=") and key is not None
-                     and names[i] != f"mode={'minor' if key.endswith('m') else 'major'}")]
-    return keep or ids
+
+    def agrees(name: str) -> bool:
+        kind, value = name.split("=", 1)
+        if kind == "key" and mode in ("major", "minor"):
+            return value.endswith("m") == (mode == "minor")
+        if kind == "mode" and key is not None:
+            return value == ("minor" if key.endswith("m") else "major")
+        return True
+
+    return [i for i in ids if agrees(names[i])] or ids
 
 
 def _keys_name_mode(labels: Sequence[str]) -> bool:

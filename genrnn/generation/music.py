@@ -56,6 +56,7 @@ class MusicSample:
     ended: bool  # the model wrote END before the time bound
     seed: int = 0
     drawn_labels: list[str] = field(default_factory=list)  # labels the model chose (conditions.label_plan)
+    labels: list[str] = field(default_factory=list)  # every label it holds, given or drawn, in training order
 
     @property
     def generated_seconds(self) -> float:
@@ -197,7 +198,7 @@ class Performance:
         seq = replace(seq, tempo_bpm=self.primer.sequence.tempo_bpm, time_signature=self.primer.sequence.time_signature,
                       markers=[(self.primer.end_time, PRIMER_MARKER)] if self.primer.sequence.notes else [])
         return MusicSample(seq, list(self.tokens), self.primer.end_time, self.ended, self.stream.seed,
-                           list(getattr(self.stream, "drawn_labels", [])))
+                           list(getattr(self.stream, "drawn_labels", [])), list(getattr(self.stream, "labels", [])))
 
 
 # ---------------------------------------------------------------- ABC (char) models

@@ -88,6 +88,7 @@ class Stream:
         self.index = 0
         self.guide: Stream | None = None  # the unconditioned twin (classifier-free guidance)
         self.drawn_labels: list[str] = []  # labels the model chose after the primer (open_stream)
+        self.labels: list[str] = []  # every label the piece holds, given or drawn, in training order
         # What cannot be said next (grammar.py): the event grammar, one per stream, for event
         # models; label ids for character models trained with labels.
         self.grammars: list[EventGrammar | LabelMask] = []

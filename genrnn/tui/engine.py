@@ -66,10 +66,10 @@ def primer_ids(model: Any, kind: str, text: str, file: Path | None,
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{file}: cannot read the primer ({exc})") from None
-    labels = session().condition_ids(model, conditions)  # [] when none asked; a clear error for a bad one
     if kind == "abc":  # the tune separator, then the primer in the corpus's header form
+        session().condition_labels(model, conditions)  # ABC models have no labels: asked for one, one clear error
         return session().abc_primer_ids(model, text or None)
-    ids = labels + (model.encode_text(text) if text else [])
+    ids = session().condition_ids(model, conditions) + (model.encode_text(text) if text else [])
     return text, (ids or None)
 
 
@@ -82,13 +82,6 @@ def music_primer(model: Any, text: str, file: Path | None, conditions: Sequence[
     if file is not None:
         return session().read_music_primer(model, file, labels=labels)
     return session().label_primer(model, labels) if labels else None
-
-
-def piece_labels(model: Any, conditions: Sequence[str], drawn: Sequence[str]) -> list[str]:
-    """The labels a take was made from, asked for and drawn, in the model's training order."""
-    kinds = session().kinds_of_labels(model.tokenizer)
-    labels = [*session().condition_labels(model, conditions), *drawn]
-    return sorted(labels, key=lambda lb: kinds.index(lb.split("=", 1)[0]) if lb.split("=", 1)[0] in kinds else len(kinds))
 
 
 @dataclass
@@ -193,7 +186,7 @@ def run_text(model: Any, req: GenerateRequest, take: Take, control: StreamContro
     stream is primed, with the seed and an ABC tune's header in the take."""
     head, primer = primer_ids(model, req.kind, req.primer_text, req.primer_file, req.conditions)
     stream = session().open_stream(model, req.settings, primer)
-    take.labels = piece_labels(model, req.conditions, stream.drawn_labels)
+    take.labels = stream.labels
     if req.kind == "abc" and head:
         take.text = head  # the tune's header is part of the take (saved, parsed)
     take.seed = stream.seed
@@ -233,7 +226,7 @@ def _run_music(model: Any, req: GenerateRequest, take: Take, control: StreamCont
         return
     performance = session().perform(model, req.settings, primer, req.seconds, MAX_MUSIC_TOKENS)
     take.seed = performance.stream.seed
-    take.labels = piece_labels(model, req.conditions, performance.stream.drawn_labels)
+    take.labels = performance.stream.labels
     chunk, last, seen = Chunk(), time.monotonic(), 0
     if primer is not None:
         take.notes.extend(primer.sequence.notes)
@@ -285,7 +278,7 @@ def _run_best_of(model: Any, req: GenerateRequest, take: Take, control: StreamCo
                               cancelled=stop, progress=progress)
     sample = ranked.sample
     take.seed, take.score, take.candidates = sample.seed, ranked.score, len(ranked.scores)
-    take.labels = piece_labels(model, req.conditions, sample.drawn_labels)
+    take.labels = sample.labels
     take.tokens.extend(sample.tokens)
     take.notes.extend(sample.sequence.notes)
     take.events.extend(sample.sequence.note_events())

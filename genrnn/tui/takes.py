@@ -45,7 +45,7 @@ class Take:
     best_of: int = 1  # music: the pieces asked for; the critic kept the one it rated most real
     candidates: int = 0  # of them, drawn so far
     score: float | None = None  # the kept piece's P(real) by the critic
-    labels: list[str] = field(default_factory=list)  # the labels it was made from: asked for, then drawn
+    labels: list[str] = field(default_factory=list)  # the labels it was made from, asked for or drawn, in training order
 
 
     @property

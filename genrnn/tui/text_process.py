@@ -84,7 +84,7 @@ def request_from_json(data: dict[str, Any]) -> GenerateRequest:
     return GenerateRequest(Path(data["path"]), data["name"], data["kind"], from_dict(SampleConfig, data["settings"]),
                            length=int(data["length"]), primer_text=data["primer_text"],
                            primer_file=None if data["primer_file"] is None else Path(data["primer_file"]),
-                           conditions=tuple(data.get("conditions", ())))
+                           conditions=tuple(data["conditions"]))
 
 
 class TextProcess:
@@ -176,7 +176,7 @@ class TextProcess:
                 raise GenrnnError(message["message"])
             if op == "start":
                 self._loaded.add(req.path.resolve())
-                take.seed, take.text, take.labels = message["seed"], message["head"], message.get("labels", [])
+                take.seed, take.text, take.labels = message["seed"], message["head"], message["labels"]
                 continue
             chunk.tokens += len(message["tokens"])
             chunk.done = message["done"]

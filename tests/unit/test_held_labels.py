@@ -175,6 +175,7 @@ def test_a_later_label_alone_comes_after_drawn_earlier_ones(tmp_path):
         assert [lb.split("=")[0] for lb in gen.drawn_labels] == ["mode", "key"]
         assert gen.grammars[0].voices == 4
         mode, key = gen.drawn_labels
+        assert gen.labels == [mode, key, "voices=4"]  # every label it holds, in training order
         assert key.endswith("m") == (mode == "mode=minor")  # the key agrees with the drawn mode
         whole = session.open_stream(loaded, SampleConfig(seed=seed),
                                     [START, tok.label_id(mode), tok.label_id(key), tok.label_id("voices=4")])

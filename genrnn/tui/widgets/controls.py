@@ -109,9 +109,9 @@ class SamplingPanel(Vertical):
         self.query_one("#labels-row").display = bool(labels)
         field = self.query_one("#labels", Input)
         field.value = ""
-        first = labels[0].split("=", 1)[0] if labels else ""
-        # the last of the first kind (mode=minor, a file): the field is narrow, the tooltip says more
-        field.placeholder = f"e.g. {[lb for lb in labels if lb.startswith(f'{first}=')][-1]}" if labels else ""
+        # the last label of the first kind (mode=minor, a file): the field is narrow, the tooltip says more
+        kind = labels[0].split("=", 1)[0] if labels else ""
+        field.placeholder = next((f"e.g. {lb}" for lb in reversed(labels) if lb.startswith(f"{kind}=")), "")
 
     # ------------------------------------------------------------------ kind of model
     def set_music(self, music: bool) -> None:
