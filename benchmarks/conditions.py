@@ -27,10 +27,11 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 
 def main() -> None:
+    from music_bach import voice_time
+
     from genrnn import session
     from genrnn.config import CONDITION_GUIDANCE, sample_config
     from genrnn.music import metrics
-    from music_bach import voice_time
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", default=str(REPO / "checkpoints" / "bach.safetensors"))
