@@ -40,6 +40,8 @@ def main() -> None:
                    help=f"default {CONDITION_GUIDANCE:g} with --condition, else 1 (as `genrnn sample`)")
     p.add_argument("--temperature", type=float, default=None, help="default: the kind's, as `genrnn sample`")
     p.add_argument("--top-p", type=float, default=None, help="default: the kind's, as `genrnn sample`")
+    p.add_argument("--no-tempo-lock", dest="tempo_lock", action="store_false",
+                   help="let a piece leave its tick grid (default: the grammar's tempo lock, as `genrnn sample`)")
     p.add_argument("--num", type=int, default=40)
     p.add_argument("--seconds", type=float, default=28.8)
     p.add_argument("--seed", type=int, default=0)
@@ -47,11 +49,12 @@ def main() -> None:
     guidance = args.guidance if args.guidance is not None else (CONDITION_GUIDANCE if args.condition else 1.0)
     model = session.load_model(args.checkpoint)
     labels = session.condition_labels(model, args.condition)
-    settings = sample_config(model.kind, args.temperature, args.top_p, seed=args.seed, guidance=guidance)
+    settings = sample_config(model.kind, args.temperature, args.top_p, seed=args.seed, guidance=guidance,
+                             tempo_lock=args.tempo_lock)
     start = time.perf_counter()
     pieces = session.sample_pieces(model, args.num, settings, args.seconds, [labels] if labels else None)
     seqs = [piece.sequence for piece in pieces]
-    print(json.dumps({"checkpoint": args.checkpoint, "condition": labels, "guidance": guidance,
+    print(json.dumps({"checkpoint": args.checkpoint, "condition": labels, "guidance": guidance, "tempo_lock": args.tempo_lock,
                       "temperature": settings.temperature, "top_p": settings.top_p, "num": args.num,
                       "seconds": args.seconds, "seed": args.seed, "voice_time": voice_time(seqs),
                       "consonance": round(metrics.vertical_consonance(seqs), 4),

@@ -52,7 +52,8 @@ def one_seed(args: argparse.Namespace, seed: int, folder: Path) -> dict[str, Any
     from genrnn.config import ClassifyConfig, sample_config
 
     start = time.perf_counter()
-    settings = sample_config("midi_events", voice_hold=args.voice_hold)  # None: the kind's, as `genrnn sample`
+    settings = sample_config("midi_events", voice_hold=args.voice_hold,  # None: the kind's, as `genrnn sample`
+                             tempo_lock=args.tempo_lock)
     data = session.critic_data(args.corpus, args.checkpoint, args.seconds, seed, settings=settings,
                                best_of=args.best_of, critic=args.rerank_critic if args.best_of > 1 else None)
     made = time.perf_counter() - start
@@ -81,6 +82,8 @@ def main() -> None:
                    help="feature critic for --best-of (default: the checkpoint's own NAME.critic.safetensors)")
     p.add_argument("--voice-hold", type=float, default=None,
                    help="the sampler's voice hold in nats (default: the kind's, as `genrnn sample`)")
+    p.add_argument("--no-tempo-lock", dest="tempo_lock", action="store_false",
+                   help="let a piece leave its tick grid (default: the grammar's tempo lock, as `genrnn sample`)")
     p.add_argument("--out", help="keep the critics here (DIR/seedS); default a temporary folder")
     args = p.parse_args()
     start = time.perf_counter()
@@ -88,7 +91,7 @@ def main() -> None:
         root = Path(args.out or tmp)
         rows = [one_seed(args, s, root / f"seed{s}") for s in range(args.first_seed, args.first_seed + args.seeds)]
     print(json.dumps({"checkpoint": args.checkpoint, "corpus": args.corpus, "excerpt_seconds": args.seconds,
-                      "best_of": args.best_of, "voice_hold": args.voice_hold, "rerank_critic": args.rerank_critic, "neural_steps": args.steps,
+                      "best_of": args.best_of, "voice_hold": args.voice_hold, "tempo_lock": args.tempo_lock, "rerank_critic": args.rerank_critic, "neural_steps": args.steps,
                       "neural": spread([r["neural"] for r in rows]), "features": spread([r["features"] for r in rows]),
                       "seeds": rows, "wall_seconds": round(time.perf_counter() - start, 1)}))
 

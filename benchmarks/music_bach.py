@@ -160,7 +160,8 @@ def voice_time(seqs: list[NoteSequence]) -> dict[str, float]:
 
 def quality_figures(model: Any, real: list[NoteSequence], samples: int, seed: int = 0,
                     temperature: float = 1.0, top_p: float = 1.0, voice_hold: float | None = None,
-                    labels: list[list[str]] | None = None, held_out: list[str] | None = None) -> dict[str, Any]:
+                    labels: list[list[str]] | None = None, held_out: list[str] | None = None,
+                    tempo_lock: bool = True) -> dict[str, Any]:
     """``samples`` pieces as long as the median held-out piece vs the held-out ones: unprimed
     (a conditioned model draws its labels), or piece n given ``labels[n]`` (cycled).
     ``held_out``: the held-out chorales' names, for Bach's rests over all chorales."""
@@ -169,14 +170,14 @@ def quality_figures(model: Any, real: list[NoteSequence], samples: int, seed: in
 
     cap = float(np.median([s.end_time for s in real]))
     start = time.perf_counter()
-    settings = sample_config("midi_events", temperature, top_p, voice_hold, seed=seed)
+    settings = sample_config("midi_events", temperature, top_p, voice_hold, seed=seed, tempo_lock=tempo_lock)
     pieces = session.sample_pieces(model, samples, settings, cap, labels)
     wall = time.perf_counter() - start
     cmp = metrics.compare([p.sequence for p in pieces], real)
     out: dict[str, Any] = {"samples": samples, "labels": "held-out" if labels else "drawn",
                            "temperature": temperature, "top_p": top_p,
                            "max_note_seconds": settings.max_note_seconds, "voice_hold": settings.voice_hold,
-                           "seconds_each": round(cap, 1), "sampling_seconds": round(wall, 2)}
+                           "tempo_lock": settings.tempo_lock, "seconds_each": round(cap, 1), "sampling_seconds": round(wall, 2)}
     checks = {}
     for name in (*metrics.FIRST_ORDER, "vertical_consonance"):
         row = cmp[name]
@@ -260,7 +261,8 @@ def generation_figures(real: list[NoteSequence], args: argparse.Namespace,
         labels = held_out_labels(model, args.recipe, real) if args.labels == "held-out" else None
         out["quality"] = quality_figures(model, real, args.samples, seed=args.seed,
                                          temperature=args.temperature, top_p=args.top_p,
-                                         voice_hold=args.voice_hold, labels=labels, held_out=held_out)
+                                         voice_hold=args.voice_hold, labels=labels, held_out=held_out,
+                                         tempo_lock=args.tempo_lock)
         for name, row in out["quality"].items():
             print(f"  {name}: {row}")
     if args.abc_checkpoint is not None:
@@ -285,6 +287,8 @@ def main() -> None:
                         help=f"nucleus sampling mass (default {EVENT_DEFAULTS['top_p']:g}, as `genrnn sample`)")
     parser.add_argument("--voice-hold", type=float, default=EVENT_DEFAULTS["voice_hold"],
                         help=f"nats against a silent voice (default {EVENT_DEFAULTS['voice_hold']:g}, as `genrnn sample`)")
+    parser.add_argument("--no-tempo-lock", dest="tempo_lock", action="store_false",
+                        help="let a piece leave its tick grid (default: the grammar's tempo lock, as `genrnn sample`)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first sampled piece (default 0)")
     parser.add_argument("--abc-checkpoint", type=Path, help="a folk_abc model: share of sampled tunes that parse")
     parser.add_argument("--tunes", type=int, default=50, help="sampled folk tunes (default 50)")

@@ -205,6 +205,9 @@ class SampleConfig:
     # Event models with instruments: only these may play (``piano``, ``bass``, ``drums``, ``violin``,
     # ``33``: music/instruments.py's names); () = any. The grammar holds the stream to them.
     instruments: tuple[str, ...] = ()
+    # Event models of a quantised corpus (tokenizer.grids): a piece keeps the tick grid it
+    # started on (grammar.py). False: time is free, as the model has it.
+    tempo_lock: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "instruments", tuple(str(i).strip() for i in self.instruments if str(i).strip()))

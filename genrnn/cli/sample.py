@@ -59,6 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--voice-hold", type=float, default=None, metavar="NATS",
                    help="event models with a voices label: nats taken off moving time on while a voice "
                         f"is silent (0 = off; default {events['voice_hold']:g})")
+    m.add_argument("--no-tempo-lock", dest="tempo_lock", action="store_false",
+                   help="event models of a quantised corpus: let a piece leave the tick grid it started on "
+                        "(default: it keeps it, as the training pieces do)")
     m.add_argument("--instruments", metavar="LIST",
                    help="event models with instruments: the ensemble, e.g. piano,bass,drums (GM families, "
                         "drums, program names such as violin, or numbers); only these play, and a model "
@@ -87,7 +90,7 @@ def _check_text_args(model: session.Model, args: argparse.Namespace) -> None:
                           f"{model.path.name} is a {model.kind} model (give a text or .abc file)")
     for flag, given in (("--musicxml", args.musicxml), ("--play", args.play), ("--wav", args.wav),
                         ("--best-of", args.best_of != 1), ("--critic", args.critic),
-                        ("--voice-hold", args.voice_hold is not None)):
+                        ("--voice-hold", args.voice_hold is not None), ("--no-tempo-lock", not args.tempo_lock)):
         if given:
             raise ConfigError(f"{flag}: {model.path.name} is a {model.kind} model; {flag} is for music models")
 
@@ -113,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
         """The user's settings; temperature and top-p not given take the kind's defaults."""
         return sample_config(kind, args.temperature, args.top_p, top_k=args.top_k, seed=args.seed,
                              max_note_seconds=args.max_note_seconds, max_polyphony=args.max_polyphony,
-                             guidance=args.guidance, voice_hold=args.voice_hold, instruments=tuple(instruments))
+                             guidance=args.guidance, voice_hold=args.voice_hold, instruments=tuple(instruments),
+                             tempo_lock=args.tempo_lock)
 
     settings_for("text")  # checks every value before a model is read
     if args.num < 1:

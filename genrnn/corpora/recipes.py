@@ -26,6 +26,8 @@ Recipe keys (all top level)::
                                    #   one performance (drums dropped; the default), or a list of
                                    #   the ones to keep: ["piano", "bass", "drums", "violin", 33]
     instrument_grain = "programs"  # "programs" (128 + the kit) or "families" (16 + the kit)
+    pitch_order = "up"             # midi_events: a step's notes from the lowest ("up", the bass
+                                   #   first) or from the highest ("down", the melody first)
     labels = ["mode", "key"]       # midi_events only: per-piece labels, as tokens after START
                                    #   ("instruments": which GM families and the drums play)
     label_dropout = 0.25           # share of training records where each label is left out
@@ -61,9 +63,9 @@ from genrnn.music.midi_io import read_midi
 from genrnn.music.notes import MIDI_SUFFIXES, NoteSequence
 from genrnn.tokenizers import tokenizer_from_dict
 from genrnn.tokenizers.chars import CharTokenizer
-from genrnn.tokenizers.midi_events import END, START, MidiEventTokenizer
+from genrnn.tokenizers.midi_events import END, PITCH_ORDERS, START, MidiEventTokenizer
 
-PREP_VERSION = 8  # 8: stretches on the tick grid (augment.on_ticks); 2: label dropout in labelled records; 3: the ``rests`` label; 4: records shuffled; 5: keys name their mode ("Am"); 6: the ``voices`` label; 7: instruments, and the ones training plays
+PREP_VERSION = 9  # 9: the tokenizer knows the tick grids and velocities of the training pieces (grammar.py's tempo lock); 8: stretches on the tick grid (augment.on_ticks); 2: label dropout in labelled records; 3: the ``rests`` label; 4: records shuffled; 5: keys name their mode ("Am"); 6: the ``voices`` label; 7: instruments, and the ones training plays
 SOURCES = ("music21-chorales", "music21-abc", "music21-works", "folder")
 TOKENIZERS = ("midi_events", "chars")
 POOL_MIN_JOBS = 24
@@ -87,6 +89,7 @@ class Recipe:
     stretch: tuple[float, ...] = (1.0,)
     instruments: str | tuple[str, ...] = "merge"
     instrument_grain: str = "programs"
+    pitch_order: str = "up"
     labels: tuple[str, ...] = ()
     label_dropout: float = 0.25
     header_fields: tuple[str, ...] = ("M", "L", "K")
@@ -99,7 +102,7 @@ class Recipe:
 
     def event_tokenizer(self) -> MidiEventTokenizer:
         grain = "merge" if self.instruments == "merge" else self.instrument_grain
-        return MidiEventTokenizer(notation.label_vocabulary(self.labels), grain)
+        return MidiEventTokenizer(notation.label_vocabulary(self.labels), grain, pitch_order=self.pitch_order)
 
     def kept(self, seq: NoteSequence) -> NoteSequence:
         """The notes of the instruments this recipe keeps (``merge``: every pitched note)."""
@@ -162,6 +165,7 @@ def _recipe_from(raw: dict[str, Any], path: Path) -> Recipe:
         stretch=_stretch(raw, path),
         instruments=_instruments(raw, path, tokenizer),
         instrument_grain=_choice(raw, path, "instrument_grain", GRAINS, "programs"),
+        pitch_order=_choice(raw, path, "pitch_order", PITCH_ORDERS, "up"),
         labels=_labels(raw, path, tokenizer),
         label_dropout=float(_ranged(raw, path, "label_dropout", 0.25, 0, 1)),
         header_fields=tuple(_str_list(raw, path, "header_fields", ["M", "L", "K"])),

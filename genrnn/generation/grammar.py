@@ -18,6 +18,19 @@ holds per instrument: a NOTE_OFF ends a note of the instrument in force):
 - NOTE_ON and NOTE_OFF of a pitch struck at this very step (a note lasts at least one step,
   as in every encoded piece; a zero-length note or a double strike cannot be written to MIDI);
 - END, unless ``allow_end``;
+- a velocity the training data never used (``tokenizer.velocities``: the chorales hold one);
+- with ``settings.tempo_lock`` (default on), for a model of a quantised corpus
+  (``tokenizer.grids``, the tick grids its training pieces keep: 14, 15 and 16 steps for the
+  chorales at their three stretches): a note struck or released off the grids the piece has
+  kept so far. A piece's grids are those of the model's that divide every step it has put a
+  note event on; a TIME_SHIFT under the largest must land on one of them, and after the
+  largest (a run of shifts goes on) only time may move until it does. So a piece keeps the
+  grid it started on: the shipped model drifted from one to another (more distinct
+  inter-onset times than Bach: a cue of the feature critic). A primer off every grid (a
+  played performance) turns the lock off for the piece. Before the mask, ``snap`` gives each
+  shift that the lock forbids to the nearest one it allows, so time moves on as often as the
+  model says (forbidden outright, their probability went to the notes of the current step:
+  18 % fewer rests between phrases);
 - NOTE_ON while ``settings.max_polyphony`` notes of the instrument sound; when that is 0, while
   as many pitched notes sound as the piece's own ``voices=N`` label says, for models trained with it (the model draws it before the piece, like
   mode and key: 29 of 32 held-out chorales are "4"). Without the cap, one sampled chorale in
@@ -68,7 +81,8 @@ class EventGrammar:
     next. ``instruments``: the tokenizer's InstrumentSet (None: one merged performance)."""
 
     def __init__(self, vocab_size: int, allow_end: bool = True, voice_labels: dict[int, int] | None = None,
-                 instruments: InstrumentSet | None = None, played: Iterable[int] | None = None) -> None:
+                 instruments: InstrumentSet | None = None, played: Iterable[int] | None = None,
+                 grids: Iterable[int] | None = None, velocities: Iterable[int] | None = None) -> None:
         self.vocab_size = vocab_size
         self.allow_end = allow_end
         self.voice_labels = voice_labels or {}  # label id → N, for ``voices=N`` (``for_tokenizer``)
@@ -82,6 +96,11 @@ class EventGrammar:
         self.sounding: dict[tuple[int, int], int] = {}  # (instrument, pitch) → onset step
         self.fresh: set[tuple[int, int]] = set()  # notes struck at the current step
         self.only: np.ndarray | None = None  # one draw restricted to these ids (``restrict_next``)
+        self.grids = tuple(sorted(int(g) for g in grids)) if grids else ()  # the model's (tokenizer.grids)
+        self.kept = self.grids  # those the piece has kept so far (empty: time is free)
+        self.origin = 0  # the step of the piece's START: grids count from it
+        self._landings: dict[tuple[int, int], np.ndarray] = {}  # (grid, step % grid) → shifts landing on it
+        self._targets: dict[tuple[tuple[int, ...], tuple[int, ...]], np.ndarray] = {}  # ``snap``'s, by state
         self._names: tuple[str, ...] | None = None  # settings.instruments last seen, and their slots
         self._slots: frozenset[int] = frozenset()
         self._barred = np.zeros(0, np.int64)  # the switches to instruments not asked for
@@ -90,6 +109,9 @@ class EventGrammar:
         self._base[[PAD, START]] = True
         self._base[INSTRUMENT + self.slots:] = True
         self._base[NOTE_OFF:NOTE_OFF + NUM_PITCHES] = True
+        if velocities is not None:
+            self._base[VELOCITY:INSTRUMENT] = True
+            self._base[[VELOCITY + int(v) for v in velocities]] = False
         self._end_allowed = self._base.copy()
         self._end_forbidden = self._base.copy()
         self._end_forbidden[END] = True
@@ -104,7 +126,8 @@ class EventGrammar:
         voices = {tokenizer.label_id(lb): int(lb.split("=", 1)[1])
                   for lb in getattr(tokenizer, "labels", []) or [] if lb.startswith("voices=")}
         return cls(tokenizer.vocab_size, voice_labels=voices, instruments=getattr(tokenizer, "instruments", None),
-                   played=getattr(tokenizer, "played", None))
+                   played=getattr(tokenizer, "played", None), grids=getattr(tokenizer, "grids", None),
+                   velocities=getattr(tokenizer, "velocities", None))
 
     # ------------------------------------------------------------------ state
     def feed(self, tokens: Iterable[int]) -> None:
@@ -112,6 +135,8 @@ class EventGrammar:
         self.only = None
         for token in tokens:
             t = int(token)
+            if NOTE_ON <= t < TIME_SHIFT and self.kept:
+                self.kept = tuple(g for g in self.kept if (self.step - self.origin) % g == 0)
             if NOTE_ON <= t < NOTE_OFF:
                 self._strike(t - NOTE_ON)
             elif NOTE_OFF <= t < TIME_SHIFT:
@@ -129,6 +154,8 @@ class EventGrammar:
                 self.voices = self.voice_labels.get(t, self.voices)
             elif t == START:
                 self.voices = 0
+                self.origin = self.step
+                self.kept = self.grids
 
     def _forbid(self, token: int, value: bool) -> None:
         self._end_allowed[token] = value
@@ -194,6 +221,66 @@ class EventGrammar:
     # ------------------------------------------------------------------ mask
     def mask(self, settings: SampleConfig) -> np.ndarray:
         """(V,) bool, True = forbidden at the next draw. Never forbids everything."""
+        mask = self._rules(settings)
+        if not (settings.tempo_lock and self.kept) or self.only is not None:
+            return mask
+        locked = mask | self._lock()
+        return mask if locked.all() else locked  # the lock gives way to a due note's release
+
+    def _lock(self) -> np.ndarray:
+        """(V,) bool: what the tempo lock forbids (the module docstring)."""
+        at = self.step - self.origin
+        off = np.ones(MAX_SHIFT, dtype=bool)  # the shifts that land on none of the piece's grids
+        off[-1] = False  # the largest goes on: a longer rest or note is a run of shifts
+        for g in self.kept:
+            off[:-1] &= ~self._landing(g, at % g)
+        if any(at % g == 0 for g in self.kept):
+            lock = np.zeros(self.vocab_size, dtype=bool)
+        else:  # between the grids' steps (a run of shifts goes on): only time may move
+            lock = np.ones(self.vocab_size, dtype=bool)
+            lock[END] = False
+        lock[TIME_SHIFT:VELOCITY] = off
+        return lock
+
+    def snap(self, logits: np.ndarray, settings: SampleConfig) -> bool:
+        """With the tempo lock on, give the probability of each TIME_SHIFT it forbids (in
+        ``logits``, one stream's (V,) row, changed in place) to the nearest shift it allows, the
+        longer of two as near. Returns whether it did. A shift with none allowed within the
+        largest (a grid over a second) keeps its own, and the mask forbids it."""
+        if not (settings.tempo_lock and self.kept) or self.only is not None:
+            return False
+        at = self.step - self.origin
+        key = (self.kept, tuple(at % g for g in self.kept))
+        target = self._targets.get(key)
+        if target is None:
+            allowed = ~self._lock()[TIME_SHIFT:VELOCITY]
+            allowed[-1] = True
+            target = np.arange(MAX_SHIFT)
+            lands = np.flatnonzero(allowed[:-1])
+            if len(lands):
+                for k in np.flatnonzero(~allowed):
+                    distance = np.abs(lands - k)
+                    target[k] = lands[distance == distance.min()].max()
+            self._targets[key] = target
+        z = logits[TIME_SHIFT:VELOCITY]
+        top = z.max()
+        if not np.isfinite(top):
+            return False
+        mass = np.bincount(target, weights=np.exp(z - top), minlength=MAX_SHIFT)
+        with np.errstate(divide="ignore"):
+            logits[TIME_SHIFT:VELOCITY] = (np.log(mass) + top).astype(logits.dtype)
+        return True
+
+    def _landing(self, grid: int, residue: int) -> np.ndarray:
+        """(MAX_SHIFT - 1,) bool: the shifts of 1 .. MAX_SHIFT - 1 steps that land on ``grid``
+        from a step ``residue`` past it."""
+        key = (grid, residue)
+        if key not in self._landings:
+            self._landings[key] = (residue + np.arange(1, MAX_SHIFT)) % grid == 0
+        return self._landings[key]
+
+    def _rules(self, settings: SampleConfig) -> np.ndarray:
+        """The mask before the tempo lock."""
         if self.only is not None:
             mask = np.ones(self.vocab_size, dtype=bool)
             mask[self.only] = False
@@ -277,3 +364,6 @@ class LabelMask:
 
     def bias(self, settings: SampleConfig) -> None:
         return None
+
+    def snap(self, logits: np.ndarray, settings: SampleConfig) -> bool:
+        return False

@@ -95,6 +95,7 @@ class Stream:
         # The ids top-p truncates (sampler.py): an event model's END and note-ons, else all.
         self.nucleus: tuple[int, int] | None = getattr(tokenizer, "nucleus", None)
         kind = getattr(tokenizer, "kind", "")
+        self.tokenizer_grids = bool(getattr(tokenizer, "grids", None))  # a quantised corpus: the tempo lock
         if kind == "midi_events":
             self.grammars = [EventGrammar.for_tokenizer(tokenizer) for _ in range(self.batch)]
         elif kind == "chars" and getattr(tokenizer, "labels", None):
@@ -170,6 +171,10 @@ class Stream:
             u = self.guide.logits
             logits = u + np.float32(w) * (logits - u)
         if self.grammars:
+            if self._settings.tempo_lock and self.tokenizer_grids:  # the lock moves what it forbids (grammar.py)
+                logits = np.array(logits, dtype=np.float32, copy=True)
+                for b, grammar in enumerate(self.grammars):
+                    grammar.snap(logits[b], self._settings)
             mask = (self.grammars[0].mask(self._settings)[None] if self.batch == 1
                     else np.stack([g.mask(self._settings) for g in self.grammars]))
             logits = np.where(mask, np.float32(-np.inf), logits)

@@ -44,6 +44,7 @@ def test_chorale_recipe_prepares_and_caches(tmp_path: Path):
     assert int((np.asarray(corpus.val) == END).sum()) == meta["pieces"]["val"]
     tok = corpus.tokenizer
     assert isinstance(tok, MidiEventTokenizer) and tok.token_name(int(corpus.val[1])).startswith("LABEL_mode=")
+    assert tok.velocities is not None and len(tok.velocities) == 1  # music21 writes one velocity
     real = recipes.val_sequences(corpus)
     assert len(real) == meta["pieces"]["val"] and all(len(s) > 50 for s in real)
 
@@ -151,7 +152,8 @@ def test_abc_record_cleanup():
     [('source = "nowhere"\n', "'source'"), ('source = "music21-chorales"\ntranspose = [3, -3]\n', "'transpose'"),
      ('source = "music21-chorales"\nstretch = [9]\n', "'stretch'"), ('source = "music21-chorales"\nbogus = 1\n', "unknown field"),
      ('source = "music21-abc"\nlabels = ["mode"]\n', "'labels'"), ('source = "music21-chorales"\ntokenizer = "chars"\n', "does not fit"),
-     ('source = "music21-chorales"\nlimit = "x"\n', "'limit'"), ("source = [", "not valid TOML")],
+     ('source = "music21-chorales"\nlimit = "x"\n', "'limit'"), ("source = [", "not valid TOML"),
+     ('source = "music21-chorales"\npitch_order = "sideways"\n', "'pitch_order'")],
 )
 def test_bad_recipes_name_the_field(tmp_path: Path, body: str, match: str):
     with pytest.raises(ConfigError, match=match):

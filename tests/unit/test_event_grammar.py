@@ -199,3 +199,94 @@ def test_a_stream_with_the_voice_hold_draws_with_the_taxed_logits():
     ratio_plain = p[shifts].sum() / p[notes].sum()
     ratio_held = q[shifts].sum() / q[notes].sum()
     assert ratio_held == pytest.approx(ratio_plain * np.exp(-3.0), rel=1e-4)
+
+
+def _shifts(allowed: set[int]) -> set[int]:
+    """The allowed TIME_SHIFTs, in steps."""
+    return {t - TIME_SHIFT + 1 for t in allowed if TIME_SHIFT <= t < VELOCITY}
+
+
+def test_the_tempo_lock_keeps_a_piece_on_the_grid_it_started_on():
+    tok = MidiEventTokenizer(grids=(14, 15, 16))
+    g = EventGrammar.for_tokenizer(tok)
+    g.feed([START, NOTE_ON + 60])
+    # before the first move every grid is open: a landing on 14, 15 or 16, or the longest shift
+    assert _shifts(_allowed(g)) == {k for k in range(1, 100) if k % 14 == 0 or k % 15 == 0 or k % 16 == 0} | {100}
+    g.feed([TIME_SHIFT + 29, NOTE_OFF + 60, NOTE_ON + 62])  # 30 steps: only the grid of 15 divides it
+    assert g.kept == (15,)
+    assert _shifts(_allowed(g)) == {15, 30, 45, 60, 75, 90, 100}
+    assert NOTE_ON + 64 in _allowed(g)  # on the grid: a note may be struck now
+    g.feed([TIME_SHIFT + 99])  # a run of shifts: 130 steps is on no grid of the piece's
+    allowed = _allowed(g)
+    assert _shifts(allowed) == {5, 20, 35, 50, 65, 80, 95, 100}  # to 135, 150, ... or on
+    assert allowed - {t for t in allowed if TIME_SHIFT <= t < VELOCITY} == {END}  # no note between the steps
+    assert _allowed(g, SampleConfig(max_note_seconds=0.0, tempo_lock=False)) >= {NOTE_OFF + 62, NOTE_ON + 64}
+    g.feed([TIME_SHIFT + 4, NOTE_OFF + 62])  # 135
+    assert NOTE_ON + 64 in _allowed(g) and _shifts(_allowed(g)) == {15, 30, 45, 60, 75, 90, 100}
+    g.feed([END, START, NOTE_ON + 60, TIME_SHIFT + 31, NOTE_ON + 62])  # a new piece: every grid again; 32 → 16
+    assert g.kept == (16,)
+    assert _shifts(_allowed(g)) == {16, 32, 48, 64, 80, 96, 100}
+
+
+def test_a_primer_off_the_grids_frees_time_and_a_free_model_is_never_locked():
+    tok = MidiEventTokenizer(grids=(15,))
+    g = EventGrammar.for_tokenizer(tok)
+    g.feed([START, NOTE_ON + 60, TIME_SHIFT + 22, NOTE_OFF + 60])  # a played note of 23 steps
+    assert g.kept == () and _shifts(_allowed(g)) == set(range(1, 101))
+    free = EventGrammar.for_tokenizer(MidiEventTokenizer())
+    free.feed([START, NOTE_ON + 60, TIME_SHIFT + 22, NOTE_OFF + 60])
+    assert _shifts(_allowed(free)) == set(range(1, 101))
+
+
+def test_the_lock_gives_way_to_a_note_that_must_end():
+    """max_note_seconds forces a release at a step the grid does not allow: the release wins."""
+    g = EventGrammar.for_tokenizer(MidiEventTokenizer(grids=(15,)))
+    settings = SampleConfig(max_note_seconds=1.3)
+    g.feed([START, NOTE_ON + 60, TIME_SHIFT + 99, TIME_SHIFT + 29])  # 130 steps: the note is due, 130 is off 15
+    assert _allowed(g, settings) == {NOTE_OFF + 60}
+
+
+def test_only_the_velocities_of_the_training_data_are_drawn():
+    g = EventGrammar.for_tokenizer(MidiEventTokenizer(velocities=(19,)))
+    g.feed([START])
+    assert {t - VELOCITY for t in _allowed(g) if VELOCITY <= t < VELOCITY + 32} == {19}
+    g = EventGrammar.for_tokenizer(MidiEventTokenizer())
+    g.feed([START])
+    assert len({t for t in _allowed(g) if VELOCITY <= t < VELOCITY + 32}) == 32
+
+
+def test_the_lock_gives_a_forbidden_shift_to_the_nearest_allowed_one_and_time_moves_on_as_often():
+    g = EventGrammar.for_tokenizer(MidiEventTokenizer(grids=(15,)))
+    g.feed([START, NOTE_ON + 60, TIME_SHIFT + 29, NOTE_ON + 62])  # on the grid of 15, at step 30
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=g.vocab_size).astype(np.float32)
+    snapped = logits.copy()
+    assert g.snap(snapped, OFF)
+    p = np.exp(logits[TIME_SHIFT:VELOCITY])
+    q = np.exp(snapped[TIME_SHIFT:VELOCITY])
+    assert q.sum() == pytest.approx(p.sum(), rel=1e-5)  # time moves on as often as the model says
+    steps = np.arange(1, 101)
+    assert set(steps[q > 0]) == {15, 30, 45, 60, 75, 90, 100}
+    assert q[29] == pytest.approx(p[22:37].sum(), rel=1e-5)  # shifts of 23..37 steps go to 30
+    assert q[14] == pytest.approx(p[0:22].sum(), rel=1e-5)  # 1..22 go to 15 (22 is 7 from 15, 8 from 30)
+    np.testing.assert_array_equal(snapped[:TIME_SHIFT], logits[:TIME_SHIFT])  # notes untouched
+    assert not g.snap(logits.copy(), SampleConfig(max_note_seconds=0.0, tempo_lock=False))
+    free = EventGrammar.for_tokenizer(MidiEventTokenizer())
+    assert not free.snap(logits.copy(), OFF)
+
+
+def test_a_locked_stream_moves_time_on_as_often_as_a_free_one():
+    """The stream snaps before the mask: the first draw's chance that time moves on is the same
+    with and without the lock, only its steps land on the grid."""
+    torch.manual_seed(5)
+    tok = MidiEventTokenizer(grids=(15,))
+    model = RNNLanguageModel(ModelConfig(vocab_size=tok.vocab_size, embed=8, hidden=16, layers=1, dropout=0.0))
+    primer = [START, NOTE_ON + 60, TIME_SHIFT + 29, NOTE_ON + 64]
+    free = torch_stream(model, tok, SampleConfig(temperature=1.0, seed=1, max_note_seconds=0.0, tempo_lock=False))
+    locked = torch_stream(model, tok, SampleConfig(temperature=1.0, seed=1, max_note_seconds=0.0))
+    for s in (free, locked):
+        s.prime(primer)
+    p, q = next(free).probs[0], next(locked).probs[0]
+    shifts = slice(TIME_SHIFT, VELOCITY)
+    assert q[shifts].sum() == pytest.approx(p[shifts].sum(), rel=1e-4)
+    assert {k + 1 for k in np.flatnonzero(q[shifts])} == {15, 30, 45, 60, 75, 90, 100}

@@ -165,3 +165,55 @@ def test_encode_dtype_and_shift_chunks():
     ids = tok.encode(NoteSequence([Note(60, 80, 2.5, 2.6)]))
     assert ids.dtype == np.uint16
     assert [tok.token_name(t) for t in ids[:3]] == ["TIME_SHIFT_1000ms", "TIME_SHIFT_1000ms", "TIME_SHIFT_500ms"]
+
+
+def _records(pieces: list[NoteSequence], tok: MidiEventTokenizer) -> np.ndarray:
+    return np.concatenate([tok.encode_piece(p) for p in pieces])
+
+
+def test_grids_in_finds_the_grids_of_real_chorales_at_their_stretches_and_none_in_a_performance():
+    from genrnn.corpora.augment import stretched
+
+    tok = MidiEventTokenizer()
+    pieces = list(chorales())  # nine written at 100 bpm (a 16th of 15 steps), bwv281 at 90
+    train = tok.played_in(_records([stretched(p, f) for p in pieces for f in (0.95, 1.0, 1.05)], tok))
+    # 0.95 → a 16th of 14 steps, 1.05 → 16; bwv281 ×1.05 keeps 16ths of 18 steps, 1 record in 30
+    # here (over the 2 % a grid needs; in the whole corpus 1 in 200, and the grids are 14, 15, 16)
+    assert train.grids == (14, 15, 16, 18)
+    nine = tok.played_in(_records([stretched(p, f) for p in pieces if p.tempo_bpm == 100 for f in (0.95, 1.0, 1.05)], tok))
+    assert nine.grids == (14, 15, 16)
+    assert train.velocities == (velocity_bin(pieces[0].notes[0].velocity),)  # music21 writes one velocity
+    again = tokenizer_from_dict(json.loads(json.dumps(train.to_dict())))
+    assert (again.grids, again.velocities) == (train.grids, train.velocities)
+    rng = np.random.default_rng(0)  # the same chorales played: onsets off by up to 20 ms, velocities spread
+    played = [NoteSequence([Note(n.pitch, int(rng.integers(30, 110)), max(n.start + rng.uniform(0, 0.02), 0.0),
+                                 n.end + rng.uniform(0, 0.02)) for n in p.notes]) for p in pieces]
+    performance = tok.played_in(_records(played, tok))
+    assert performance.grids is None and "grids" not in performance.to_dict()
+    assert performance.velocities == tuple(range(velocity_bin(30), velocity_bin(109) + 1))  # the bins heard
+    everything = [NoteSequence([Note(60, v, i * 0.1, i * 0.1 + 0.05) for i, v in enumerate(range(1, 128))])]
+    assert tok.played_in(_records(everything, tok)).velocities is None  # every bin heard: nothing to hold
+
+
+@pytest.mark.parametrize("field, value", [("grids", [0]), ("grids", "15"), ("velocities", [32]), ("grids", [])])
+def test_a_bad_grids_or_velocities_field_is_one_clear_error(field: str, value: object):
+    data = {**MidiEventTokenizer().to_dict(), field: value}
+    with pytest.raises(TokenizerError, match=f"tokenizer field '{field}': expected a non-empty list"):
+        tokenizer_from_dict(data)
+
+
+def test_pitch_order_down_puts_the_melody_first_and_decodes_the_same_notes():
+    piece = chorales()[0]
+    up, down = MidiEventTokenizer(), MidiEventTokenizer(pitch_order="down")
+    a, b = up.encode(piece), down.encode(piece)
+    assert sorted(a.tolist()) == sorted(b.tolist())  # the same events, in another order
+    first = [int(t) - NOTE_ON for t in b[:8] if NOTE_ON <= t < NOTE_OFF]
+    assert first == sorted(first, reverse=True) and first[0] == max(n.pitch for n in piece.notes if n.start == 0)
+    assert down.decode(b).notes == up.decode(a).notes
+    again = tokenizer_from_dict(json.loads(json.dumps(down.played_in(down.record(b)).to_dict())))
+    assert again.pitch_order == "down" and np.array_equal(again.encode(piece), b)
+    assert "pitch_order" not in up.to_dict()  # files before the field order up
+    with pytest.raises(TokenizerError, match="pitch_order 'sideways'"):
+        MidiEventTokenizer(pitch_order="sideways")
+    with pytest.raises(TokenizerError, match="tokenizer field 'pitch_order'"):
+        tokenizer_from_dict({**up.to_dict(), "pitch_order": 3})
