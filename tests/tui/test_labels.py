@@ -92,3 +92,32 @@ async def test_a_text_model_writes_in_the_manner_of_the_file_asked_for(tmp_path:
     cli = genrnn("sample", run, "--condition", "file=beta", "--length", "200", "--seed", "4")
     assert cli.returncode == 0, cli.stderr
     assert cli.stdout.startswith(take.text)
+
+
+async def test_the_tempo_lock_box_lets_a_take_leave_its_grid(tmp_path: Path) -> None:
+    """The take with the box ticked (the default) is `genrnn sample`'s locked piece; unticked,
+    it is the free one, which for this seed drifts off its grid (test_tempo_lock.py)."""
+    from textual.widgets import Checkbox
+
+    app = app_with_bach(tmp_path, [tmp_path / "runs"])
+    async with app.run_test(size=(100, 40), notifications=True) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.entry is not None and screen.panel.music)
+        box = screen.query_one("#tempo-lock", Checkbox)
+        assert screen.query_one("#tempo-lock-row").display and box.value
+        model = session.load_model(BACH)
+        set_input(screen, "length", "10")
+        set_input(screen, "seed", "1")
+        for count, locked in enumerate((True, False), start=1):
+            box.value = locked
+            screen.query_one("#models").focus()
+            await pilot.press("g")
+            await wait_for(pilot, lambda count=count: len(screen.takes) == count and screen.takes[-1].done, timeout=60)
+            take = screen.takes[-1]
+            settings = replace(screen.panel.read().settings, seed=1)
+            assert settings.tempo_lock is locked
+            piece = session.sample_music(model, settings, None, 10.0)
+            assert sorted((n.pitch, round(n.start, 2)) for n in piece.sequence.notes) == \
+                sorted((n.pitch, round(n.start, 2)) for n in take.notes)
+            steps = {round(n.start / 0.01) for n in take.notes}
+            assert any(all(s % g == 0 for s in steps) for g in (14, 15, 16)) is locked

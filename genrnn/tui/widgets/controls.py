@@ -11,7 +11,7 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Input, Label, Select
+from textual.widgets import Checkbox, Input, Label, Select
 
 from genrnn.config import CONDITION_GUIDANCE, SampleConfig, check_best_of, sampling_defaults
 from genrnn.errors import ConfigError
@@ -78,6 +78,11 @@ class SamplingPanel(Vertical):
             yield Input(f"{sampling_defaults('midi_events')['voice_hold']:.1f}", id="voice-hold", compact=True,
                         restrict=r"[0-9.]*",
                         tooltip="nats against moving time on while a voice of the piece is silent (0 = off)")
+        with Row(id="tempo-lock-row"):
+            yield Label("tempo lock")
+            yield Checkbox("", True, id="tempo-lock", compact=True,
+                           tooltip="a piece keeps the tick grid it started on, as the model's training pieces do "
+                                   "(models of a quantised corpus, such as bach)")
         with Row(id="labels-row"):
             yield Label("labels")
             yield Input("", id="labels", compact=True,
@@ -96,7 +101,7 @@ class SamplingPanel(Vertical):
             yield Input(SOCKET_DEFAULT, id="socket", compact=True)
 
     def on_mount(self) -> None:
-        for row in ("#best-of-row", "#voice-hold-row"):
+        for row in ("#best-of-row", "#voice-hold-row", "#tempo-lock-row"):
             self.query_one(row).display = self.music
         self.query_one("#labels-row").display = bool(self.labels)
 
@@ -122,7 +127,7 @@ class SamplingPanel(Vertical):
         self.music = music
         self.query_one("#length-label", Label).update("seconds" if music else "length")
         self.query_one("#length", Input).value = "20" if music else "600"
-        for row in ("#best-of-row", "#voice-hold-row"):
+        for row in ("#best-of-row", "#voice-hold-row", "#tempo-lock-row"):
             self.query_one(row).display = music
         defaults = sampling_defaults("midi_events" if music else "text")
         self.set_temperature(defaults["temperature"])
@@ -188,7 +193,8 @@ class SamplingPanel(Vertical):
                                 top_k=int(number("top-k", int, "top-k")),
                                 top_p=number("top-p", float, "top-p"),
                                 seed=int(self._value("seed")) if self._value("seed") else None,
-                                voice_hold=hold, guidance=CONDITION_GUIDANCE if conditions else 1.0)
+                                voice_hold=hold, guidance=CONDITION_GUIDANCE if conditions else 1.0,
+                                tempo_lock=not self.music or self.query_one("#tempo-lock", Checkbox).value)
         amount = number("length", float, "seconds" if self.music else "length")
         if amount <= 0:
             raise ConfigError(f"{'seconds' if self.music else 'length'} must be above 0")
