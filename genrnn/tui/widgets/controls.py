@@ -80,7 +80,7 @@ class SamplingPanel(Vertical):
                         tooltip="nats against moving time on while a voice of the piece is silent (0 = off)")
         with Row(id="tempo-lock-row"):
             yield Label("tempo lock")
-            yield Checkbox("", True, id="tempo-lock", compact=True,
+            yield Checkbox("keep the grid", True, id="tempo-lock", compact=True,
                            tooltip="a piece keeps the tick grid it started on, as the model's training pieces do "
                                    "(models of a quantised corpus, such as bach)")
         with Row(id="labels-row"):
