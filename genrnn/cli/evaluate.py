@@ -287,6 +287,18 @@ def _other_info(path: str, info: dict[str, Any]) -> int:
     return 0
 
 
+def _held(tokenizer: dict) -> list[tuple[str, str]]:
+    """An event model's rows for what its training data holds, which the grammar keeps a piece
+    to (generation/grammar.py): the tick grids (the tempo lock) and the velocity bins."""
+    if tokenizer.get("kind") != "midi_events":
+        return []
+    grids = tokenizer.get("grids")
+    velocities = tokenizer.get("velocities")
+    return [("time grids", f"{', '.join(f'{g * 10} ms' for g in grids)} (the tempo lock keeps a piece on one)"
+             if grids else "none (not a quantised corpus: time is free)"),
+            ("velocities", f"{len(velocities)} of 32 bins" if velocities else "all 32 bins")]
+
+
 def run_info(args: argparse.Namespace) -> int:
     from genrnn import session
     info = session.checkpoint_info(args.checkpoint)
@@ -305,6 +317,7 @@ def run_info(args: argparse.Namespace) -> int:
             ("tokens seen", f"{tr.get('tokens', 0):,}"), ("wall time", f"{tr.get('wall_time')} s"),
             ("val loss", tr.get("val_loss")), ("best val loss", tr.get("best_val_loss")),
             ("labels", ", ".join(info["tokenizer"].get("labels", [])) or "-"),
+            *_held(info["tokenizer"]),
             ("preset", tr.get("preset")), ("corpus", tr.get("corpus", {}).get("source")),
             ("recipe", tr.get("corpus", {}).get("recipe_path", "-")),
             ("corpus sha256", (tr.get("corpus", {}).get("sha256") or "")[:16]),

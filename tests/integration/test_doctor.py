@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -53,3 +54,7 @@ def test_info_reads_every_shipped_file():
         assert r.returncode == 0, (path, r.stderr)
         data = json.loads(r.stdout)
         assert data.get("format", "genrnn-checkpoint").startswith("genrnn-") and data.get("training"), path
+    r = subprocess.run([sys.executable, "-m", "genrnn.cli", "info", str(shipped / "bach.safetensors")],
+                       capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "160"})
+    assert r.returncode == 0, r.stderr
+    assert "140 ms, 150 ms, 160 ms (the tempo lock keeps a piece on one)" in r.stdout and "1 of 32 bins" in r.stdout
