@@ -38,6 +38,9 @@ temperature, CC 74 top-p, CC 80 switches the mode. Stop (Esc) saves the session 
 
 [b]Outputs.[/b] [i]synth[/i] is the built-in FluidSynth instrument; [i]HOST:PORT[/i] sends to a
 mido socket port (set the address in [i]socket[/i]); OS MIDI ports appear when the system has them.
+
+[b]Tempo lock.[/b] A model of a quantised corpus (bach) knows the tick grids its pieces keep; with
+[i]keep the grid[/i] ticked a piece stays on the one it started on. Untick it to let time drift.
 """
 
 
