@@ -296,7 +296,7 @@ def _held(tokenizer: dict) -> list[tuple[str, str]]:
     velocities = tokenizer.get("velocities")
     return [("time grids", f"{', '.join(f'{g * 10} ms' for g in grids)} (the tempo lock keeps a piece on one)"
              if grids else "none (not a quantised corpus: time is free)"),
-            ("velocities", f"{len(velocities)} of 32 bins" if velocities else "all 32 bins")]
+            ("velocities", f"{len(velocities) if velocities else 'all'} of {tokenizer.get('velocity_bins')} bins")]
 
 
 def run_info(args: argparse.Namespace) -> int:

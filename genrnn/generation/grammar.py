@@ -99,8 +99,7 @@ class EventGrammar:
         self.grids = tuple(sorted(int(g) for g in grids)) if grids else ()  # the model's (tokenizer.grids)
         self.kept = self.grids  # those the piece has kept so far (empty: time is free)
         self.origin = 0  # the step of the piece's START: grids count from it
-        self._landings: dict[tuple[int, int], np.ndarray] = {}  # (grid, step % grid) → shifts landing on it
-        self._targets: dict[tuple[tuple[int, ...], tuple[int, ...]], np.ndarray] = {}  # ``snap``'s, by state
+        self._locks: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[np.ndarray, np.ndarray]] = {}  # ``_lock``
         self._names: tuple[str, ...] | None = None  # settings.instruments last seen, and their slots
         self._slots: frozenset[int] = frozenset()
         self._barred = np.zeros(0, np.int64)  # the switches to instruments not asked for
@@ -222,62 +221,57 @@ class EventGrammar:
     def mask(self, settings: SampleConfig) -> np.ndarray:
         """(V,) bool, True = forbidden at the next draw. Never forbids everything."""
         mask = self._rules(settings)
-        if not (settings.tempo_lock and self.kept) or self.only is not None:
+        if not self._locking(settings):
             return mask
-        locked = mask | self._lock()
+        locked = mask | self._lock()[0]
         return mask if locked.all() else locked  # the lock gives way to a due note's release
-
-    def _lock(self) -> np.ndarray:
-        """(V,) bool: what the tempo lock forbids (the module docstring)."""
-        at = self.step - self.origin
-        off = np.ones(MAX_SHIFT, dtype=bool)  # the shifts that land on none of the piece's grids
-        off[-1] = False  # the largest goes on: a longer rest or note is a run of shifts
-        for g in self.kept:
-            off[:-1] &= ~self._landing(g, at % g)
-        if any(at % g == 0 for g in self.kept):
-            lock = np.zeros(self.vocab_size, dtype=bool)
-        else:  # between the grids' steps (a run of shifts goes on): only time may move
-            lock = np.ones(self.vocab_size, dtype=bool)
-            lock[END] = False
-        lock[TIME_SHIFT:VELOCITY] = off
-        return lock
 
     def snap(self, logits: np.ndarray, settings: SampleConfig) -> bool:
         """With the tempo lock on, give the probability of each TIME_SHIFT it forbids (in
         ``logits``, one stream's (V,) row, changed in place) to the nearest shift it allows, the
         longer of two as near. Returns whether it did. A shift with none allowed within the
         largest (a grid over a second) keeps its own, and the mask forbids it."""
-        if not (settings.tempo_lock and self.kept) or self.only is not None:
+        if not self._locking(settings):
             return False
-        at = self.step - self.origin
-        key = (self.kept, tuple(at % g for g in self.kept))
-        target = self._targets.get(key)
-        if target is None:
-            allowed = ~self._lock()[TIME_SHIFT:VELOCITY]
-            allowed[-1] = True
-            target = np.arange(MAX_SHIFT)
-            lands = np.flatnonzero(allowed[:-1])
-            if len(lands):
-                for k in np.flatnonzero(~allowed):
-                    distance = np.abs(lands - k)
-                    target[k] = lands[distance == distance.min()].max()
-            self._targets[key] = target
         z = logits[TIME_SHIFT:VELOCITY]
         top = z.max()
         if not np.isfinite(top):
             return False
-        mass = np.bincount(target, weights=np.exp(z - top), minlength=MAX_SHIFT)
+        mass = np.bincount(self._lock()[1], weights=np.exp(z - top), minlength=MAX_SHIFT)
         with np.errstate(divide="ignore"):
             logits[TIME_SHIFT:VELOCITY] = (np.log(mass) + top).astype(logits.dtype)
         return True
 
-    def _landing(self, grid: int, residue: int) -> np.ndarray:
-        """(MAX_SHIFT - 1,) bool: the shifts of 1 .. MAX_SHIFT - 1 steps that land on ``grid``
-        from a step ``residue`` past it."""
-        key = (grid, residue)
-        if key not in self._landings:
-            self._landings[key] = (residue + np.arange(1, MAX_SHIFT)) % grid == 0
-        return self._landings[key]
+    def _locking(self, settings: SampleConfig) -> bool:
+        return settings.tempo_lock and bool(self.kept) and self.only is None
+
+    def _lock(self) -> tuple[np.ndarray, np.ndarray]:
+        """For the piece's grids and where it stands on them: ((V,) bool, what the tempo lock
+        forbids (the module docstring); (MAX_SHIFT,) int, the shift each shift's probability
+        goes to (``snap``)). Cached: a piece goes through a handful of such states."""
+        at = self.step - self.origin
+        key = (self.kept, tuple(at % g for g in self.kept))
+        if key in self._locks:
+            return self._locks[key]
+        ks = np.arange(1, MAX_SHIFT)  # every shift but the largest, which goes on (a run of shifts)
+        lands = np.zeros(MAX_SHIFT - 1, dtype=bool)
+        for g in self.kept:
+            lands |= (at + ks) % g == 0
+        if any(at % g == 0 for g in self.kept):
+            lock = np.zeros(self.vocab_size, dtype=bool)
+        else:  # between the grids' steps (a run of shifts goes on): only time may move
+            lock = np.ones(self.vocab_size, dtype=bool)
+            lock[END] = False
+        lock[TIME_SHIFT:VELOCITY - 1] = ~lands
+        lock[VELOCITY - 1] = False
+        target = np.arange(MAX_SHIFT)
+        allowed = np.flatnonzero(lands)
+        if len(allowed):
+            for k in np.flatnonzero(~lands):
+                distance = np.abs(allowed - k)
+                target[k] = allowed[distance == distance.min()].max()
+        self._locks[key] = (lock, target)
+        return lock, target
 
     def _rules(self, settings: SampleConfig) -> np.ndarray:
         """The mask before the tempo lock."""
@@ -364,6 +358,3 @@ class LabelMask:
 
     def bias(self, settings: SampleConfig) -> None:
         return None
-
-    def snap(self, logits: np.ndarray, settings: SampleConfig) -> bool:
-        return False

@@ -180,8 +180,8 @@ class MidiEventTokenizer:
         self.played = None if played is None or self.instruments is None else tuple(sorted(int(s) for s in played))
         # The tick grids the training pieces keep (None: not a quantised corpus, time is free),
         # and the velocity bins they use (None: any).
-        self.grids = tuple(sorted({int(g) for g in grids})) or None if grids is not None else None
-        self.velocities = tuple(sorted({int(v) for v in velocities})) or None if velocities is not None else None
+        self.grids = _distinct(grids)
+        self.velocities = _distinct(velocities)
         self.label_base = INSTRUMENT + (self.instruments.size if self.instruments else 0)
         self.labels: list[str] = list(dict.fromkeys(str(label) for label in labels))
         self._label_ids = {label: self.label_base + i for i, label in enumerate(self.labels)}
@@ -350,6 +350,11 @@ class MidiEventTokenizer:
             raise TokenizerError(f"tokenizer field 'pitch_order': expected one of {', '.join(PITCH_ORDERS)}, got {order!r}")
         return cls(labels, data.get("instruments", "merge"), data.get("played"), data.get("grids"), data.get("velocities"),
                    order)
+
+
+def _distinct(values: Iterable[int] | None) -> tuple[int, ...] | None:
+    """``values`` sorted without repeats; None for None or nothing."""
+    return tuple(sorted({int(v) for v in values})) or None if values is not None else None
 
 
 def _collect(ev: NoteEvent, opened: dict[tuple[int, bool, int], NoteEvent], notes: list[Note]) -> None:
