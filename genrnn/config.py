@@ -60,6 +60,14 @@ class ModelConfig:
     # 2016), between layers and on the top layer's output; the layers then run one fused call
     # each, which on oneDNN is faster than nn.LSTM's dropout (benchmarks/README.md).
     dropout_mode: str = "standard"
+    # The metre input (models/metre.py): phases per cycle in grid units (0: none), the tick grids,
+    # and the id ranges [first, stop) of note events and of TIME_SHIFTs (1 step first), and the
+    # ids that restart the count (START). Filled from the tokenizer by ``metre_fields``.
+    metre_period: int = 0
+    metre_grids: tuple[int, ...] = ()
+    metre_notes: tuple[int, ...] = ()
+    metre_shifts: tuple[int, ...] = ()
+    metre_resets: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         check_choice("cell", self.cell, CELLS)
@@ -71,7 +79,8 @@ class ModelConfig:
         check_range("dropout", self.dropout, 0.0, 0.95)
         if self.out_dropout is not None:
             check_range("out_dropout", self.out_dropout, 0.0, 0.95)
-        for name in ("cond_ids", "cond_groups", "cond_resets"):
+        for name in ("cond_ids", "cond_groups", "cond_resets", "metre_grids", "metre_notes", "metre_shifts",
+                     "metre_resets"):
             value = getattr(self, name)
             if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and v >= 0 for v in value):
                 raise ConfigError(f"{name} = {value!r}: expected a list of non-negative integers")
@@ -81,6 +90,20 @@ class ModelConfig:
                               f"entry ({len(self.cond_ids)})")
         if self.vocab_size and any(v >= self.vocab_size for v in self.cond_ids + self.cond_resets):
             raise ConfigError(f"cond_ids/cond_resets: expected token ids below vocab_size {self.vocab_size}")
+        if self.metre_period:
+            self._check_metre()
+
+    def _check_metre(self) -> None:
+        check_range("metre_period", self.metre_period, 1, 4096)
+        if not self.metre_grids or min(self.metre_grids) < 1:
+            raise ConfigError(f"metre_grids = {self.metre_grids!r}: expected one or more grids of 1 step or more")
+        for name in ("metre_notes", "metre_shifts"):
+            value = getattr(self, name)
+            if len(value) != 2 or value[0] >= value[1] or (self.vocab_size and value[1] > self.vocab_size):
+                raise ConfigError(f"{name} = {value!r}: expected [first, stop), a range of token ids within the "
+                                  f"vocabulary ({self.vocab_size})")
+        if self.vocab_size and any(v >= self.vocab_size for v in self.metre_resets):
+            raise ConfigError(f"metre_resets: expected token ids below vocab_size {self.vocab_size}")
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from genrnn.generation.music import (
 from genrnn.generation.stream import Stream, open_stream
 from genrnn.models.info import ModelInfo, read_info
 from genrnn.models.labels import label_fields
+from genrnn.models.metre import metre_fields
 from genrnn.tokenizers.base import label_kinds as kinds_of_labels
 
 if TYPE_CHECKING:
@@ -197,6 +198,9 @@ def make_trainer(corpus: PreparedCorpus, preset: str, model_overrides: dict[str,
     from genrnn.training.loop import Trainer
 
     record: dict[str, Any] = {"preset": preset}
+    # ``metre_period`` (--metre) is filled out from the tokenizer below, with its grids
+    period = model_overrides.get("metre_period") or 0
+    model_overrides = {k: v for k, v in model_overrides.items() if k != "metre_period"}
     if preset == "auto":
         from genrnn.training.auto import choose_for
 
@@ -209,8 +213,10 @@ def make_trainer(corpus: PreparedCorpus, preset: str, model_overrides: dict[str,
         record["auto"] = choice.record()
     model_cfg, train_cfg = resolve_preset(preset, model_overrides, train_overrides,
                                           corpus.tokenizer.vocab_size)
-    # A tokenizer with labels (--conditioned): the model holds them at every step.
-    model_cfg = dataclasses.replace(model_cfg, **label_fields(corpus.tokenizer))
+    # A tokenizer with labels (--conditioned): the model holds them at every step; with a
+    # metre (--metre), it is told the phase of every step on the piece's tick grid.
+    model_cfg = dataclasses.replace(model_cfg, **label_fields(corpus.tokenizer),
+                                    **metre_fields(corpus.tokenizer, period))
     return Trainer(corpus, model_cfg, train_cfg, out_dir, callbacks=callbacks, record=record)
 
 

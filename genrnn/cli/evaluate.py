@@ -299,6 +299,14 @@ def _held(tokenizer: dict) -> list[tuple[str, str]]:
             ("velocities", f"{len(velocities) if velocities else 'all'} of {tokenizer.get('velocity_bins')} bins")]
 
 
+def _metre(cfg: dict) -> list[tuple[str, str]]:
+    """A model told the phase of every step (``train --metre``, models/metre.py)."""
+    if not cfg.get("metre_period"):
+        return []
+    return [("metre input", f"phase of {cfg['metre_period']} grid units on the piece's grid "
+                            f"({', '.join(f'{g * 10} ms' for g in cfg['metre_grids'])})")]
+
+
 def run_info(args: argparse.Namespace) -> int:
     from genrnn import session
     info = session.checkpoint_info(args.checkpoint)
@@ -317,7 +325,7 @@ def run_info(args: argparse.Namespace) -> int:
             ("tokens seen", f"{tr.get('tokens', 0):,}"), ("wall time", f"{tr.get('wall_time')} s"),
             ("val loss", tr.get("val_loss")), ("best val loss", tr.get("best_val_loss")),
             ("labels", ", ".join(info["tokenizer"].get("labels", [])) or "-"),
-            *_held(info["tokenizer"]),
+            *_held(info["tokenizer"]), *_metre(cfg),
             ("preset", tr.get("preset")), ("corpus", tr.get("corpus", {}).get("source")),
             ("recipe", tr.get("corpus", {}).get("recipe_path", "-")),
             ("corpus sha256", (tr.get("corpus", {}).get("sha256") or "")[:16]),

@@ -11,9 +11,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from genrnn.cli._common import CACHE_HELP, add_device_args, err, out_dir_arg
 from genrnn.config import CELLS, DROPOUT_MODES, DTYPES, PRESETS
 from genrnn.errors import ConfigError
+from genrnn.models.metre import METRE_PERIOD
 
 MODEL_FLAGS = {"cell": "cell", "hidden": "hidden", "layers": "layers", "embed": "embed",
-               "dropout": "dropout", "out_dropout": "out_dropout", "dropout_mode": "dropout_mode"}
+               "dropout": "dropout", "out_dropout": "out_dropout", "dropout_mode": "dropout_mode",
+               "metre": "metre_period"}
 TRAIN_FLAGS = {"seq_len": "seq_len", "batch_size": "batch_size", "lr": "lr", "seed": "seed",
                "time_budget": "time_budget", "max_steps": "max_steps", "dtype": "dtype",
                "device": "device", "clip": "clip", "warmup": "warmup_steps",
@@ -52,6 +54,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--dropout-mode", choices=DROPOUT_MODES,
                    help="standard: a new mask every step; locked: one mask per window, shared by its "
                         "steps (variational dropout), between layers and on the top output (LSTM, GRU, RNN)")
+    m.add_argument("--metre", type=int, nargs="?", const=METRE_PERIOD, metavar="PERIOD",
+                   help="tell the model where each step falls in the bar: an input of the phase, the time since "
+                        "the piece began in grid units modulo PERIOD (default 16: a 4/4 bar of 16ths), read on "
+                        "the tick grid the piece keeps; for a quantised MIDI-event corpus (`genrnn info` lists "
+                        "its time grids)")
     t = p.add_argument_group("training")
     t.add_argument("--seq-len", type=int, help="TBPTT window length T")
     t.add_argument("--batch-size", type=int, help="streams per process B")

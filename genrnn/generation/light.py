@@ -22,6 +22,7 @@ from genrnn import fileformat
 from genrnn.config import ModelConfig
 from genrnn.models.info import ModelInfo
 from genrnn.models.labels import LabelTrack
+from genrnn.models.metre import MetreTrack
 from genrnn.models.numpy_lstm import LstmArrays, lstm_step
 
 
@@ -34,27 +35,35 @@ def lstm_arrays(info: ModelInfo) -> LstmArrays:
 
 
 class NumpyLstm:
-    """``stream.Backend`` for an LSTM in NumPy arrays: h and c (L, B, H) and the held labels."""
+    """``stream.Backend`` for an LSTM in NumPy arrays: h and c (L, B, H), the held labels and
+    the metre's count."""
 
     def __init__(self, arrays: LstmArrays, config: ModelConfig, batch: int = 1) -> None:
         self.arrays = arrays
         self.config = config
         self.batch = batch
         self.track = LabelTrack.from_config(config)
+        self.metre = MetreTrack.from_config(config)
         self.h = np.zeros((config.layers, batch, config.hidden), np.float32)
         self.c = np.zeros((config.layers, batch, config.hidden), np.float32)
         self.slots = self.track.empty(batch) if self.track is not None else None
+        self.count = self.metre.empty(batch) if self.metre is not None else None
 
     @property
     def state(self) -> Any:
-        """(h, c), and the held labels' slots (B, G) last when the model has labels."""
-        return (self.h, self.c) if self.slots is None else (self.h, self.c, self.slots)
+        """(h, c), then the held labels' slots (B, G) and the metre's count (B, M), where the
+        model has them."""
+        return (self.h, self.c, *(s for s in (self.slots, self.count) if s is not None))
 
     def step(self, tokens: np.ndarray) -> np.ndarray:
         ids = np.asarray(tokens, dtype=np.int64)
         if self.track is not None:
             self.slots = self.track.step(self.slots, ids)
-        logits, self.h, self.c = lstm_step(self.arrays, ids, self.h, self.c, self.slots)
+        phase = None
+        if self.metre is not None:
+            self.count = self.metre.step(self.count, ids)
+            phase = self.metre.phase(self.count)
+        logits, self.h, self.c = lstm_step(self.arrays, ids, self.h, self.c, self.slots, phase)
         return logits
 
     def prime(self, ids: Sequence[int]) -> np.ndarray:

@@ -82,6 +82,8 @@ def state_shapes(c: ModelConfig) -> dict[str, tuple[int, ...]]:
                                           "head.weight": (c.vocab_size, c.hidden), "head.bias": (c.vocab_size,)}
     if c.cond_ids:
         shapes["cond_embed.weight"] = (len(c.cond_ids) + 1, c.embed)
+    if c.metre_period:  # a phase per grid unit of the cycle, and one for "on no grid"
+        shapes["metre_embed.weight"] = (c.metre_period + 1, c.embed)
     for layer in range(c.layers):
         width = c.embed if layer == 0 else c.hidden
         if c.cell == "none":

@@ -30,6 +30,9 @@ class LstmArrays:
     # Held labels (models/labels.py): each label's share of layer 0's input, cond_embed @ W_ih0ᵀ
     # without bias, (labels + 1, 4H); row 0 (no label of a kind) is zero. None without labels.
     cond: np.ndarray | None = None
+    # The metre input (models/metre.py): each phase's share of layer 0's input, likewise
+    # (phases, 4H). None without one.
+    metre: np.ndarray | None = None
 
     @classmethod
     def from_weights(cls, w: dict[str, np.ndarray], layers: int) -> LstmArrays:
@@ -44,16 +47,20 @@ class LstmArrays:
             b.append((f32[f"rnn.bias_ih_l{layer}"] + f32[f"rnn.bias_hh_l{layer}"])[order])
         emb_in = f32["embed.weight"].shape[1]
         table0 = f32["embed.weight"] @ w_cat[0][:emb_in] + b[0]
-        cond = f32.get("cond_embed.weight")
+        def share(name: str) -> np.ndarray | None:
+            rows = f32.get(name)
+            return None if rows is None else np.ascontiguousarray(rows @ w_cat[0][:emb_in])
+
         return cls(np.ascontiguousarray(table0), np.ascontiguousarray(w_cat[0][emb_in:]), w_cat, b,
                    np.ascontiguousarray(f32["head.weight"].T), f32["head.bias"],
-                   None if cond is None else np.ascontiguousarray(cond @ w_cat[0][:emb_in]))
+                   share("cond_embed.weight"), share("metre_embed.weight"))
 
 
-def lstm_step(a: LstmArrays, ids: np.ndarray, h: np.ndarray, c: np.ndarray, slots: np.ndarray | None = None
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def lstm_step(a: LstmArrays, ids: np.ndarray, h: np.ndarray, c: np.ndarray, slots: np.ndarray | None = None,
+              phase: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ids (B,), h and c (L, B, H) → logits (B, V), new h, new c. ``slots`` (B, G): the labels
-    in force (models/labels.py), whose rows of ``a.cond`` join layer 0's input."""
+    in force (models/labels.py), whose rows of ``a.cond`` join layer 0's input; ``phase`` (B,):
+    the metre's phase (models/metre.py), whose row of ``a.metre`` joins it too."""
     hidden = h.shape[2]
     hs, cs = np.empty_like(h), np.empty_like(c)
     x = h[0]
@@ -62,6 +69,8 @@ def lstm_step(a: LstmArrays, ids: np.ndarray, h: np.ndarray, c: np.ndarray, slot
             gates = a.table0[ids] + h[0] @ a.w_hh0
             if slots is not None:
                 gates += a.cond[slots].sum(axis=1)
+            if phase is not None:
+                gates += a.metre[phase]
         else:
             gates = np.concatenate([x, h[layer]], axis=1) @ a.w_cat[layer] + a.b[layer]
         sig = np.tanh(gates[:, : 3 * hidden] * 0.5) * 0.5 + 0.5  # σ(v) = ½ tanh(½v) + ½

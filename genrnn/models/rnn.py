@@ -7,9 +7,11 @@ the parallel-scan cell of models/mingru.py.
 
 State is always a tuple of tensors, each ``(layers, B, H)``: ``(h, c)`` for LSTM, ``(h,)``
 for GRU, vanilla RNNs and minGRU, ``()`` for ``none``. It is what a stream carries forward.
-A model with labels (``config.cond_ids``, models/labels.py) carries one more tensor at the
-end, ``(1, B, G)``: the label in force for each of its G kinds, whose embeddings are added to
-every step's input.
+A model with labels (``config.cond_ids``, models/labels.py) or a metre input
+(``config.metre_period``, models/metre.py) carries one more tensor at the end, the *held*
+state ``(1, B, G + M)``: the label in force for each of its G kinds, then the metre's count (t
+and a flag per tick grid); the labels' and the phase's embeddings are added to every step's
+input.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from torch import nn
 
 from genrnn.config import ModelConfig
 from genrnn.models.labels import LabelTrack
+from genrnn.models.metre import MetreTrack
 from genrnn.models.mingru import MinGRUStack
 
 State = tuple[torch.Tensor, ...]
@@ -61,6 +64,15 @@ class RNNLanguageModel(nn.Module):
             self.register_buffer("_slot_of", torch.from_numpy(self.labels.slot_of), persistent=False)
             self.register_buffer("_group_of", torch.from_numpy(self.labels.group_of), persistent=False)
             self.register_buffer("_is_reset", torch.from_numpy(self.labels.is_reset), persistent=False)
+        self.metre = MetreTrack.from_config(c)
+        if self.metre is not None:
+            self.metre_embed = nn.Embedding(self.metre.phases, c.embed)
+            m = self.metre
+            for name, table in (("_m_steps", m.steps_of), ("_m_note", m.is_note), ("_m_reset", m.is_reset),
+                                ("_m_grids", m.grids)):
+                self.register_buffer(name, torch.from_numpy(table), persistent=False)
+        self.label_width = self.labels.groups if self.labels is not None else 0
+        self.held_width = self.label_width + (self.metre.width if self.metre is not None else 0)
         if c.cell == "none":
             self.rnn: nn.Module = FeedForwardStack(c.embed, c.hidden, c.layers, c.dropout)
         elif c.cell == "mingru":
@@ -85,6 +97,9 @@ class RNNLanguageModel(nn.Module):
             with torch.no_grad():
                 self.cond_embed.weight.normal_(0.0, 0.1)
                 self.cond_embed.weight[0].zero_()
+        if self.metre is not None:  # the phase: a nudge of the same size
+            with torch.no_grad():
+                self.metre_embed.weight.normal_(0.0, 0.1)
         if self.config.cell == "rnn_relu":  # 0.5·I recurrent weights: no explosion at the start
             for name, p in self.rnn.named_parameters():
                 if name.startswith("weight_hh"):
@@ -98,15 +113,18 @@ class RNNLanguageModel(nn.Module):
 
     @property
     def num_state_tensors(self) -> int:
-        return self.num_rnn_state + (self.labels is not None)
+        return self.num_rnn_state + (self.held_width > 0)
 
     def init_state(self, batch: int, device: torch.device | str | None = None) -> State:
         c = self.config
         dev = device or self.head.weight.device
         rnn = tuple(torch.zeros(c.layers, batch, c.hidden, device=dev) for _ in range(self.num_rnn_state))
-        if self.labels is None:
+        if not self.held_width:
             return rnn
-        return (*rnn, torch.zeros(1, batch, self.labels.groups, device=dev))
+        held = torch.zeros(1, batch, self.held_width, device=dev)
+        if self.metre is not None:
+            held[0, :, self.label_width:] = torch.from_numpy(self.metre.empty(batch)).float()
+        return (*rnn, held)
 
     def active_labels(self, tokens: torch.Tensor, carried: torch.Tensor) -> torch.Tensor:
         """tokens (B, T), carried slots (B, G) → the slots in force at every step (B, T, G),
@@ -123,16 +141,51 @@ class RNNLanguageModel(nn.Module):
             out.append(torch.where(last > last_reset, slots.gather(1, last.clamp(min=0)), held))
         return torch.stack(out, dim=2)
 
+    def active_metre(self, tokens: torch.Tensor, carried: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """tokens (B, T), carried metre state (B, 1 + grids) → the phase after each token (B, T)
+        and the state after the last (models/metre.py's ``step`` and ``phase``, per window)."""
+        pos = torch.arange(tokens.shape[1], device=tokens.device).expand_as(tokens)
+        last_reset = torch.where(self._m_reset[tokens], pos, torch.full_like(pos, -1)).cummax(dim=1).values
+        elapsed = self._m_steps[tokens].cumsum(dim=1)
+        since = elapsed - elapsed.gather(1, last_reset.clamp(min=0))  # a reset moves no time
+        t = torch.where(last_reset >= 0, since, carried[:, :1] + elapsed)  # (B, T)
+        on = (t.unsqueeze(2) % self._m_grids) == 0  # (B, T, grids)
+        bad = self._m_note[tokens].unsqueeze(2) & ~on
+        last_bad = torch.where(bad, pos.unsqueeze(2), torch.full_like(bad, -1, dtype=pos.dtype)).cummax(dim=1).values
+        reset = last_reset.unsqueeze(2)
+        kept = (last_bad <= reset) & ((reset >= 0) | carried[:, None, 1:].bool())
+        fits = kept & on
+        grid = self._m_grids[fits.to(torch.uint8).argmax(dim=2)]
+        phase = torch.where(fits.any(dim=2), torch.div(t, grid, rounding_mode="floor") % self.metre.period,
+                            torch.full_like(t, self.metre.period))
+        return phase, torch.cat([t[:, -1:], kept[:, -1].long()], dim=1)
+
+    def _held_inputs(self, tokens: torch.Tensor, held: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The labels' and the phase's embeddings for every step (B, T, E), and the held state
+        after the window (B, G + M)."""
+        extra = torch.zeros((), device=tokens.device)
+        after = []
+        held = held.long()
+        if self.labels is not None:
+            active = self.active_labels(tokens, held[:, :self.label_width])  # (B, T, G)
+            extra = extra + self.cond_embed(active).sum(dim=2)
+            after.append(active[:, -1])
+        if self.metre is not None:
+            phase, carried = self.active_metre(tokens, held[:, self.label_width:])
+            extra = extra + self.metre_embed(phase)
+            after.append(carried)
+        return extra, torch.cat(after, dim=1)
+
     def forward(self, tokens: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """tokens (B, T) → logits (B, T, V), new state."""
         if state is None or len(state) == 0:
             state = self.init_state(tokens.shape[0], tokens.device)
         x = self.embed(tokens)  # (B, T, E)
         label_state: tuple[torch.Tensor, ...] = ()
-        if self.labels is not None:
-            active = self.active_labels(tokens, state[-1][0].long())  # (B, T, G)
-            x = x + self.cond_embed(active).sum(dim=2)
-            label_state = (active[:, -1].to(state[-1].dtype).unsqueeze(0),)
+        if self.held_width:
+            extra, after = self._held_inputs(tokens, state[-1][0])
+            x = x + extra
+            label_state = (after.to(state[-1].dtype).unsqueeze(0),)
             state = state[:-1]
         if self.config.cell == "none":
             y, new_state = self.rnn(x)

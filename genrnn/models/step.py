@@ -47,6 +47,7 @@ class FusedStep:
 
     def _build(self) -> None:
         self.track = self.model.labels  # labels held at every step (models/labels.py), or None
+        self.metre = self.model.metre  # the metre input (models/metre.py), or None
         self._extra: torch.Tensor | None = None  # this step's label rows for layer 0's input
         emb = self.model.embed.weight.detach().float()  # (V, E)
         self.head_w = self.model.head.weight.detach().float().t().contiguous()  # (H, V)
@@ -96,6 +97,8 @@ class FusedStep:
     def _build_labels(self) -> None:
         if self.track is not None:  # each label's share of layer 0's input projection, no bias
             self.cond_table = self.model.cond_embed.weight.detach().float() @ self.w_ih[0]  # (K+1, G·H)
+        if self.metre is not None:  # each phase's share, likewise
+            self.metre_table = self.model.metre_embed.weight.detach().float() @ self.w_ih[0]  # (P+1, G·H)
 
     def _row0(self, tokens: torch.Tensor) -> torch.Tensor:
         """Layer 0's input projection for ``tokens``, with the labels in force added."""
@@ -103,13 +106,23 @@ class FusedStep:
 
     def __call__(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """tokens (B,) → logits (B, V), new state."""
-        if self.track is None or self.cell == "none":
+        if not self.model.held_width or self.cell == "none":
             return self._call(tokens, state)
-        slots = self.track.step(state[-1][0].cpu().numpy().astype(np.int64), tokens.cpu().numpy())  # (B, G)
-        held = torch.from_numpy(slots.astype(np.float32)[None]).to(self.table0.device)
-        self._extra = self.cond_table[torch.from_numpy(slots).to(self.table0.device)].sum(dim=1)
+        held = state[-1][0].cpu().numpy().astype(np.int64)  # (B, G + M)
+        ids = tokens.cpu().numpy()
+        dev = self.table0.device
+        parts, extra = [], torch.zeros((), device=dev)
+        if self.track is not None:
+            slots = self.track.step(held[:, :self.model.label_width], ids)  # (B, G)
+            extra = extra + self.cond_table[torch.from_numpy(slots).to(dev)].sum(dim=1)
+            parts.append(slots)
+        if self.metre is not None:
+            count = self.metre.step(held[:, self.model.label_width:], ids)  # (B, M)
+            extra = extra + self.metre_table[torch.from_numpy(self.metre.phase(count)).to(dev)]
+            parts.append(count)
+        self._extra = extra
         logits, new = self._call(tokens, state[:-1])
-        return logits, (*new, held)
+        return logits, (*new, torch.from_numpy(np.concatenate(parts, axis=1).astype(np.float32)[None]).to(dev))
 
     def _call(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         with torch.inference_mode():

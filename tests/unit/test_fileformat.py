@@ -45,7 +45,8 @@ def test_header_shapes_are_the_modules_state_dict(cell):
     from genrnn.config import ModelConfig
     from genrnn.models.rnn import RNNLanguageModel
 
-    config = ModelConfig(vocab_size=11, cell=cell, embed=5, hidden=7, layers=3, cond_ids=(9, 10), cond_groups=(0, 1))
+    config = ModelConfig(vocab_size=11, cell=cell, embed=5, hidden=7, layers=3, cond_ids=(9, 10), cond_groups=(0, 1),
+                         metre_period=4, metre_grids=(2, 3), metre_notes=(1, 5), metre_shifts=(5, 9), metre_resets=(0,))
     assert state_shapes(config) == {k: tuple(v.shape) for k, v in RNNLanguageModel(config).state_dict().items()}
 
 
