@@ -369,7 +369,8 @@ def copy_checker(model: Any, train: str | Path | None = None,
                                         cache_dir=cache_dir, tokenizer=model.tokenizer if not is_recipe or
                                         model.kind == "text" else None)
     except GenrnnError as exc:
-        raise type(exc)(f"the copy check's training data: {exc} (or name a copy with --train-data)") from None
+        hint = "" if "--train-data" in str(exc) else " (or name a copy with --train-data)"
+        raise type(exc)(f"the copy check's training data: {exc}{hint}") from None
     if corpus.tokenizer.to_dict() != model.tokenizer.to_dict():
         raise CorpusError(f"{source}: its characters are not those {model.path.name} was trained with")
     return TextCopies(np.asarray(corpus.train), model.tokenizer)

@@ -38,7 +38,8 @@ def fetch(url: str, sha256: str, cache_dir: Path, name: str | None = None, timeo
                 out.write(block)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         tmp.unlink(missing_ok=True)
-        raise CorpusError(f"{url}: download failed ({exc}); download it by hand and pass --text FILE") from None
+        raise CorpusError(f"{url}: download failed ({exc}); download it by hand and pass the file in "
+                          f"its place (--text FILE; for the copy check, --train-data FILE)") from None
     got = sha256_of(tmp)
     if got != sha256:
         tmp.unlink(missing_ok=True)
