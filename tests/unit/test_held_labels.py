@@ -43,21 +43,27 @@ def test_label_track_and_the_model_agree_on_what_is_held():
     assert carried[0].tolist() == [[2, 3], [2, 3], [0, 0], [0, 3]]  # carried until START clears it
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh", "mingru", "none"])
-def test_windows_and_single_steps_give_the_whole_sequence_logits(cell: str):
-    model = _model(cell)
-    x = torch.tensor([TOKENS])
+def windows_and_steps_agree(model: RNNLanguageModel, tokens: list[int], cut: int) -> tuple:
+    """Assert that two windows split at ``cut`` (the state carried) and FusedStep's single
+    steps give the whole sequence's logits; the whole pass's state and the steps' state."""
+    x = torch.tensor([tokens])
     with torch.no_grad():
         whole, state = model(x)
-        first, carried = model(x[:, :4])  # the labels are in the first window only
-        rest, _ = model(x[:, 4:], carried)
+        first, carried = model(x[:, :cut])
+        rest, _ = model(x[:, cut:], carried)
         step, s = FusedStep(model), model.init_state(1)
         rows = []
-        for t in TOKENS:
+        for t in tokens:
             logits, s = step(torch.tensor([t]), s)
             rows.append(logits)
     torch.testing.assert_close(torch.cat([first, rest], 1), whole, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(torch.stack(rows, 1), whole, atol=1e-5, rtol=1e-5)
+    return state, s
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh", "mingru", "none"])
+def test_windows_and_single_steps_give_the_whole_sequence_logits(cell: str):
+    state, _ = windows_and_steps_agree(_model(cell), TOKENS, 4)  # the labels are in the first window only
     assert state[-1][0].tolist() == [[2.0, 3.0]]
 
 

@@ -14,8 +14,8 @@ from genrnn.models.labels import label_fields
 from genrnn.models.metre import MetreTrack, metre_fields
 from genrnn.models.numpy_lstm import LstmArrays, lstm_step
 from genrnn.models.rnn import RNNLanguageModel
-from genrnn.models.step import FusedStep
 from genrnn.tokenizers.midi_events import NOTE_OFF, NOTE_ON, START, TIME_SHIFT, MidiEventTokenizer
+from tests.unit.test_held_labels import windows_and_steps_agree
 
 TOK = MidiEventTokenizer(["mode=major", "mode=minor"], grids=(14, 15, 16))
 
@@ -61,21 +61,9 @@ def test_the_track_and_the_model_read_the_same_phases():
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh", "mingru", "none"])
 def test_windows_and_single_steps_give_the_whole_sequence_logits(cell: str):
-    model = _model(cell)
-    x = torch.tensor([TOKENS])
-    with torch.no_grad():
-        whole, state = model(x)
-        first, carried = model(x[:, :5])
-        rest, _ = model(x[:, 5:], carried)
-        step, s = FusedStep(model), model.init_state(1)
-        rows = []
-        for t in TOKENS:
-            logits, s = step(torch.tensor([t]), s)
-            rows.append(logits)
-    torch.testing.assert_close(torch.cat([first, rest], 1), whole, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(torch.stack(rows, 1), whole, atol=1e-5, rtol=1e-5)
+    state, stepped = windows_and_steps_agree(_model(cell), TOKENS, 5)
     assert state[-1][0].tolist() == [[2.0, 48.0, 0.0, 0.0, 1.0]]  # mode=minor, then t and the grids kept
-    assert s[-1].tolist() == state[-1].tolist()
+    assert stepped[-1].tolist() == state[-1].tolist()
 
 
 def test_the_numpy_step_reads_the_phase_too():
