@@ -20,6 +20,7 @@ from genrnn.errors import ConfigError
 CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu", "none", "mingru")
 DTYPES = ("auto", "fp32", "bf16")
 DROPOUT_MODES = ("standard", "locked")
+METRE_PERIOD = 16  # ``train --metre``'s phases per cycle, in grid units: a 4/4 bar of 16ths
 
 T = TypeVar("T")
 

@@ -192,15 +192,14 @@ def prepare_corpus(text: str | Path | None = None, recipe: str | Path | None = N
 
 def make_trainer(corpus: PreparedCorpus, preset: str, model_overrides: dict[str, Any],
                  train_overrides: dict[str, Any], out_dir: str | Path,
-                 callbacks: list[Callback] | None = None, cache_dir: str | Path | None = None) -> Trainer:
+                 callbacks: list[Callback] | None = None, cache_dir: str | Path | None = None,
+                 metre: int = 0) -> Trainer:
     """``preset`` ``auto`` measures this machine first (training/auto.py); its choice and reason
-    land in the run record (``trainer.record["auto"]``). Explicit overrides win over any preset."""
+    land in the run record (``trainer.record["auto"]``). Explicit overrides win over any preset.
+    ``metre``: phases per cycle of a metre input (``train --metre``, models/metre.py), 0 for none."""
     from genrnn.training.loop import Trainer
 
     record: dict[str, Any] = {"preset": preset}
-    # ``metre_period`` (--metre) is filled out from the tokenizer below, with its grids
-    period = model_overrides.get("metre_period") or 0
-    model_overrides = {k: v for k, v in model_overrides.items() if k != "metre_period"}
     if preset == "auto":
         from genrnn.training.auto import choose_for
 
@@ -216,7 +215,7 @@ def make_trainer(corpus: PreparedCorpus, preset: str, model_overrides: dict[str,
     # A tokenizer with labels (--conditioned): the model holds them at every step; with a
     # metre (--metre), it is told the phase of every step on the piece's tick grid.
     model_cfg = dataclasses.replace(model_cfg, **label_fields(corpus.tokenizer),
-                                    **metre_fields(corpus.tokenizer, period))
+                                    **metre_fields(corpus.tokenizer, metre))
     return Trainer(corpus, model_cfg, train_cfg, out_dir, callbacks=callbacks, record=record)
 
 

@@ -287,6 +287,11 @@ def _other_info(path: str, info: dict[str, Any]) -> int:
     return 0
 
 
+def _grids_ms(grids: list[int]) -> str:
+    """Tick grids (10 ms steps) as a reader says them: "140 ms, 150 ms, 160 ms"."""
+    return ", ".join(f"{g * 10} ms" for g in grids)
+
+
 def _held(tokenizer: dict) -> list[tuple[str, str]]:
     """An event model's rows for what its training data holds, which the grammar keeps a piece
     to (generation/grammar.py): the tick grids (the tempo lock) and the velocity bins."""
@@ -294,7 +299,7 @@ def _held(tokenizer: dict) -> list[tuple[str, str]]:
         return []
     grids = tokenizer.get("grids")
     velocities = tokenizer.get("velocities")
-    return [("time grids", f"{', '.join(f'{g * 10} ms' for g in grids)} (the tempo lock keeps a piece on one)"
+    return [("time grids", f"{_grids_ms(grids)} (the tempo lock keeps a piece on one)"
              if grids else "none (not a quantised corpus: time is free)"),
             ("velocities", f"{len(velocities) if velocities else 'all'} of {tokenizer.get('velocity_bins')} bins")]
 
@@ -304,7 +309,7 @@ def _metre(cfg: dict) -> list[tuple[str, str]]:
     if not cfg.get("metre_period"):
         return []
     return [("metre input", f"phase of {cfg['metre_period']} grid units on the piece's grid "
-                            f"({', '.join(f'{g * 10} ms' for g in cfg['metre_grids'])})")]
+                            f"({_grids_ms(cfg['metre_grids'])})")]
 
 
 def run_info(args: argparse.Namespace) -> int:

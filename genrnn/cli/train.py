@@ -9,13 +9,11 @@ from pathlib import Path
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from genrnn.cli._common import CACHE_HELP, add_device_args, err, out_dir_arg
-from genrnn.config import CELLS, DROPOUT_MODES, DTYPES, PRESETS
+from genrnn.config import CELLS, DROPOUT_MODES, DTYPES, METRE_PERIOD, PRESETS
 from genrnn.errors import ConfigError
-from genrnn.models.metre import METRE_PERIOD
 
 MODEL_FLAGS = {"cell": "cell", "hidden": "hidden", "layers": "layers", "embed": "embed",
-               "dropout": "dropout", "out_dropout": "out_dropout", "dropout_mode": "dropout_mode",
-               "metre": "metre_period"}
+               "dropout": "dropout", "out_dropout": "out_dropout", "dropout_mode": "dropout_mode"}
 TRAIN_FLAGS = {"seq_len": "seq_len", "batch_size": "batch_size", "lr": "lr", "seed": "seed",
                "time_budget": "time_budget", "max_steps": "max_steps", "dtype": "dtype",
                "device": "device", "clip": "clip", "warmup": "warmup_steps",
@@ -132,7 +130,8 @@ def _build_trainer(args: argparse.Namespace, callbacks: list):
                                     conditioned=args.conditioned)
     preset = args.preset or ("music" if corpus.meta.get("kind") == "midi_events" else "auto")
     return session.make_trainer(corpus, preset, _overrides(args, MODEL_FLAGS),
-                                _overrides(args, TRAIN_FLAGS), out, callbacks, cache_dir=args.cache)
+                                _overrides(args, TRAIN_FLAGS), out, callbacks, cache_dir=args.cache,
+                                metre=args.metre or 0)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -27,11 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from genrnn.config import METRE_PERIOD
 from genrnn.errors import ConfigError
 
-__all__ = ["METRE_PERIOD", "MetreTrack", "metre_fields"]
-
-METRE_PERIOD = 16  # phases per cycle, in grid units: a 4/4 bar of 16ths
+__all__ = ["MetreTrack", "metre_fields"]
 
 
 def metre_fields(tokenizer: Any, period: int = METRE_PERIOD) -> dict[str, Any]:
@@ -68,7 +67,7 @@ class MetreTrack:
 
     @classmethod
     def from_config(cls, config: Any) -> MetreTrack | None:
-        if not getattr(config, "metre_period", 0):
+        if not config.metre_period:
             return None
         return cls(config.vocab_size, config.metre_grids, config.metre_period, config.metre_notes,
                    config.metre_shifts, config.metre_resets)
